@@ -1,0 +1,6 @@
+//! SeaORM entities, one file per table, in the shape `sea-orm-cli generate entity` writes.
+pub mod api_token;
+pub mod audit_log;
+pub mod job;
+pub mod outbox;
+pub mod prelude;

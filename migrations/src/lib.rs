@@ -1,0 +1,21 @@
+//! Schema migrations, one file each; a landed migration is never edited.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_api_token;
+mod m20261124_000002_create_audit_log;
+mod m20261124_000003_create_outbox;
+mod m20261124_000004_create_job;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_api_token::Migration),
+            Box::new(m20261124_000002_create_audit_log::Migration),
+            Box::new(m20261124_000003_create_outbox::Migration),
+            Box::new(m20261124_000004_create_job::Migration),
+        ]
+    }
+}

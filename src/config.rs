@@ -1,0 +1,149 @@
+//! Settings from the environment and an optional TOML file. `Debug` never shows secrets.
+use serde::Deserialize;
+use std::fmt;
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://insyn.db?mode=rwc` or `postgres://user@host/db`.
+    pub database_url: String,
+    pub listen: String,
+    /// lettre's URL form, e.g. `smtp://127.0.0.1:2525`; may carry a password.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub public_url: String,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://insyn.db?mode=rwc".into(),
+            listen: "127.0.0.1:8080".into(),
+            smtp_url: None,
+            mail_from: "insyn <noreply@localhost>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 16 * 1024 * 1024,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("{name} must be a number of bytes, got {value:?}")]
+    Number { name: &'static str, value: String },
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if any), then the environment: the last word wins.
+    pub fn load(file: Option<&str>) -> Result<Self, ConfigError> {
+        let mut s = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.into(),
+                    source,
+                })?
+            }
+            None => Settings::default(),
+        };
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(v) = var("DATABASE_URL") {
+            s.database_url = v;
+        }
+        if let Some(v) = var("INSYN_LISTEN") {
+            s.listen = v;
+        }
+        if let Some(v) = var("INSYN_SMTP_URL") {
+            s.smtp_url = Some(v);
+        }
+        if let Some(v) = var("INSYN_MAIL_FROM") {
+            s.mail_from = v;
+        }
+        if let Some(v) = var("INSYN_PUBLIC_URL") {
+            s.public_url = v;
+        }
+        if let Some(v) = var("INSYN_MAX_BODY_BYTES") {
+            s.max_body_bytes = v.parse().map_err(|_| ConfigError::Number {
+                name: "INSYN_MAX_BODY_BYTES",
+                value: v,
+            })?;
+        }
+        if let Some(v) = var("INSYN_LOG_FORMAT") {
+            s.log_format = if v.eq_ignore_ascii_case("json") {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            };
+        }
+        Ok(s)
+    }
+}
+
+/// Replaces the password of a URL, if it has one.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparseable>".into(),
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("public_url", &self.public_url)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_passwords() {
+        let s = Settings {
+            database_url: "postgres://insyn:hunter2@db/insyn".into(),
+            smtp_url: Some("smtp://mail:s3cret@mx:25".into()),
+            ..Settings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}
