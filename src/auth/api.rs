@@ -2,7 +2,7 @@
 use super::rules::{Role, TokenName};
 use super::store;
 use crate::app::AppState;
-use crate::http::{ApiError, AppError, TokenAuth};
+use crate::http::{ApiError, AppError, JsonBody, TokenAuth};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags, param::Path, payload::Json};
@@ -104,7 +104,7 @@ impl TokensApi {
         &self,
         state: Data<&AppState>,
         auth: TokenAuth,
-        body: Json<CreateToken>,
+        body: JsonBody<CreateToken>,
     ) -> Result<CreateResponse, ApiError> {
         let who = auth.0.require(&[Role::Admin])?.actor();
         let name = TokenName::parse(&body.name).map_err(|why| AppError::field("name", why))?;
