@@ -3,6 +3,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 pub struct TestApp {
     pub base: String,
+    pub database_url: String,
     pub db: DatabaseConnection,
     pub admin: String,
     pub client: reqwest::Client,
@@ -57,6 +58,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         ..Settings::default()
     };
     tweak(&mut settings);
+    let database_url = settings.database_url.clone();
     let state = app::prepare(settings).await.expect("prepare app");
     let db = state.db.clone();
     let admin = auth::store::create(
@@ -72,6 +74,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     tokio::spawn(app::serve(state, acceptor, std::future::pending()));
     TestApp {
         base: format!("http://{addr}"),
+        database_url,
         db,
         admin,
         client: reqwest::Client::new(),

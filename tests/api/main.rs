@@ -3,5 +3,6 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod jobs;
 mod openapi;
 mod problems;

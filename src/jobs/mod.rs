@@ -1,0 +1,88 @@
+//! Background jobs: a table of work, claimed safely by any number of `insyn serve` instances
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's single writer on the embedded default), retried
+//! with backoff, and picked up again after a crash once the claimant's lease runs out.
+pub mod rules;
+pub mod store;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+type Handler = Arc<dyn Fn(serde_json::Value) -> HandlerFuture + Send + Sync>;
+
+/// Runs jobs of the kinds it has handlers for.
+#[derive(Clone)]
+pub struct Runner {
+    db: DatabaseConnection,
+    worker: String,
+    handlers: HashMap<&'static str, Handler>,
+    batch: u64,
+    lease: Duration,
+}
+
+impl Runner {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Runner {
+            db,
+            worker: format!("worker-{}", hex::encode(rand::random::<[u8; 6]>())),
+            handlers: HashMap::new(),
+            batch: 10,
+            lease: Duration::from_secs(300),
+        }
+    }
+
+    pub fn handle<F, Fut>(mut self, kind: &'static str, f: F) -> Self
+    where
+        F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.handlers
+            .insert(kind, Arc::new(move |p| Box::pin(f(p))));
+        self
+    }
+
+    /// Claims and runs one batch; returns how many jobs it ran.
+    pub async fn run_once(&self) -> Result<usize, sea_orm::DbErr> {
+        let kinds: Vec<&str> = self.handlers.keys().copied().collect();
+        let jobs = store::claim(&self.db, &self.worker, &kinds, self.batch, self.lease).await?;
+        let n = jobs.len();
+        for job in jobs {
+            let handler = &self.handlers[job.kind.as_str()];
+            let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
+            match handler(payload).await {
+                Ok(()) => store::complete(&self.db, job.id, &self.worker).await?,
+                Err(e) => {
+                    tracing::warn!(job_id = job.id, kind = %job.kind, attempts = job.attempts, "job failed");
+                    store::fail(&self.db, &job, &self.worker, &e).await?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs until `shutdown` resolves, polling when there is nothing to do.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let idle = match self.run_once().await {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::error!(error = ?e, "job runner could not reach the database");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+        }
+    }
+}

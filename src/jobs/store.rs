@@ -1,0 +1,138 @@
+//! Enqueueing, claiming and finishing jobs.
+use super::rules::{self, DONE, FAILED, QUEUED, RUNNING};
+use crate::audit::now;
+use entities::job;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set, Statement, Value,
+};
+use std::time::Duration;
+
+/// Enqueues a job in the caller's transaction, so that it exists exactly when the action does.
+pub async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    kind: &str,
+    payload: &serde_json::Value,
+) -> Result<job::Model, DbErr> {
+    let at = now();
+    job::ActiveModel {
+        kind: Set(kind.to_owned()),
+        payload: Set(payload.to_string()),
+        status: Set(QUEUED.to_owned()),
+        attempts: Set(0),
+        run_at: Set(at),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+}
+
+/// Claims up to `limit` due jobs of `kinds` for `worker`: queued ones whose time has come, and
+/// running ones whose claimant's lease ran out (it crashed). One statement, so no job is claimed twice.
+pub async fn claim(
+    db: &DatabaseConnection,
+    worker: &str,
+    kinds: &[&str],
+    limit: u64,
+    lease: Duration,
+) -> Result<Vec<job::Model>, DbErr> {
+    if kinds.is_empty() {
+        return Ok(vec![]);
+    }
+    let backend = db.get_database_backend();
+    let at = now();
+    let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let p = |i: usize| match backend {
+        DbBackend::Postgres => format!("${i}"),
+        _ => "?".to_owned(),
+    };
+    // Placeholders are numbered in the order the values are pushed below.
+    let mut values: Vec<Value> = vec![worker.into(), until.into(), RUNNING.into()];
+    let kinds_sql: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            values.push((*k).into());
+            p(values.len())
+        })
+        .collect();
+    values.push(QUEUED.into());
+    let queued = p(values.len());
+    values.push(at.into());
+    let due = p(values.len());
+    values.push(RUNNING.into());
+    let running = p(values.len());
+    values.push(at.into());
+    let expired = p(values.len());
+    values.push((limit as i64).into());
+    let lim = p(values.len());
+    let lock = if backend == DbBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE job SET locked_by = {}, locked_until = {}, status = {}, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM job WHERE kind IN ({}) \
+           AND ((status = {queued} AND run_at <= {due}) OR (status = {running} AND locked_until < {expired})) \
+           ORDER BY run_at, id LIMIT {lim}{lock}) \
+         RETURNING *",
+        p(1),
+        p(2),
+        p(3),
+        kinds_sql.join(", "),
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, values);
+    let mut jobs = job::Entity::find().from_raw_sql(stmt).all(db).await?;
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
+}
+
+/// Marks a job done, if `worker` still holds it.
+pub async fn complete(db: &DatabaseConnection, id: i64, worker: &str) -> Result<(), DbErr> {
+    job::Entity::update_many()
+        .col_expr(job::Column::Status, DONE.into())
+        .col_expr(job::Column::FinishedAt, Some(now()).into())
+        .col_expr(
+            job::Column::LockedUntil,
+            Option::<chrono::DateTime<chrono::Utc>>::None.into(),
+        )
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::LockedBy.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Puts a failed job back in the queue with backoff, or marks it failed after the last attempt.
+pub async fn fail(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    worker: &str,
+    error: &str,
+) -> Result<(), DbErr> {
+    let give_up = job.attempts >= rules::MAX_ATTEMPTS;
+    let delay = chrono::Duration::from_std(rules::backoff(job.attempts))
+        .unwrap_or(chrono::Duration::hours(1));
+    let error: String = error.chars().take(2000).collect();
+    job::Entity::update_many()
+        .col_expr(
+            job::Column::Status,
+            if give_up { FAILED } else { QUEUED }.into(),
+        )
+        .col_expr(job::Column::RunAt, (now() + delay).into())
+        .col_expr(job::Column::LastError, Some(error).into())
+        .col_expr(
+            job::Column::LockedUntil,
+            Option::<chrono::DateTime<chrono::Utc>>::None.into(),
+        )
+        .filter(job::Column::Id.eq(job.id))
+        .filter(job::Column::LockedBy.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,138 @@
+use crate::both_backends;
+use crate::helpers::{Backend, spawn_app};
+use insyn::jobs::{Runner, rules, store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+both_backends!(
+    two_runners_do_each_of_200_jobs_exactly_once,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        for n in 0..200 {
+            store::enqueue(&app.db, "test.count", &serde_json::json!({ "n": n }))
+                .await
+                .unwrap();
+        }
+        let seen: Arc<Mutex<HashMap<i64, u32>>> = Arc::default();
+        let runner = |seen: Arc<Mutex<HashMap<i64, u32>>>, db| {
+            Runner::new(db).handle("test.count", move |p| {
+                let seen = seen.clone();
+                async move {
+                    tokio::task::yield_now().await;
+                    *seen
+                        .lock()
+                        .unwrap()
+                        .entry(p["n"].as_i64().unwrap())
+                        .or_default() += 1;
+                    Ok(())
+                }
+            })
+        };
+        // Two instances: each its own connection pool to the one database.
+        let a = runner(
+            seen.clone(),
+            insyn::db::connect(&app.database_url).await.unwrap(),
+        );
+        let b2 = runner(
+            seen.clone(),
+            insyn::db::connect(&app.database_url).await.unwrap(),
+        );
+        let drain = |r: Runner| {
+            tokio::spawn(async move {
+                let mut total = 0;
+                for _ in 0..500 {
+                    match r.run_once().await.unwrap() {
+                        0 => break,
+                        n => total += n,
+                    }
+                }
+                total
+            })
+        };
+        let (ta, tb) = (drain(a), drain(b2));
+        let (na, nb) = (ta.await.unwrap(), tb.await.unwrap());
+        assert_eq!(na + nb, 200);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 200);
+        assert!(seen.values().all(|&c| c == 1), "a job ran twice");
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let done = entities::job::Entity::find()
+            .filter(entities::job::Column::Status.eq(rules::DONE))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(done, 200);
+    }
+);
+
+both_backends!(
+    a_failed_job_backs_off_and_a_crashed_claim_is_picked_up,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let job = store::enqueue(&app.db, "test.flaky", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let failing = Runner::new(app.db.clone())
+            .handle("test.flaky", |_| async { Err("smtp down".to_owned()) });
+        assert_eq!(failing.run_once().await.unwrap(), 1);
+        use sea_orm::EntityTrait;
+        let after = entities::job::Entity::find_by_id(job.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.status, rules::QUEUED);
+        assert_eq!(after.attempts, 1);
+        assert_eq!(after.last_error.as_deref(), Some("smtp down"));
+        assert!(
+            after.run_at > insyn::audit::now(),
+            "the retry waits for its backoff"
+        );
+        // Not due yet: nobody claims it.
+        assert_eq!(failing.run_once().await.unwrap(), 0);
+
+        // A worker claims a job and dies: once its lease has run out, another worker takes it.
+        let job2 = store::enqueue(&app.db, "test.other", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let claimed = store::claim(&app.db, "dead-worker", &["test.other"], 10, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let again = store::claim(
+            &app.db,
+            "live-worker",
+            &["test.other"],
+            10,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            again.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![job2.id]
+        );
+        assert_eq!(again[0].attempts, 2);
+        // The dead worker's late completion does not count; the live one's does.
+        store::complete(&app.db, job2.id, "dead-worker")
+            .await
+            .unwrap();
+        let row = entities::job::Entity::find_by_id(job2.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, rules::RUNNING);
+        store::complete(&app.db, job2.id, "live-worker")
+            .await
+            .unwrap();
+        let row = entities::job::Entity::find_by_id(job2.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, rules::DONE);
+    }
+);
