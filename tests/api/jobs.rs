@@ -53,9 +53,9 @@ both_backends!(
         let (ta, tb) = (drain(a), drain(b2));
         let (na, nb) = (ta.await.unwrap(), tb.await.unwrap());
         assert_eq!(na + nb, 200);
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 200);
-        assert!(seen.values().all(|&c| c == 1), "a job ran twice");
+        let counts = seen.lock().unwrap().clone();
+        assert_eq!(counts.len(), 200);
+        assert!(counts.values().all(|&c| c == 1), "a job ran twice");
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
         let done = entities::job::Entity::find()
             .filter(entities::job::Column::Status.eq(rules::DONE))
