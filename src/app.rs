@@ -1,7 +1,7 @@
 //! Builds the state, the router and the OpenAPI service; serves with graceful shutdown.
 use crate::config::Settings;
 use crate::http::{body_limit, health::HealthApi, problem, request_id};
-use crate::{audit, auth};
+use crate::{audit, auth, mail};
 use poem::{
     EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
@@ -16,11 +16,21 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
-pub type Apis = (HealthApi, auth::api::TokensApi, audit::api::AuditApi);
+pub type Apis = (
+    HealthApi,
+    auth::api::TokensApi,
+    audit::api::AuditApi,
+    mail::api::MailApi,
+);
 
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, auth::api::TokensApi, audit::api::AuditApi),
+        (
+            HealthApi,
+            auth::api::TokensApi,
+            audit::api::AuditApi,
+            mail::api::MailApi,
+        ),
         "insyn",
         env!("CARGO_PKG_VERSION"),
     )
@@ -73,16 +83,49 @@ pub async fn bind(listen: &str) -> std::io::Result<(TcpAcceptor, std::net::Socke
     Ok((acceptor, addr))
 }
 
+/// The background job runner with a handler for each kind of job this instance can do.
+/// Without SMTP configured no `mail.send` handler is registered: mail waits in the outbox.
+pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
+    let mut runner = crate::jobs::Runner::new(state.db.clone());
+    match &state.settings.smtp_url {
+        Some(url) => {
+            let sender = mail::sender::Sender::new(url, &state.settings.mail_from)?;
+            let db = state.db.clone();
+            runner = runner.handle(mail::store::JOB_KIND, move |payload| {
+                let (sender, db) = (sender.clone(), db.clone());
+                async move {
+                    let id = payload["outbox_id"]
+                        .as_i64()
+                        .ok_or("payload has no outbox_id")?;
+                    sender.send_outbox(&db, id).await
+                }
+            });
+        }
+        None => {
+            tracing::warn!("INSYN_SMTP_URL is not set: mail is kept in the outbox and not sent")
+        }
+    }
+    Ok(runner)
+}
+
+/// Serves HTTP and runs background jobs until `shutdown` resolves.
 pub async fn serve(
     state: AppState,
     acceptor: TcpAcceptor,
     shutdown: impl std::future::Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    Server::new_with_acceptor(acceptor)
+) -> anyhow::Result<()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let jobs = tokio::spawn(runner(&state)?.run(async move {
+        let _ = stop_rx.changed().await;
+    }));
+    let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             router(state),
             shutdown,
             Some(std::time::Duration::from_secs(10)),
         )
-        .await
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = jobs.await;
+    served.map_err(Into::into)
 }

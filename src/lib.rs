@@ -7,3 +7,4 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+pub mod mail;

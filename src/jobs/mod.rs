@@ -69,7 +69,8 @@ impl Runner {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let idle = match self.run_once().await {
+            let r = self.run_once().await;
+            let idle = match r {
                 Ok(0) => true,
                 Ok(_) => false,
                 Err(e) => {

@@ -4,5 +4,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod jobs;
+mod mail;
 mod openapi;
 mod problems;
+mod smtp;

@@ -1,0 +1,150 @@
+//! Templates and addresses. Pure: no HTTP, no database, no SMTP.
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    Sv,
+    En,
+}
+
+/// A mail ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// An email address that lettre will accept, checked before anything is queued.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let s = s.trim();
+        if s.len() > 254 {
+            return Err("must be at most 254 characters");
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err("must be an email address like name@example.se");
+        };
+        let ok_local =
+            !local.is_empty() && local.len() <= 64 && !local.contains(char::is_whitespace);
+        let ok_domain = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        if !ok_local || !ok_domain || s.parse::<lettre::Address>().is_err() {
+            return Err("must be an email address like name@example.se");
+        }
+        Ok(Email(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Addresses are personal data: `Debug` does not show them, so they cannot slip into a log.
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Email(<redacted>)")
+    }
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Wraps paragraphs in the common layout: the plain text and the HTML say the same thing.
+pub fn layout(lang: Language, subject: &str, paragraphs: &[String]) -> Rendered {
+    let (lang_attr, signature) = match lang {
+        Language::Sv => ("sv", "Med vänliga hälsningar\nDataskyddsfunktionen"),
+        Language::En => ("en", "Kind regards\nThe data protection office"),
+    };
+    let mut text = paragraphs.join("\n\n");
+    text.push_str("\n\n");
+    text.push_str(signature);
+    text.push('\n');
+    let body: String = paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>\n", escape_html(p)))
+        .collect();
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{lang_attr}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family: sans-serif; line-height: 1.5; max-width: 40em\">\n{body}<p>{}</p>\n</body>\n</html>\n",
+        escape_html(subject),
+        escape_html(signature).replace('\n', "<br>"),
+    );
+    Rendered {
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
+/// A test message, so an operator can prove the mail path end to end.
+pub fn test_message(lang: Language) -> Rendered {
+    match lang {
+        Language::Sv => layout(
+            lang,
+            "Testmeddelande från insyn",
+            &[
+                "Det här är ett testmeddelande. Om du läser det här fungerar e-postutskicket."
+                    .into(),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            "Test message from insyn",
+            &["This is a test message. If you can read it, outgoing mail works.".into()],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_and_never_debug_printed() {
+        assert!(Email::parse("anna@example.se").is_ok());
+        for bad in [
+            "",
+            "anna",
+            "anna@",
+            "@example.se",
+            "an na@example.se",
+            "anna@example",
+            "anna@exa mple.se",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let e = Email::parse("anna@example.se").unwrap();
+        assert!(!format!("{e:?}").contains("anna"));
+    }
+
+    #[test]
+    fn html_is_escaped_and_both_parts_agree() {
+        let r = layout(Language::En, "Hi <b>", &["a < b & \"c\"".into()]);
+        assert!(r.html.contains("a &lt; b &amp; &quot;c&quot;"));
+        assert!(r.html.contains("<title>Hi &lt;b&gt;</title>"));
+        assert!(r.text.contains("a < b & \"c\""));
+        assert!(r.html.contains("lang=\"en\""));
+        let sv = test_message(Language::Sv);
+        assert!(sv.text.contains("Med vänliga hälsningar"));
+    }
+}

@@ -1,0 +1,75 @@
+//! Sends outbox mail over SMTP with lettre; the job runner retries with backoff.
+use super::store;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+};
+use sea_orm::DatabaseConnection;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct Sender {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    #[error("INSYN_SMTP_URL is not a valid SMTP URL: {0}")]
+    Url(#[source] lettre::transport::smtp::Error),
+    #[error("INSYN_MAIL_FROM is not a valid mailbox: {0}")]
+    From(#[source] lettre::address::AddressError),
+}
+
+impl Sender {
+    pub fn new(smtp_url: &str, from: &str) -> Result<Self, SenderError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(SenderError::Url)?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        Ok(Sender {
+            transport,
+            from: from.parse().map_err(SenderError::From)?,
+        })
+    }
+
+    /// The `mail.send` job: sends one outbox row unless it was already sent.
+    pub async fn send_outbox(&self, db: &DatabaseConnection, outbox_id: i64) -> Result<(), String> {
+        let row = store::find(db, outbox_id)
+            .await
+            .map_err(|e| format!("outbox lookup failed: {e}"))?
+            .ok_or_else(|| format!("outbox {outbox_id} is gone"))?;
+        if row.status == store::SENT {
+            return Ok(());
+        }
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(row
+                .recipient
+                .parse()
+                .map_err(|e| format!("recipient rejected: {e}"))?)
+            .subject(row.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                row.body_text.clone(),
+                row.body_html.clone(),
+            ))
+            .map_err(|e| format!("message could not be built: {e}"))?;
+        // Errors from lettre can quote the SMTP dialogue, which names the recipient: log the id only.
+        let outcome = self.transport.send(message).await.map(|_| ()).map_err(|e| {
+            let kind = if e.is_permanent() {
+                "permanent"
+            } else {
+                "transient"
+            };
+            format!("SMTP {kind} error")
+        });
+        match &outcome {
+            Ok(()) => tracing::info!(outbox_id, "mail sent"),
+            Err(e) => tracing::warn!(outbox_id, error = %e, "mail not sent; will retry"),
+        }
+        store::record_attempt(db, row, outcome.clone().err())
+            .await
+            .map_err(|e| format!("outbox update failed: {e}"))?;
+        outcome
+    }
+}

@@ -1,0 +1,59 @@
+//! The outbox: mail is queued in the caller's transaction and sent by a job.
+use super::rules::{Email, Rendered};
+use crate::audit::now;
+use entities::outbox;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set};
+
+pub const QUEUED: &str = "queued";
+pub const SENT: &str = "sent";
+pub const JOB_KIND: &str = "mail.send";
+
+/// Queues a mail and the job that sends it, inside the caller's transaction.
+pub async fn queue<C: ConnectionTrait>(
+    conn: &C,
+    to: &Email,
+    mail: &Rendered,
+) -> Result<outbox::Model, DbErr> {
+    let at = now();
+    let row = outbox::ActiveModel {
+        recipient: Set(to.as_str().to_owned()),
+        subject: Set(mail.subject.clone()),
+        body_text: Set(mail.text.clone()),
+        body_html: Set(mail.html.clone()),
+        status: Set(QUEUED.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        last_error: Set(None),
+        created_at: Set(at),
+        sent_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    crate::jobs::store::enqueue(conn, JOB_KIND, &serde_json::json!({ "outbox_id": row.id }))
+        .await?;
+    Ok(row)
+}
+
+pub async fn find(db: &DatabaseConnection, id: i64) -> Result<Option<outbox::Model>, DbErr> {
+    outbox::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn record_attempt(
+    db: &DatabaseConnection,
+    row: outbox::Model,
+    error: Option<String>,
+) -> Result<(), DbErr> {
+    let attempts = row.attempts + 1;
+    let mut active: outbox::ActiveModel = row.into();
+    active.attempts = Set(attempts);
+    match error {
+        None => {
+            active.status = Set(SENT.to_owned());
+            active.sent_at = Set(Some(now()));
+            active.last_error = Set(None);
+        }
+        Some(e) => active.last_error = Set(Some(e)),
+    }
+    active.update(db).await.map(|_| ())
+}

@@ -1,0 +1,137 @@
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_with};
+use crate::smtp::{SmtpServer, free_port};
+use sea_orm::{EntityTrait, QueryOrder};
+use std::time::Duration;
+
+async fn queue_test_mail(app: &TestApp, to: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/mail/test"))
+        .bearer_auth(&app.admin)
+        .json(&serde_json::json!({"to": to, "language": "en"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn outbox(app: &TestApp) -> Vec<entities::outbox::Model> {
+    entities::outbox::Entity::find()
+        .order_by_asc(entities::outbox::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+both_backends!(
+    mail_goes_through_the_outbox_to_a_real_smtp_server,
+    |b: Backend| async move {
+        let smtp = SmtpServer::start().await;
+        let url = smtp.url();
+        let app = spawn_app_with(b, move |s| {
+            s.smtp_url = Some(url);
+            s.mail_from = "Kommunen <dataskydd@kommun.example>".into();
+        })
+        .await;
+        let r = queue_test_mail(&app, "anna@example.se").await;
+        assert_eq!(r.status(), 202);
+        let messages = smtp.wait_for(1).await;
+        let m = &messages[0];
+        assert!(m.contains("To: anna@example.se"), "{m}");
+        assert!(
+            m.contains("From: Kommunen <dataskydd@kommun.example>"),
+            "{m}"
+        );
+        assert!(m.contains("Subject: Test message from insyn"), "{m}");
+        assert!(
+            m.contains("text/plain") && m.contains("text/html"),
+            "both parts: {m}"
+        );
+        assert!(m.contains("This is a test message"), "{m}");
+        // The outbox records the delivery.
+        for _ in 0..50 {
+            if outbox(&app).await[0].status == "sent" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let rows = outbox(&app).await;
+        assert_eq!(rows[0].status, "sent");
+        assert!(rows[0].sent_at.is_some());
+    }
+);
+
+both_backends!(
+    smtp_down_then_up_delivers_exactly_once,
+    |b: Backend| async move {
+        let port = free_port();
+        let app = spawn_app_with(b, move |s| {
+            s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
+        })
+        .await;
+        assert_eq!(queue_test_mail(&app, "bo@example.se").await.status(), 202);
+        // The first attempt fails: nothing listens yet. The mail waits with its error recorded.
+        let mut failed = false;
+        for _ in 0..100 {
+            let rows = outbox(&app).await;
+            if rows[0].attempts >= 1 {
+                assert_eq!(rows[0].status, "queued");
+                assert!(rows[0].last_error.as_deref().unwrap().contains("SMTP"));
+                assert!(
+                    !rows[0]
+                        .last_error
+                        .as_deref()
+                        .unwrap()
+                        .contains("bo@example.se")
+                );
+                failed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(failed, "the first attempt never happened");
+        let smtp = SmtpServer::start_on(port).await;
+        // Skip the backoff wait rather than sleep through it.
+        use sea_orm::sea_query::Expr;
+        entities::job::Entity::update_many()
+            .col_expr(
+                entities::job::Column::RunAt,
+                Expr::value(insyn::audit::now()),
+            )
+            .exec(&app.db)
+            .await
+            .unwrap();
+        smtp.wait_for(1).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(smtp.messages().len(), 1, "the mail arrived more than once");
+        assert_eq!(outbox(&app).await[0].status, "sent");
+    }
+);
+
+both_backends!(
+    without_smtp_mail_waits_in_the_outbox,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        assert_eq!(
+            queue_test_mail(&app, "cecilia@example.se").await.status(),
+            202
+        );
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let rows = outbox(&app).await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status, "queued");
+        assert_eq!(rows[0].attempts, 0);
+        // And it survives a restart: a new instance on the same database still has it queued.
+        let db = insyn::db::connect(&app.database_url).await.unwrap();
+        let again = entities::outbox::Entity::find().all(&db).await.unwrap();
+        assert_eq!(again[0].status, "queued");
+
+        let bad = queue_test_mail(&app, "not-an-address").await;
+        let p = problem(bad, 400).await;
+        assert_eq!(p["errors"][0]["field"], "to");
+        assert_eq!(
+            outbox(&app).await.len(),
+            1,
+            "a rejected request writes nothing"
+        );
+    }
+);
