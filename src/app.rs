@@ -14,6 +14,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
+    pub metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 pub type Apis = (
@@ -52,14 +53,22 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
     let docs = service.swagger_ui();
     let spec = service.spec_endpoint();
     let limit = state.settings.max_body_bytes;
+    let metrics = state.metrics.clone();
+    let exposed = state.metrics.clone();
     Route::new()
         .nest("/", service)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
+        .at(
+            "/metrics",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                poem::IntoResponse::with_content_type(exposed.render(), "text/plain; version=0.0.4")
+            })),
+        )
         .around(move |ep, req| body_limit::enforce(ep, req, limit))
         .data(state)
         .catch_all_error(problem::catch_all)
-        .around(request_id::middleware)
+        .around(move |ep, req| request_id::middleware(ep, req, metrics.clone()))
 }
 
 /// Connects, migrates and returns the state the router needs.
@@ -69,6 +78,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         db,
         settings: Arc::new(settings),
+        metrics: Arc::default(),
     })
 }
 

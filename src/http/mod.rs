@@ -3,6 +3,7 @@ pub mod auth;
 pub mod body_limit;
 pub mod health;
 pub mod json_body;
+pub mod metrics;
 pub mod problem;
 pub mod request_id;
 

@@ -246,17 +246,21 @@ pub async fn catch_all(err: poem::Error) -> Response {
         return Problem::new(StatusCode::NOT_FOUND, "no such route").into_poem_response();
     }
     let problem = problem_from_poem_error(&err);
-    let resp = err.into_response();
+    // Keep the operation id so metrics and logs name the route template, even for errors.
+    let operation = err.data::<poem_openapi::OperationId>().copied();
+    let mut resp = err.into_response();
     let already = resp
         .headers()
         .get(poem::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if already {
-        resp
-    } else {
-        problem.into_poem_response()
+    if !already {
+        resp = problem.into_poem_response();
     }
+    if let Some(op) = operation {
+        resp.set_data(op);
+    }
+    resp
 }
 
 #[cfg(test)]

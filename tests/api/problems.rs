@@ -173,3 +173,53 @@ both_backends!(
         assert_eq!(r.status(), 200);
     }
 );
+
+both_backends!(
+    metrics_count_requests_by_route_template,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        for _ in 0..3 {
+            app.client
+                .get(app.url("/api/v1/tokens"))
+                .bearer_auth(&app.admin)
+                .send()
+                .await
+                .unwrap();
+        }
+        app.client
+            .post(app.url("/api/v1/tokens/12345/revoke"))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .unwrap();
+        app.client
+            .get(app.url("/api/v1/audit"))
+            .send()
+            .await
+            .unwrap();
+        let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains(
+                "insyn_http_requests_total{route=\"list_tokens\",method=\"GET\",status=\"200\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"revoke_token\",method=\"POST\",status=\"404\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"list_audit\",method=\"GET\",status=\"401\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "insyn_http_request_duration_seconds_count{route=\"list_tokens\",method=\"GET\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("12345"), "paths must not become labels");
+    }
+);
