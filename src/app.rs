@@ -67,6 +67,14 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
         )
         .around(move |ep, req| body_limit::enforce(ep, req, limit))
         .data(state)
+        .with(poem::middleware::CatchPanic::new().with_handler(|_| {
+            // The panic's message may hold request data; it went to the log through the panic hook.
+            problem::Problem::new(
+                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "an internal error occurred; it has been logged",
+            )
+            .into_poem_response()
+        }))
         .catch_all_error(problem::catch_all)
         .around(move |ep, req| request_id::middleware(ep, req, metrics.clone()))
 }

@@ -3,6 +3,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod cli;
 mod jobs;
 mod mail;
 mod openapi;

@@ -1,0 +1,76 @@
+//! The operator's command line, run as the real binary.
+use std::process::Command;
+
+fn insyn(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_insyn"))
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env("INSYN_SMTP_URL", "smtp://mailer:s3cret@127.0.0.1:2525")
+        .output()
+        .expect("run insyn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tokens_are_created_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+
+    let (ok, secret, err) = insyn(
+        &db,
+        &["token", "create", "--role", "officer", "--name", "kansliet"],
+    );
+    assert!(ok, "{err}");
+    let secret = secret.trim();
+    assert!(
+        secret.starts_with("insyn_") && secret.len() == 70,
+        "{secret}"
+    );
+    assert!(err.contains("shown once"));
+
+    let (ok, list, _) = insyn(&db, &["token", "list"]);
+    assert!(ok);
+    assert!(list.contains("officer") && list.contains("kansliet") && list.contains("active"));
+    assert!(!list.contains(secret), "a listing must never show a secret");
+
+    let (ok, out, _) = insyn(&db, &["token", "revoke", "1"]);
+    assert!(ok);
+    assert!(out.contains("revoked"));
+    let (_, list, _) = insyn(&db, &["token", "list"]);
+    assert!(list.contains("revoked"));
+
+    let (ok, _, err) = insyn(&db, &["token", "create", "--role", "boss", "--name", "x"]);
+    assert!(!ok);
+    assert!(err.contains("unknown role"), "{err}");
+    let (ok, _, _) = insyn(&db, &["token", "revoke", "99"]);
+    assert!(!ok);
+}
+
+#[test]
+fn settings_print_with_secrets_redacted() {
+    let (ok, out, err) = insyn("postgres://insyn:hunter2@db.internal/insyn", &["settings"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("db.internal") && out.contains("127.0.0.1:2525"));
+    assert!(!out.contains("hunter2") && !out.contains("s3cret"), "{out}");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["token", "--help"],
+        vec!["token", "create", "--help"],
+        vec!["token", "list", "--help"],
+        vec!["token", "revoke", "--help"],
+        vec!["openapi", "--help"],
+    ] {
+        let (ok, out, _) = insyn("sqlite::memory:", &args);
+        assert!(ok && out.contains("Usage"), "{args:?}");
+    }
+}
