@@ -1,7 +1,7 @@
 //! Builds the state, the router and the OpenAPI service; serves with graceful shutdown.
 use crate::config::Settings;
 use crate::http::{body_limit, health::HealthApi, problem, request_id};
-use crate::{audit, auth, mail};
+use crate::{archive, audit, auth, mail};
 use poem::{
     EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
@@ -22,6 +22,7 @@ pub type Apis = (
     auth::api::TokensApi,
     audit::api::AuditApi,
     mail::api::MailApi,
+    archive::api::ArchiveApi,
 );
 
 pub fn api_service() -> OpenApiService<Apis, ()> {
@@ -31,6 +32,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             auth::api::TokensApi,
             audit::api::AuditApi,
             mail::api::MailApi,
+            archive::api::ArchiveApi,
         ),
         "insyn",
         env!("CARGO_PKG_VERSION"),

@@ -1,6 +1,7 @@
 //! insyn: GDPR data-subject requests over a public body's archived social-media records.
 //! The module map; each capability lives in its own folder (see DESIGN.md).
 pub mod app;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -5,6 +5,10 @@ mod m20261124_000001_create_api_token;
 mod m20261124_000002_create_audit_log;
 mod m20261124_000003_create_outbox;
 mod m20261124_000004_create_job;
+mod m20261124_000005_create_channel;
+mod m20261124_000006_create_identity;
+mod m20261124_000007_create_record;
+mod m20261124_000008_create_record_version;
 
 pub struct Migrator;
 
@@ -16,6 +20,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_audit_log::Migration),
             Box::new(m20261124_000003_create_outbox::Migration),
             Box::new(m20261124_000004_create_job::Migration),
+            Box::new(m20261124_000005_create_channel::Migration),
+            Box::new(m20261124_000006_create_identity::Migration),
+            Box::new(m20261124_000007_create_record::Migration),
+            Box::new(m20261124_000008_create_record_version::Migration),
         ]
     }
 }

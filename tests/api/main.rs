@@ -1,6 +1,7 @@
 //! All integration tests in one binary: the real router on a real port, a fresh database each.
 mod helpers;
 
+mod archive;
 mod audit;
 mod auth;
 mod cli;

@@ -1,0 +1,294 @@
+//! The archive's vocabulary, the canonical form of a record's content and its fixity hash, and the
+//! platforms' timestamp and id shapes. Pure: no HTTP, no database.
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// Where a channel lives.
+    Platform {
+        Facebook => "facebook",
+        Instagram => "instagram",
+        Messenger => "messenger",
+        X => "x",
+        Linkedin => "linkedin",
+        Youtube => "youtube",
+        Other => "other",
+    }
+);
+
+vocabulary!(
+    /// What an archived item is.
+    Kind {
+        Post => "post",
+        Comment => "comment",
+        Reply => "reply",
+        Reaction => "reaction",
+        Message => "message",
+    }
+);
+
+vocabulary!(
+    /// TF 2 kap.: received from someone else (inkommen) or drawn up by the authority (upprättad).
+    Direction {
+        Received => "received",
+        DrawnUp => "drawn_up",
+    }
+);
+
+vocabulary!(
+    /// The item's state on the platform, as last seen.
+    Visibility {
+        Visible => "visible",
+        Hidden => "hidden",
+        Removed => "removed",
+        DeletedByAuthor => "deleted_by_author",
+    }
+);
+
+vocabulary!(
+    /// Why a version was recorded.
+    Change {
+        Created => "created",
+        Edited => "edited",
+        Hidden => "hidden",
+        Unhidden => "unhidden",
+        Removed => "removed",
+        Deleted => "deleted",
+    }
+);
+
+/// One attachment as the platform described it; media bytes are not fetched.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: Option<String>,
+    pub mime: Option<String>,
+    pub size: Option<i64>,
+}
+
+/// What a version holds: the record's content at the time it was seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    pub kind: Kind,
+    pub platform_id: String,
+    pub parent_platform_id: Option<String>,
+    pub author_platform_id: Option<String>,
+    pub direction: Direction,
+    pub platform_time: Option<DateTime<Utc>>,
+    pub text: Option<String>,
+    pub reaction_type: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub visibility: Visibility,
+}
+
+fn time_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Content {
+    /// The canonical serialisation: a JSON object with keys in a fixed (sorted) order, no
+    /// insignificant whitespace, times as RFC 3339 UTC with microseconds. Stored with each version,
+    /// so the hash can be recomputed from what is stored, forever.
+    pub fn canonical(&self) -> String {
+        // serde_json's Map is a BTreeMap here (no preserve_order feature): keys come out sorted.
+        let v = serde_json::json!({
+            "attachments": self.attachments,
+            "author_platform_id": self.author_platform_id,
+            "direction": self.direction.as_str(),
+            "kind": self.kind.as_str(),
+            "parent_platform_id": self.parent_platform_id,
+            "platform_id": self.platform_id,
+            "platform_time": self.platform_time.as_ref().map(time_text),
+            "reaction_type": self.reaction_type,
+            "text": self.text,
+            "visibility": self.visibility.as_str(),
+        });
+        v.to_string()
+    }
+
+    pub fn fixity(&self) -> String {
+        fixity_of(&self.canonical())
+    }
+}
+
+/// SHA-256 of a stored canonical serialisation, in lowercase hex.
+pub fn fixity_of(canonical: &str) -> String {
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// What changed between two contents of one record, if anything.
+pub fn change_between(before: &Content, after: &Content) -> Option<Change> {
+    if before == after {
+        return None;
+    }
+    if before.visibility != after.visibility {
+        return Some(match (before.visibility, after.visibility) {
+            (_, Visibility::Hidden) => Change::Hidden,
+            (Visibility::Hidden, Visibility::Visible) => Change::Unhidden,
+            (_, Visibility::Removed) => Change::Removed,
+            (_, Visibility::DeletedByAuthor) => Change::Deleted,
+            (_, Visibility::Visible) => Change::Unhidden,
+        });
+    }
+    Some(Change::Edited)
+}
+
+/// A platform timestamp: ISO 8601 (`2021-07-23T09:50:48+0000`, `…Z`, `…+00:00`), Unix seconds or
+/// Unix milliseconds, as a number or a numeric string.
+pub fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::Number(n) => n.as_i64().and_then(from_unix),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(n) = s.parse::<i64>() {
+                return from_unix(n);
+            }
+            DateTime::parse_from_rfc3339(s)
+                .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
+                .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+                        .ok()
+                        .map(|t| t.and_utc())
+                })
+        }
+        _ => None,
+    }
+}
+
+/// Seconds and milliseconds are told apart by size: 10^11 seconds is the year 5138.
+fn from_unix(n: i64) -> Option<DateTime<Utc>> {
+    if n.abs() >= 100_000_000_000 {
+        DateTime::from_timestamp_millis(n)
+    } else {
+        DateTime::from_timestamp(n, 0)
+    }
+}
+
+/// A platform id, given as a string or a number.
+pub fn parse_id(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn content() -> Content {
+        Content {
+            kind: Kind::Comment,
+            platform_id: "1_2".into(),
+            parent_platform_id: Some("1".into()),
+            author_platform_id: Some("42".into()),
+            direction: Direction::Received,
+            platform_time: parse_time(&json!("2021-07-23T09:50:48+0000")),
+            text: Some("Hej! \"citat\" och åäö".into()),
+            reaction_type: None,
+            attachments: vec![],
+            visibility: Visibility::Visible,
+        }
+    }
+
+    #[test]
+    fn timestamps_in_every_shape_the_platforms_send() {
+        let expected = DateTime::from_timestamp(1_627_033_848, 0).unwrap();
+        assert_eq!(
+            parse_time(&json!("2021-07-23T09:50:48+0000")),
+            Some(expected)
+        );
+        assert_eq!(parse_time(&json!("2021-07-23T09:50:48Z")), Some(expected));
+        assert_eq!(
+            parse_time(&json!("2021-07-23T11:50:48+02:00")),
+            Some(expected)
+        );
+        assert_eq!(parse_time(&json!(1_627_033_848)), Some(expected));
+        assert_eq!(parse_time(&json!(1_627_033_848_000_i64)), Some(expected));
+        assert_eq!(parse_time(&json!("1627033848")), Some(expected));
+        assert_eq!(parse_time(&json!("<TIMESTAMP>")), None);
+        assert_eq!(parse_time(&json!(null)), None);
+    }
+
+    #[test]
+    fn ids_as_strings_or_numbers() {
+        assert_eq!(parse_id(&json!("123_456")), Some("123_456".into()));
+        assert_eq!(
+            parse_id(&json!(1234567890321_i64)),
+            Some("1234567890321".into())
+        );
+        assert_eq!(parse_id(&json!("")), None);
+        assert_eq!(parse_id(&json!({"id": 1})), None);
+    }
+
+    #[test]
+    fn the_canonical_form_is_stable_and_the_hash_sees_every_field() {
+        let c = content();
+        assert_eq!(c.canonical(), content().canonical());
+        assert!(
+            c.canonical()
+                .starts_with("{\"attachments\":[],\"author_platform_id\":\"42\"")
+        );
+        assert_eq!(c.fixity().len(), 64);
+        let mut edited = content();
+        edited.text = Some("Hej!".into());
+        assert_ne!(c.fixity(), edited.fixity());
+        let mut hidden = content();
+        hidden.visibility = Visibility::Hidden;
+        assert_ne!(c.fixity(), hidden.fixity());
+        assert_eq!(fixity_of(&c.canonical()), c.fixity());
+    }
+
+    #[test]
+    fn changes_are_named() {
+        let c = content();
+        assert_eq!(change_between(&c, &content()), None);
+        let mut e = content();
+        e.text = Some("x".into());
+        assert_eq!(change_between(&c, &e), Some(Change::Edited));
+        let mut h = content();
+        h.visibility = Visibility::Hidden;
+        assert_eq!(change_between(&c, &h), Some(Change::Hidden));
+        assert_eq!(change_between(&h, &c), Some(Change::Unhidden));
+        let mut r = content();
+        r.visibility = Visibility::Removed;
+        assert_eq!(change_between(&h, &r), Some(Change::Removed));
+        let mut d = content();
+        d.visibility = Visibility::DeletedByAuthor;
+        assert_eq!(change_between(&c, &d), Some(Change::Deleted));
+    }
+
+    #[test]
+    fn vocabularies_round_trip() {
+        for p in Platform::ALL {
+            assert_eq!(Platform::parse(p.as_str()), Some(*p));
+        }
+        assert_eq!(Kind::parse("like"), None);
+        assert_eq!(Direction::DrawnUp.as_str(), "drawn_up");
+    }
+}
