@@ -1,0 +1,121 @@
+use super::*;
+use crate::archive::rules::Kind;
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../shared/fixtures/meta-graph/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
+}
+
+#[test]
+fn every_fixture_is_read_or_skipped_with_a_reason() {
+    let base = format!(
+        "{}/../shared/fixtures/meta-graph",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut seen = 0;
+    let mut imported = 0;
+    for dir in ["restfb", "python-facebook"] {
+        for entry in std::fs::read_dir(format!("{base}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let name = format!("{dir}/{}", path.file_name().unwrap().to_str().unwrap());
+            match parse(&fixture(&name)) {
+                Ok(parsed) => {
+                    for o in &parsed.observations {
+                        assert!(!o.platform_id.is_empty(), "{name}");
+                    }
+                    imported += 1;
+                }
+                Err(e) => assert!(e.reason.starts_with("no archive content"), "{name}: {e}"),
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 50, "only {seen} fixtures");
+    assert!(imported >= seen - 3, "{imported} of {seen} imported");
+}
+
+#[test]
+fn webhook_comment_add_is_a_comment_on_its_post() {
+    let p = parse(&fixture("restfb/webhooks_feed-comment-add-25.json")).unwrap();
+    let o = &p.observations[0];
+    assert_eq!(o.kind, Kind::Comment);
+    assert_eq!(o.platform_id, "901097836652708_903438993085259");
+    assert_eq!(
+        o.parent_platform_id.as_deref(),
+        Some("1234567890321_901097836652708")
+    );
+    assert_eq!(o.author.as_ref().unwrap().platform_id, "1234567890321");
+    assert_eq!(o.text.as_deref(), Some("and the next one"));
+    assert_eq!(o.platform_time.unwrap().timestamp(), 1449135003);
+    assert_eq!(o.op, Op::Seen);
+}
+
+#[test]
+fn graph_post_with_nested_comments_and_reactions() {
+    let p = parse(&fixture("restfb/post-with-normal-comments.json")).unwrap();
+    assert_eq!(p.observations[0].kind, Kind::Post);
+    assert_eq!(p.observations[1].kind, Kind::Comment);
+    assert_eq!(
+        p.observations[1].parent_platform_id.as_deref(),
+        Some("1234")
+    );
+    let r = parse(&fixture("restfb/v2_9_comment-reactions.json")).unwrap();
+    let reactions: Vec<_> = r
+        .observations
+        .iter()
+        .filter(|o| o.kind == Kind::Reaction)
+        .collect();
+    assert_eq!(reactions.len(), 3);
+    assert_eq!(reactions[0].reaction_type.as_deref(), Some("like"));
+}
+
+#[test]
+fn comments_without_from_or_id_are_kept_with_unknown_author() {
+    let p = parse(&fixture(
+        "python-facebook/facebook_apidata_comments_comments_p1.json",
+    ))
+    .unwrap();
+    assert!(!p.observations.is_empty());
+    assert!(p.observations.iter().all(|o| o.author.is_none()));
+    assert!(p.observations.iter().any(|o| o.kind == Kind::Reply));
+}
+
+#[test]
+fn messenger_deliveries() {
+    let p = parse(&fixture("restfb/webhooks_messaging-message-isdeleted.json")).unwrap();
+    assert_eq!(p.observations[0].op, Op::Delete);
+    let p = parse(&fixture("restfb/webhooks_messaging-message-edits.json")).unwrap();
+    assert_eq!(p.observations[0].op, Op::Edited);
+    let p = parse(&fixture("restfb/conversation.json")).unwrap();
+    assert!(p.observations.iter().all(|o| o.kind == Kind::Message));
+    assert_eq!(
+        p.observations[0].parent_platform_id.as_deref(),
+        Some("t_id.378684585488220")
+    );
+}
+
+#[test]
+fn instagram_comments_and_replies() {
+    let p = parse(&fixture("restfb/instagram_comment.json")).unwrap();
+    assert_eq!(p.observations[0].kind, Kind::Comment);
+    assert_eq!(
+        p.observations[0].parent_platform_id.as_deref(),
+        Some("987654321")
+    );
+    assert_eq!(p.observations[1].kind, Kind::Reply);
+    let p = parse(&fixture("restfb/instagram_wh-comments-2021.json")).unwrap();
+    assert_eq!(p.observations[0].kind, Kind::Reply);
+}
+
+#[test]
+fn non_archive_payloads_are_rejected() {
+    assert!(parse(&serde_json::json!(42)).is_err());
+    assert!(parse(&serde_json::json!({"object": "page"})).is_err());
+}
