@@ -23,6 +23,7 @@ pub type Apis = (
     audit::api::AuditApi,
     mail::api::MailApi,
     archive::api::ArchiveApi,
+    archive::api::RecordsApi,
 );
 
 pub fn api_service() -> OpenApiService<Apis, ()> {
@@ -33,6 +34,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             audit::api::AuditApi,
             mail::api::MailApi,
             archive::api::ArchiveApi,
+            archive::api::RecordsApi,
         ),
         "insyn",
         env!("CARGO_PKG_VERSION"),

@@ -6,7 +6,11 @@ use crate::auth::Role;
 use crate::http::{ApiError, AppError, FieldError, JsonBody, TokenAuth};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags, payload::Json};
+use poem_openapi::{
+    ApiRequest, ApiResponse, Enum, Object, OpenApi, Tags,
+    param::{Path, Query},
+    payload::{Json, PlainText},
+};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -173,5 +177,403 @@ impl ArchiveApi {
             .await
             .map_err(AppError::from)?;
         Ok(Json(channels.into_iter().map(Into::into).collect()))
+    }
+}
+
+/// A platform payload: one JSON document, or NDJSON with one payload per line.
+#[derive(ApiRequest)]
+pub enum ImportBody {
+    /// A Graph API object or paged list (`data` + `paging`), or a webhook delivery.
+    #[oai(content_type = "application/json")]
+    Json(Json<serde_json::Value>),
+    /// One payload of any of those shapes per line.
+    #[oai(content_type = "application/x-ndjson")]
+    Ndjson(PlainText<String>),
+}
+
+#[derive(Object, Debug)]
+pub struct SkippedItem {
+    /// Where in the payload (`line N` for NDJSON, then a JSON pointer).
+    pub pointer: String,
+    pub reason: String,
+}
+
+#[derive(Object, Debug)]
+pub struct ImportResult {
+    pub created: u64,
+    pub new_versions: u64,
+    pub unchanged: u64,
+    pub skipped: Vec<SkippedItem>,
+}
+
+#[derive(Object, Debug)]
+pub struct IdentityView {
+    pub id: i64,
+    pub platform: String,
+    pub platform_id: String,
+    pub display_name: Option<String>,
+    pub profile_link: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Object, Debug)]
+pub struct AttachmentView {
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub url: Option<String>,
+    pub mime: Option<String>,
+    pub size: Option<i64>,
+}
+
+#[derive(Object, Debug)]
+pub struct RecordView {
+    pub id: i64,
+    pub channel_id: i64,
+    /// `post`, `comment`, `reply`, `reaction` or `message`.
+    pub kind: String,
+    pub platform_id: String,
+    pub parent_platform_id: Option<String>,
+    pub parent_id: Option<i64>,
+    pub author_identity_id: Option<i64>,
+    /// `received` (inkommen) or `drawn_up` (upprättad).
+    pub direction: String,
+    /// When the platform says it happened.
+    pub platform_time: Option<DateTime<Utc>>,
+    /// When it reached the archive.
+    pub archived_at: DateTime<Utc>,
+    pub text: Option<String>,
+    pub reaction_type: Option<String>,
+    pub attachments: Vec<AttachmentView>,
+    /// `visible`, `hidden`, `removed` or `deleted_by_author`.
+    pub visibility: String,
+    pub registration_number: Option<String>,
+    pub version_count: i32,
+    /// SHA-256 of the current version's canonical content.
+    pub current_hash: String,
+}
+
+#[derive(Object, Debug)]
+pub struct VersionView {
+    pub seq: i32,
+    /// `created`, `edited`, `hidden`, `unhidden`, `removed` or `deleted`.
+    pub change: String,
+    pub seen_at: DateTime<Utc>,
+    /// The canonical content this version's hash covers.
+    pub content: serde_json::Value,
+    pub hash: String,
+}
+
+#[derive(Object, Debug)]
+pub struct RecordDetail {
+    #[oai(flatten)]
+    pub record: RecordView,
+    pub versions: Vec<VersionView>,
+}
+
+#[derive(Object, Debug)]
+pub struct RecordPage {
+    pub records: Vec<RecordView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+#[derive(Object, Debug)]
+pub struct VersionCheck {
+    pub seq: i32,
+    pub matches: bool,
+}
+
+#[derive(Object, Debug)]
+pub struct FixityVerdict {
+    pub record_id: i64,
+    /// True when every version's content matches its hash and the record points at its last version.
+    pub intact: bool,
+    pub versions: Vec<VersionCheck>,
+}
+
+impl From<entities::record::Model> for RecordView {
+    fn from(r: entities::record::Model) -> Self {
+        let attachments: Vec<super::rules::Attachment> =
+            serde_json::from_str(&r.attachments).unwrap_or_default();
+        RecordView {
+            id: r.id,
+            channel_id: r.channel_id,
+            kind: r.kind,
+            platform_id: r.platform_id,
+            parent_platform_id: r.parent_platform_id,
+            parent_id: r.parent_id,
+            author_identity_id: r.author_identity_id,
+            direction: r.direction,
+            platform_time: r.platform_time,
+            archived_at: r.archived_at,
+            text: r.text,
+            reaction_type: r.reaction_type,
+            attachments: attachments
+                .into_iter()
+                .map(|a| AttachmentView {
+                    kind: a.kind,
+                    url: a.url,
+                    mime: a.mime,
+                    size: a.size,
+                })
+                .collect(),
+            visibility: r.visibility,
+            registration_number: r.registration_number,
+            version_count: r.version_count,
+            current_hash: r.current_hash,
+        }
+    }
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum KindName {
+    Post,
+    Comment,
+    Reply,
+    Reaction,
+    Message,
+}
+
+const READERS: &[Role] = &[Role::Admin, Role::Archivist, Role::Officer, Role::Auditor];
+
+pub struct RecordsApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Archive")]
+impl RecordsApi {
+    /// Import platform payloads
+    ///
+    /// Roles: `admin`, `archivist`, `integration`. Reads Graph API objects and lists, Page,
+    /// Instagram and Messenger webhook deliveries, or NDJSON of any of these. Idempotent: the same
+    /// payload twice creates nothing new. One transaction per request: a payload that is not archive
+    /// content is rejected whole, naming the line and JSON pointer, and nothing is written.
+    #[oai(path = "/imports", method = "post", operation_id = "import_payload")]
+    #[tracing::instrument(name = "import_payload", skip_all, fields(channel = channel.0))]
+    async fn import(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        /// The channel whose payloads these are.
+        channel: Query<i64>,
+        body: ImportBody,
+    ) -> Result<Json<ImportResult>, ApiError> {
+        let who = auth
+            .0
+            .require(&[Role::Admin, Role::Archivist, Role::Integration])?
+            .actor();
+        let documents: Vec<(String, serde_json::Value)> = match body {
+            ImportBody::Json(Json(v)) => vec![(String::new(), v)],
+            ImportBody::Ndjson(PlainText(text)) => {
+                let mut docs = vec![];
+                for (n, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
+                    let v = serde_json::from_str(line).map_err(|e| {
+                        AppError::field(
+                            &format!("line {}", n + 1),
+                            format!("is not valid JSON: {e}"),
+                        )
+                    })?;
+                    docs.push((format!("line {}: ", n + 1), v));
+                }
+                docs
+            }
+        };
+        let mut observations = vec![];
+        let mut skipped = vec![];
+        for (prefix, doc) in &documents {
+            let parsed = super::import::parse(doc).map_err(|r| {
+                AppError::field(
+                    &format!(
+                        "{prefix}{}",
+                        if r.pointer.is_empty() {
+                            "/"
+                        } else {
+                            &r.pointer
+                        }
+                    ),
+                    r.reason,
+                )
+            })?;
+            observations.extend(parsed.observations);
+            skipped.extend(parsed.skipped.into_iter().map(|mut s| {
+                s.pointer = format!("{prefix}{}", s.pointer);
+                s
+            }));
+        }
+        let counts = match store::import(&state.db, channel.0, observations, skipped, &who).await {
+            Ok(c) => c,
+            Err(store::ImportError::NoChannel(id)) => {
+                return Err(AppError::field("channel", format!("there is no channel {id}")).into());
+            }
+            Err(store::ImportError::Db(e)) => return Err(AppError::from(e).into()),
+        };
+        Ok(Json(ImportResult {
+            created: counts.created,
+            new_versions: counts.new_versions,
+            unchanged: counts.unchanged,
+            skipped: counts
+                .skipped
+                .into_iter()
+                .map(|s| SkippedItem {
+                    pointer: s.pointer,
+                    reason: s.reason,
+                })
+                .collect(),
+        }))
+    }
+
+    /// Find identities
+    ///
+    /// Roles: `admin`, `archivist`, `officer`, `auditor`. `q` matches the platform id or profile
+    /// link exactly, or part of the display name.
+    #[oai(path = "/identities", method = "get", operation_id = "list_identities")]
+    #[tracing::instrument(name = "list_identities", skip_all)]
+    async fn identities(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        platform: Query<Option<PlatformName>>,
+        q: Query<Option<String>>,
+    ) -> Result<Json<Vec<IdentityView>>, ApiError> {
+        auth.0.require(READERS)?;
+        let platform = platform.0.map(|p| Platform::from(p).as_str());
+        let rows = store::list_identities(&state.db, platform, q.0.as_deref(), 100)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|i| IdentityView {
+                    id: i.id,
+                    platform: i.platform,
+                    platform_id: i.platform_id,
+                    display_name: i.display_name,
+                    profile_link: i.profile_link,
+                    first_seen: i.first_seen,
+                    last_seen: i.last_seen,
+                })
+                .collect(),
+        ))
+    }
+
+    /// List records
+    ///
+    /// Roles: `admin`, `archivist`, `officer`, `auditor`. Filter by identity, channel, kind and
+    /// platform time (`since` inclusive, `until` exclusive); page with `after` and `limit` (1–1000).
+    #[oai(path = "/records", method = "get", operation_id = "list_records")]
+    #[tracing::instrument(name = "list_records", skip_all)]
+    #[allow(clippy::too_many_arguments)]
+    async fn records(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        identity: Query<Option<i64>>,
+        channel: Query<Option<i64>>,
+        kind: Query<Option<KindName>>,
+        since: Query<Option<DateTime<Utc>>>,
+        until: Query<Option<DateTime<Utc>>>,
+        after: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u64>>,
+    ) -> Result<Json<RecordPage>, ApiError> {
+        auth.0.require(READERS)?;
+        let limit = limit.0.unwrap_or(100);
+        let kind = kind.0.map(|k| {
+            match k {
+                KindName::Post => "post",
+                KindName::Comment => "comment",
+                KindName::Reply => "reply",
+                KindName::Reaction => "reaction",
+                KindName::Message => "message",
+            }
+            .to_owned()
+        });
+        let rows = store::list_records(
+            &state.db,
+            &store::RecordFilter {
+                identity: identity.0,
+                channel: channel.0,
+                kind,
+                since: since.0,
+                until: until.0,
+                after_id: after.0,
+                limit,
+            },
+        )
+        .await
+        .map_err(AppError::from)?;
+        let next_after = (rows.len() as u64 == limit)
+            .then(|| rows.last().map(|r| r.id))
+            .flatten();
+        Ok(Json(RecordPage {
+            records: rows.into_iter().map(Into::into).collect(),
+            next_after,
+        }))
+    }
+
+    /// Get a record with every version
+    ///
+    /// Roles: `admin`, `archivist`, `officer`, `auditor`.
+    #[oai(path = "/records/:id", method = "get", operation_id = "get_record")]
+    #[tracing::instrument(name = "get_record", skip_all, fields(id = id.0))]
+    async fn record(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        id: Path<i64>,
+    ) -> Result<Json<RecordDetail>, ApiError> {
+        auth.0.require(READERS)?;
+        let (r, versions) = store::find_record(&state.db, id.0)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(|| AppError::NotFound(format!("record {}", id.0)))?;
+        Ok(Json(RecordDetail {
+            record: r.into(),
+            versions: versions
+                .into_iter()
+                .map(|v| VersionView {
+                    seq: v.seq,
+                    change: v.change,
+                    seen_at: v.seen_at,
+                    content: serde_json::from_str(&v.content)
+                        .unwrap_or(serde_json::Value::String(v.content)),
+                    hash: v.hash,
+                })
+                .collect(),
+        }))
+    }
+
+    /// Verify a record's fixity
+    ///
+    /// Roles: `admin`, `archivist`, `officer`, `auditor`. Recomputes the SHA-256 of every version's
+    /// stored canonical content and compares it with the stored hash.
+    #[oai(
+        path = "/records/:id/verify",
+        method = "get",
+        operation_id = "verify_record"
+    )]
+    #[tracing::instrument(name = "verify_record", skip_all, fields(id = id.0))]
+    async fn verify(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        id: Path<i64>,
+    ) -> Result<Json<FixityVerdict>, ApiError> {
+        auth.0.require(READERS)?;
+        let v = store::verify_record(&state.db, id.0)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(|| AppError::NotFound(format!("record {}", id.0)))?;
+        Ok(Json(FixityVerdict {
+            record_id: id.0,
+            intact: v.intact(),
+            versions: v
+                .versions
+                .into_iter()
+                .map(|(seq, matches)| VersionCheck { seq, matches })
+                .collect(),
+        }))
     }
 }

@@ -131,6 +131,26 @@ impl Content {
     }
 }
 
+impl Content {
+    /// Reads back a stored canonical serialisation.
+    pub fn from_canonical(s: &str) -> Option<Content> {
+        let v: serde_json::Value = serde_json::from_str(s).ok()?;
+        let opt = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some(Content {
+            kind: Kind::parse(v.get("kind")?.as_str()?)?,
+            platform_id: opt("platform_id")?,
+            parent_platform_id: opt("parent_platform_id"),
+            author_platform_id: opt("author_platform_id"),
+            direction: Direction::parse(v.get("direction")?.as_str()?)?,
+            platform_time: v.get("platform_time").and_then(parse_time),
+            text: opt("text"),
+            reaction_type: opt("reaction_type"),
+            attachments: serde_json::from_value(v.get("attachments")?.clone()).ok()?,
+            visibility: Visibility::parse(v.get("visibility")?.as_str()?)?,
+        })
+    }
+}
+
 /// SHA-256 of a stored canonical serialisation, in lowercase hex.
 pub fn fixity_of(canonical: &str) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
@@ -262,6 +282,7 @@ mod tests {
         hidden.visibility = Visibility::Hidden;
         assert_ne!(c.fixity(), hidden.fixity());
         assert_eq!(fixity_of(&c.canonical()), c.fixity());
+        assert_eq!(Content::from_canonical(&c.canonical()), Some(c.clone()));
     }
 
     #[test]

@@ -96,3 +96,350 @@ both_backends!(
         assert_eq!(audit["entries"][0]["role"], "archivist");
     }
 );
+
+fn fixture(name: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/../shared/fixtures/meta-graph/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The municipality's Page in the restfb webhook fixtures.
+const PAGE_ID: &str = "1234567890321";
+
+async fn channel(
+    app: &crate::helpers::TestApp,
+    archivist: &str,
+    platform: &str,
+    account: &str,
+) -> i64 {
+    let r = app
+        .client
+        .post(app.url("/api/v1/channels"))
+        .bearer_auth(archivist)
+        .json(&serde_json::json!({"platform": platform, "account_id": account, "name": "Kommunen"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn import(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    channel: i64,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/imports?channel={channel}")))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &crate::helpers::TestApp, token: &str, path: &str) -> serde_json::Value {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+both_backends!(
+    every_fixture_imports_or_is_rejected_with_a_reason,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        let base = format!(
+            "{}/../shared/fixtures/meta-graph",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut created = 0;
+        for dir in ["restfb", "python-facebook"] {
+            for entry in std::fs::read_dir(format!("{base}/{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                    continue;
+                }
+                let body: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                let r = import(&app, &archivist, ch, &body).await;
+                match r.status().as_u16() {
+                    200 => {
+                        let counts: serde_json::Value = r.json().await.unwrap();
+                        created += counts["created"].as_u64().unwrap();
+                    }
+                    400 => {
+                        let p = problem(r, 400).await;
+                        assert!(
+                            p["errors"][0]["reason"]
+                                .as_str()
+                                .unwrap()
+                                .contains("no archive content"),
+                            "{path:?}: {p}"
+                        );
+                    }
+                    s => panic!("{path:?}: {s}"),
+                }
+            }
+        }
+        assert!(created > 50, "only {created} records");
+        let verify = app
+            .client
+            .get(app.url("/api/v1/audit/verify"))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            verify.json::<serde_json::Value>().await.unwrap()["intact"],
+            true
+        );
+    }
+);
+
+both_backends!(
+    a_comment_lifecycle_through_webhooks_keeps_five_versions,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        // The fixtures come from separate captures; point them all at one comment on one post.
+        let steps = [
+            "webhooks_feed-comment-add-25.json",
+            "webhooks_feed-comment-edited-25.json",
+            "webhooks_feed-comment-hide.json",
+            "webhooks_feed-comment-unhide.json",
+            "webhooks_feed-comment-remove-25.json",
+        ];
+        for step in steps {
+            let mut body = fixture(&format!("restfb/{step}"));
+            let v = &mut body["entry"][0]["changes"][0]["value"];
+            v["comment_id"] = "901097836652708_903438993085259".into();
+            v["post_id"] = "1234567890321_901097836652708".into();
+            v["parent_id"] = "1234567890321_901097836652708".into();
+            let r = import(&app, &archivist, ch, &body).await;
+            assert_eq!(r.status(), 200, "{step}");
+        }
+        let page = get(&app, &archivist, "/api/v1/records?kind=comment").await;
+        let id = page["records"][0]["id"].as_i64().unwrap();
+        let detail = get(&app, &archivist, &format!("/api/v1/records/{id}")).await;
+        let changes: Vec<&str> = detail["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["change"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            changes,
+            ["created", "edited", "hidden", "unhidden", "removed"]
+        );
+        assert_eq!(detail["visibility"], "removed");
+        assert_eq!(detail["versions"][0]["content"]["text"], "and the next one");
+        assert_eq!(
+            detail["versions"][1]["content"]["text"],
+            "Let's see the Webhooks in action :D"
+        );
+        assert!(
+            detail["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["hash"].as_str().unwrap().len() == 64)
+        );
+        // The Page's own comment is drawn up, and the platform's time differs from the archive's.
+        assert_eq!(detail["direction"], "drawn_up");
+        assert_eq!(detail["platform_time"], "2015-12-03T09:30:03+00:00");
+    }
+);
+
+both_backends!(
+    reimport_is_a_no_op_and_direction_follows_the_page,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        for name in [
+            "webhooks_feed-status-add-25.json",
+            "webhooks_feed-post-add-25.json",
+        ] {
+            let body = fixture(&format!("restfb/{name}"));
+            let first: serde_json::Value = import(&app, &archivist, ch, &body)
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(first["created"], 1, "{name}");
+            let second: serde_json::Value = import(&app, &archivist, ch, &body)
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    second["created"].as_u64(),
+                    second["new_versions"].as_u64(),
+                    second["unchanged"].as_u64()
+                ),
+                (Some(0), Some(0), Some(1))
+            );
+        }
+        let page = get(&app, &archivist, "/api/v1/records?kind=post").await;
+        let dirs: Vec<(&str, &str)> = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["platform_id"].as_str().unwrap(),
+                    r["direction"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                ("1234567890321_930145403745849", "drawn_up"),
+                ("1234567890321_7293787835232", "received")
+            ]
+        );
+        // The member of the public is an identity, and their records are found by it.
+        let ids = get(
+            &app,
+            &archivist,
+            "/api/v1/identities?platform=facebook&q=John",
+        )
+        .await;
+        assert_eq!(ids.as_array().unwrap().len(), 1);
+        let person = ids[0]["id"].as_i64().unwrap();
+        let theirs = get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records?identity={person}"),
+        )
+        .await;
+        assert_eq!(theirs["records"].as_array().unwrap().len(), 1);
+        assert_eq!(theirs["records"][0]["text"], "Let's check this");
+    }
+);
+
+both_backends!(
+    fixity_verify_detects_a_record_altered_behind_the_service,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        import(
+            &app,
+            &archivist,
+            ch,
+            &fixture("restfb/post-with-normal-comments.json"),
+        )
+        .await;
+        let page = get(&app, &archivist, "/api/v1/records").await;
+        let id = page["records"][1]["id"].as_i64().unwrap();
+        let ok = get(&app, &archivist, &format!("/api/v1/records/{id}/verify")).await;
+        assert_eq!(ok["intact"], true);
+        use sea_orm::ConnectionTrait;
+        app.db
+        .execute_unprepared(&format!(
+            "UPDATE record_version SET content = replace(content, 'Test comment', 'Edited comment') WHERE record_id = {id}"
+        ))
+        .await
+        .unwrap();
+        let bad = get(&app, &archivist, &format!("/api/v1/records/{id}/verify")).await;
+        assert_eq!(bad["intact"], false);
+        assert_eq!(bad["versions"][0]["matches"], false);
+        let missing = app
+            .client
+            .get(app.url("/api/v1/records/999999/verify"))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap();
+        problem(missing, 404).await;
+    }
+);
+
+both_backends!(bad_imports_are_rejected_whole, |b: Backend| async move {
+    let app = spawn_app(b).await;
+    let (_, archivist) = app.token("archivist").await;
+    let (_, officer) = app.token("officer").await;
+    let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+    let p = problem(
+        import(&app, &archivist, ch, &serde_json::json!({"hello": "world"})).await,
+        400,
+    )
+    .await;
+    assert!(
+        p["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no archive content"),
+        "{p}"
+    );
+    problem(
+        import(
+            &app,
+            &officer,
+            ch,
+            &fixture("restfb/webhooks_feed-post-add-25.json"),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let p = problem(
+        import(
+            &app,
+            &archivist,
+            9999,
+            &fixture("restfb/webhooks_feed-post-add-25.json"),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "channel");
+
+    // NDJSON: a bad third line rejects the request and nothing of the first two is written.
+    let good = serde_json::to_string(&fixture("restfb/webhooks_feed-post-add-25.json")).unwrap();
+    let good2 = serde_json::to_string(&fixture("restfb/webhooks_feed-status-add-25.json")).unwrap();
+    let body = format!("{good}\n{good2}\n{{not json\n");
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/imports?channel={ch}")))
+        .bearer_auth(&archivist)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 400).await;
+    assert_eq!(p["errors"][0]["field"], "line 3");
+    let page = get(&app, &archivist, "/api/v1/records").await;
+    assert_eq!(page["records"].as_array().unwrap().len(), 0);
+    // And the same two good lines import together.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/imports?channel={ch}")))
+        .bearer_auth(&archivist)
+        .header("content-type", "application/x-ndjson")
+        .body(format!("{good}\n{good2}\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["created"], 2);
+});

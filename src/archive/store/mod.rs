@@ -66,3 +66,12 @@ pub async fn list_channels(db: &DatabaseConnection) -> Result<Vec<channel::Model
         .all(db)
         .await
 }
+
+mod ingest;
+mod records;
+
+pub use ingest::{Counts, ImportError, import};
+pub use records::{
+    RecordFilter, Verification, find_record, list_identities, list_records, verify_all,
+    verify_record,
+};

@@ -1,0 +1,154 @@
+//! Reading the archive: records by identity, channel, kind and time; versions; fixity checks.
+use crate::archive::rules::fixity_of;
+use chrono::{DateTime, Utc};
+use entities::{identity, record, record_version};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+#[derive(Debug, Default)]
+pub struct RecordFilter {
+    pub identity: Option<i64>,
+    pub channel: Option<i64>,
+    pub kind: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub after_id: Option<i64>,
+    pub limit: u64,
+}
+
+pub async fn list_records(
+    db: &DatabaseConnection,
+    f: &RecordFilter,
+) -> Result<Vec<record::Model>, DbErr> {
+    let mut q = record::Entity::find().order_by_asc(record::Column::Id);
+    if let Some(i) = f.identity {
+        q = q.filter(record::Column::AuthorIdentityId.eq(i));
+    }
+    if let Some(c) = f.channel {
+        q = q.filter(record::Column::ChannelId.eq(c));
+    }
+    if let Some(k) = &f.kind {
+        q = q.filter(record::Column::Kind.eq(k.clone()));
+    }
+    if let Some(s) = f.since {
+        q = q.filter(record::Column::PlatformTime.gte(s));
+    }
+    if let Some(u) = f.until {
+        q = q.filter(record::Column::PlatformTime.lt(u));
+    }
+    if let Some(a) = f.after_id {
+        q = q.filter(record::Column::Id.gt(a));
+    }
+    q.limit(f.limit).all(db).await
+}
+
+pub async fn find_record(
+    db: &DatabaseConnection,
+    id: i64,
+) -> Result<Option<(record::Model, Vec<record_version::Model>)>, DbErr> {
+    let Some(r) = record::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let versions = record_version::Entity::find()
+        .filter(record_version::Column::RecordId.eq(id))
+        .order_by_asc(record_version::Column::Seq)
+        .all(db)
+        .await?;
+    Ok(Some((r, versions)))
+}
+
+pub async fn list_identities(
+    db: &DatabaseConnection,
+    platform: Option<&str>,
+    q: Option<&str>,
+    limit: u64,
+) -> Result<Vec<identity::Model>, DbErr> {
+    let mut query = identity::Entity::find().order_by_asc(identity::Column::Id);
+    if let Some(p) = platform {
+        query = query.filter(identity::Column::Platform.eq(p));
+    }
+    if let Some(q) = q.filter(|q| !q.trim().is_empty()) {
+        let q = q.trim();
+        query = query.filter(
+            identity::Column::PlatformId
+                .eq(q)
+                .or(identity::Column::DisplayName.contains(q))
+                .or(identity::Column::ProfileLink.eq(q)),
+        );
+    }
+    query.limit(limit).all(db).await
+}
+
+/// The outcome of recomputing a record's fixity hashes.
+pub struct Verification {
+    /// Each version's seq and whether its stored hash matches its stored content.
+    pub versions: Vec<(i32, bool)>,
+    /// Whether the record's current hash is its last version's.
+    pub current_matches: bool,
+}
+
+impl Verification {
+    pub fn intact(&self) -> bool {
+        self.current_matches && self.versions.iter().all(|(_, ok)| *ok)
+    }
+}
+
+pub fn verify_versions(r: &record::Model, versions: &[record_version::Model]) -> Verification {
+    Verification {
+        versions: versions
+            .iter()
+            .map(|v| (v.seq, fixity_of(&v.content) == v.hash))
+            .collect(),
+        current_matches: versions
+            .last()
+            .is_some_and(|v| v.hash == r.current_hash && v.seq == r.version_count),
+    }
+}
+
+pub async fn verify_record(
+    db: &DatabaseConnection,
+    id: i64,
+) -> Result<Option<Verification>, DbErr> {
+    Ok(find_record(db, id)
+        .await?
+        .map(|(r, v)| verify_versions(&r, &v)))
+}
+
+/// Recomputes every version's hash, a page of records at a time; returns (checked, failing ids).
+pub async fn verify_all(db: &DatabaseConnection) -> Result<(u64, Vec<i64>), DbErr> {
+    let mut after = 0;
+    let mut checked = 0;
+    let mut failing = vec![];
+    loop {
+        let page = record::Entity::find()
+            .filter(record::Column::Id.gt(after))
+            .order_by_asc(record::Column::Id)
+            .limit(500)
+            .all(db)
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok((checked, failing));
+        };
+        after = last.id;
+        let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
+        let versions = record_version::Entity::find()
+            .filter(record_version::Column::RecordId.is_in(ids))
+            .order_by_asc(record_version::Column::RecordId)
+            .order_by_asc(record_version::Column::Seq)
+            .all(db)
+            .await?;
+        for r in page {
+            let mine: Vec<_> = versions
+                .iter()
+                .filter(|v| v.record_id == r.id)
+                .cloned()
+                .collect();
+            checked += 1;
+            if !verify_versions(&r, &mine).intact() {
+                failing.push(r.id);
+            }
+        }
+    }
+}
