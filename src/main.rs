@@ -29,8 +29,28 @@ enum Command {
     },
     /// Print the OpenAPI document (what openapi/openapi.json holds).
     Openapi,
+    /// Import platform payloads (JSON, or NDJSON with one payload per line) into a channel.
+    Import {
+        /// The channel's id, as `GET /api/v1/channels` shows it.
+        #[arg(long)]
+        channel: i64,
+        /// Files to import; each is one transaction, so a bad file leaves the others imported.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Archive maintenance.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
     /// Print the effective settings, secrets redacted.
     Settings,
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Recompute every version's fixity hash and list the records that no longer match.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -90,6 +110,24 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
         }
+        Command::Import { channel, files } => {
+            let conn = db::connect(&settings.database_url).await?;
+            db::migrate(&conn).await?;
+            import_files(&conn, channel, &files).await?;
+        }
+        Command::Archive {
+            command: ArchiveCommand::Verify,
+        } => {
+            let conn = db::connect(&settings.database_url).await?;
+            let (checked, failing) = insyn::archive::store::verify_all(&conn).await?;
+            println!("{checked} records checked, {} fail fixity", failing.len());
+            for id in &failing {
+                println!("record {id}: a version's content does not match its hash");
+            }
+            if !failing.is_empty() {
+                std::process::exit(1);
+            }
+        }
         Command::Migrate => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
@@ -139,6 +177,67 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Imports files one transaction each, with a progress bar over the files' bytes.
+async fn import_files(
+    conn: &sea_orm::DatabaseConnection,
+    channel: i64,
+    files: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    use insyn::archive::{import, store};
+    let total: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = indicatif::ProgressBar::new(total).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut failed = false;
+    for file in files {
+        let name = file.display().to_string();
+        bar.set_message(name.clone());
+        let text = std::fs::read_to_string(file)?;
+        let ndjson = name.ends_with(".ndjson") || name.ends_with(".jsonl");
+        let documents = if ndjson {
+            import::ndjson(&text)
+        } else {
+            serde_json::from_str(&text)
+                .map(|v| vec![(String::new(), v)])
+                .map_err(|e| import::Rejected {
+                    pointer: "/".into(),
+                    reason: format!("is not valid JSON: {e}"),
+                })
+        };
+        let parsed =
+            documents.and_then(|docs| import::parse_all(docs.iter().map(|(p, d)| (p.as_str(), d))));
+        match parsed {
+            Ok(p) => {
+                let counts =
+                    store::import(conn, channel, p.observations, p.skipped, &Actor::cli()).await?;
+                bar.suspend(|| {
+                    eprintln!(
+                        "{name}: {} created, {} new versions, {} unchanged, {} skipped",
+                        counts.created,
+                        counts.new_versions,
+                        counts.unchanged,
+                        counts.skipped.len()
+                    )
+                });
+            }
+            Err(r) => {
+                failed = true;
+                bar.suspend(|| eprintln!("{name}: rejected at {}: {}", r.pointer, r.reason));
+            }
+        }
+        bar.inc(text.len() as u64);
+    }
+    bar.finish_and_clear();
+    if failed {
+        anyhow::bail!("some files were rejected; the others were imported");
     }
     Ok(())
 }

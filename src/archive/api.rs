@@ -365,45 +365,12 @@ impl RecordsApi {
         let documents: Vec<(String, serde_json::Value)> = match body {
             ImportBody::Json(Json(v)) => vec![(String::new(), v)],
             ImportBody::Ndjson(PlainText(text)) => {
-                let mut docs = vec![];
-                for (n, line) in text
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim().is_empty())
-                {
-                    let v = serde_json::from_str(line).map_err(|e| {
-                        AppError::field(
-                            &format!("line {}", n + 1),
-                            format!("is not valid JSON: {e}"),
-                        )
-                    })?;
-                    docs.push((format!("line {}: ", n + 1), v));
-                }
-                docs
+                super::import::ndjson(&text).map_err(|r| AppError::field(&r.pointer, r.reason))?
             }
         };
-        let mut observations = vec![];
-        let mut skipped = vec![];
-        for (prefix, doc) in &documents {
-            let parsed = super::import::parse(doc).map_err(|r| {
-                AppError::field(
-                    &format!(
-                        "{prefix}{}",
-                        if r.pointer.is_empty() {
-                            "/"
-                        } else {
-                            &r.pointer
-                        }
-                    ),
-                    r.reason,
-                )
-            })?;
-            observations.extend(parsed.observations);
-            skipped.extend(parsed.skipped.into_iter().map(|mut s| {
-                s.pointer = format!("{prefix}{}", s.pointer);
-                s
-            }));
-        }
+        let parsed = super::import::parse_all(documents.iter().map(|(p, d)| (p.as_str(), d)))
+            .map_err(|r| AppError::field(&r.pointer, r.reason))?;
+        let (observations, skipped) = (parsed.observations, parsed.skipped);
         let counts = match store::import(&state.db, channel.0, observations, skipped, &who).await {
             Ok(c) => c,
             Err(store::ImportError::NoChannel(id)) => {

@@ -74,3 +74,72 @@ fn every_command_has_help() {
         assert!(ok && out.contains("Usage"), "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn files_are_imported_and_verified_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+    {
+        let conn = insyn::db::connect(&db).await.unwrap();
+        insyn::db::migrate(&conn).await.unwrap();
+        insyn::archive::store::create_channel(
+            &conn,
+            insyn::archive::store::NewChannel {
+                platform: insyn::archive::rules::Platform::Facebook,
+                account_id: "1234567890321".into(),
+                name: "Kommunen".into(),
+                department: None,
+            },
+            &insyn::audit::Actor::cli(),
+        )
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let fixtures = format!(
+        "{}/../shared/fixtures/meta-graph/restfb",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ndjson = dir.path().join("bulk.ndjson");
+    let lines: Vec<String> = [
+        "webhooks_feed-post-add-25.json",
+        "webhooks_feed-status-add-25.json",
+    ]
+    .iter()
+    .map(|f| {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{fixtures}/{f}")).unwrap())
+                .unwrap();
+        v.to_string()
+    })
+    .collect();
+    std::fs::write(&ndjson, lines.join("\n")).unwrap();
+    let comment = format!("{fixtures}/post-with-normal-comments.json");
+    let (ok, out, err) = insyn(
+        &db,
+        &[
+            "import",
+            "--channel",
+            "1",
+            &comment,
+            ndjson.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.is_empty() || !out.contains("rejected"));
+    assert!(
+        err.contains("post-with-normal-comments.json: 2 created"),
+        "{err}"
+    );
+    assert!(err.contains("bulk.ndjson: 2 created"), "{err}");
+
+    let (ok, out, _) = insyn(&db, &["archive", "verify"]);
+    assert!(ok);
+    assert!(out.contains("4 records checked, 0 fail"), "{out}");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"hello\": 1}").unwrap();
+    let (ok, _, err) = insyn(&db, &["import", "--channel", "1", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("rejected"), "{err}");
+}

@@ -129,6 +129,50 @@ pub fn parse(payload: &Value) -> Result<Parsed, Rejected> {
     Ok(out)
 }
 
+/// Parses several payloads, each named by a prefix (`line 3: `, `file.json: `) that is put before
+/// the JSON pointers it reports. The first payload that is not archive content rejects them all.
+pub fn parse_all<'a>(
+    documents: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> Result<Parsed, Rejected> {
+    let mut all = Parsed::default();
+    for (prefix, doc) in documents {
+        let parsed = parse(doc).map_err(|r| Rejected {
+            pointer: format!(
+                "{prefix}{}",
+                if r.pointer.is_empty() {
+                    "/"
+                } else {
+                    &r.pointer
+                }
+            ),
+            reason: r.reason,
+        })?;
+        all.observations.extend(parsed.observations);
+        all.skipped.extend(parsed.skipped.into_iter().map(|mut s| {
+            s.pointer = format!("{prefix}{}", s.pointer);
+            s
+        }));
+    }
+    Ok(all)
+}
+
+/// Splits NDJSON into (prefix, document) pairs; a line that is not JSON is named by its number.
+pub fn ndjson(text: &str) -> Result<Vec<(String, Value)>, Rejected> {
+    let mut docs = vec![];
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v = serde_json::from_str(line).map_err(|e| Rejected {
+            pointer: format!("line {}", n + 1),
+            reason: format!("is not valid JSON: {e}"),
+        })?;
+        docs.push((format!("line {}: ", n + 1), v));
+    }
+    Ok(docs)
+}
+
 pub(crate) fn escape_pointer(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
