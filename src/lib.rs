@@ -4,6 +4,7 @@ pub mod app;
 pub mod archive;
 pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod db;
 pub mod http;

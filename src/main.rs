@@ -38,6 +38,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Benchmarks, each beside the raw SQL limit of the same operation, measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Archive maintenance.
     Archive {
         #[command(subcommand)]
@@ -45,6 +50,17 @@ enum Command {
     },
     /// Print the effective settings, secrets redacted.
     Settings,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Generate an archive as NDJSON, import it, and compare with a raw INSERT of the same rows.
+    /// Use an empty database: DATABASE_URL=sqlite://bench.db?mode=rwc or a fresh PostgreSQL database.
+    Import {
+        /// How many records to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +143,27 @@ async fn main() -> anyhow::Result<()> {
             if !failing.is_empty() {
                 std::process::exit(1);
             }
+        }
+        Command::Bench {
+            command: BenchCommand::Import { records },
+        } => {
+            let conn = db::connect(&settings.database_url).await?;
+            db::migrate(&conn).await?;
+            let r = insyn::bench::run(&conn, records).await?;
+            println!("records imported:          {}", r.records);
+            println!(
+                "import (parse+version+hash): {:.0} records/s",
+                r.import_per_sec
+            );
+            println!("raw multi-row INSERT:        {:.0} rows/s", r.raw_per_sec);
+            println!(
+                "ratio:                       {:.1} %",
+                100.0 * r.import_per_sec / r.raw_per_sec
+            );
+            println!(
+                "records of a heavy identity: {:.2} ms (raw indexed SELECT {:.2} ms)",
+                r.identity_query_ms, r.raw_identity_query_ms
+            );
         }
         Command::Migrate => {
             let conn = db::connect(&settings.database_url).await?;

@@ -143,3 +143,19 @@ async fn files_are_imported_and_verified_from_the_command_line() {
     assert!(!ok);
     assert!(err.contains("rejected"), "{err}");
 }
+
+#[test]
+fn the_import_benchmark_runs_and_reports_beside_the_raw_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let (ok, out, err) = insyn(&db, &["bench", "import", "--records", "300"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("records imported:          303"), "{out}");
+    assert!(
+        out.contains("raw multi-row INSERT") && out.contains("ratio"),
+        "{out}"
+    );
+}
