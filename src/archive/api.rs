@@ -428,7 +428,7 @@ impl RecordsApi {
 
     /// List records
     ///
-    /// Roles: `admin`, `archivist`, `officer`, `auditor`. Filter by identity, channel, kind and
+    /// Roles: `admin`, `archivist`, `officer`, `auditor`. Filter by identity, channel, parent record, kind and
     /// platform time (`since` inclusive, `until` exclusive); page with `after` and `limit` (1–1000).
     #[oai(path = "/records", method = "get", operation_id = "list_records")]
     #[tracing::instrument(name = "list_records", skip_all)]
@@ -439,6 +439,7 @@ impl RecordsApi {
         auth: TokenAuth,
         identity: Query<Option<i64>>,
         channel: Query<Option<i64>>,
+        parent: Query<Option<i64>>,
         kind: Query<Option<KindName>>,
         since: Query<Option<DateTime<Utc>>>,
         until: Query<Option<DateTime<Utc>>>,
@@ -462,6 +463,7 @@ impl RecordsApi {
             &store::RecordFilter {
                 identity: identity.0,
                 channel: channel.0,
+                parent: parent.0,
                 kind,
                 since: since.0,
                 until: until.0,

@@ -11,6 +11,8 @@ use sea_orm::{
 pub struct RecordFilter {
     pub identity: Option<i64>,
     pub channel: Option<i64>,
+    /// Records directly under this record (comments under a post, replies under a comment).
+    pub parent: Option<i64>,
     pub kind: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -25,6 +27,9 @@ pub async fn list_records(
     let mut q = record::Entity::find().order_by_asc(record::Column::Id);
     if let Some(i) = f.identity {
         q = q.filter(record::Column::AuthorIdentityId.eq(i));
+    }
+    if let Some(p) = f.parent {
+        q = q.filter(record::Column::ParentId.eq(p));
     }
     if let Some(c) = f.channel {
         q = q.filter(record::Column::ChannelId.eq(c));
