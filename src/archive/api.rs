@@ -473,9 +473,7 @@ impl RecordsApi {
         )
         .await
         .map_err(AppError::from)?;
-        let next_after = (rows.len() as u64 == limit)
-            .then(|| rows.last().map(|r| r.id))
-            .flatten();
+        let next_after = crate::http::next_after(&rows, limit, |r| r.id);
         Ok(Json(RecordPage {
             records: rows.into_iter().map(Into::into).collect(),
             next_after,

@@ -97,9 +97,7 @@ impl AuditApi {
         )
         .await
         .map_err(AppError::from)?;
-        let next_after = (rows.len() as u64 == limit)
-            .then(|| rows.last().map(|r| r.id))
-            .flatten();
+        let next_after = crate::http::next_after(&rows, limit, |r| r.id);
         let entries = rows
             .into_iter()
             .map(|r| AuditEntry {

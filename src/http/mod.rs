@@ -10,3 +10,13 @@ pub mod request_id;
 pub use auth::{Principal, TokenAuth};
 pub use json_body::JsonBody;
 pub use problem::{ApiError, AppError, FieldError, Problem};
+
+/// The `after` cursor for the next page of an id-ordered listing: the last id when the page is
+/// full, none on the last page.
+pub fn next_after<T>(rows: &[T], limit: u64, id: impl Fn(&T) -> i64) -> Option<i64> {
+    if rows.len() as u64 == limit {
+        rows.last().map(id)
+    } else {
+        None
+    }
+}
