@@ -13,55 +13,32 @@ both_backends!(
             "name": "Linköpings kommun",
             "department": "Kommunikationsavdelningen"
         });
-        let r = app
-            .client
-            .post(app.url("/api/v1/channels"))
-            .bearer_auth(&archivist)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = app.post_json("/api/v1/channels", &archivist, &body).await;
         assert_eq!(r.status(), 201);
         let created: serde_json::Value = r.json().await.unwrap();
         assert_eq!(created["platform"], "facebook");
         assert_eq!(created["name"], "Linköpings kommun");
 
-        let again = app
-            .client
-            .post(app.url("/api/v1/channels"))
-            .bearer_auth(&archivist)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let again = app.post_json("/api/v1/channels", &archivist, &body).await;
         problem(again, 409).await;
-        let by_officer = app
-            .client
-            .post(app.url("/api/v1/channels"))
-            .bearer_auth(&officer)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let by_officer = app.post_json("/api/v1/channels", &officer, &body).await;
         problem(by_officer, 403).await;
         let bad = app
-            .client
-            .post(app.url("/api/v1/channels"))
-            .bearer_auth(&archivist)
-            .json(&serde_json::json!({"platform": "myspace", "account_id": "1", "name": "x"}))
-            .send()
-            .await
-            .unwrap();
+            .post_json(
+                "/api/v1/channels",
+                &archivist,
+                &serde_json::json!({"platform": "myspace", "account_id": "1", "name": "x"}),
+            )
+            .await;
         let p = problem(bad, 400).await;
         assert_eq!(p["errors"][0]["field"], "platform");
         let blank = app
-            .client
-            .post(app.url("/api/v1/channels"))
-            .bearer_auth(&archivist)
-            .json(&serde_json::json!({"platform": "instagram", "account_id": " ", "name": ""}))
-            .send()
-            .await
-            .unwrap();
+            .post_json(
+                "/api/v1/channels",
+                &archivist,
+                &serde_json::json!({"platform": "instagram", "account_id": " ", "name": ""}),
+            )
+            .await;
         let p = problem(blank, 400).await;
         let fields: Vec<&str> = p["errors"]
             .as_array()
@@ -115,13 +92,12 @@ async fn channel(
     account: &str,
 ) -> i64 {
     let r = app
-        .client
-        .post(app.url("/api/v1/channels"))
-        .bearer_auth(archivist)
-        .json(&serde_json::json!({"platform": platform, "account_id": account, "name": "Kommunen"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/api/v1/channels",
+            archivist,
+            &serde_json::json!({"platform": platform, "account_id": account, "name": "Kommunen"}),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     r.json::<serde_json::Value>().await.unwrap()["id"]
         .as_i64()

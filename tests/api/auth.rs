@@ -52,13 +52,12 @@ both_backends!(each_role_is_admitted_or_refused, |b: Backend| async move {
             problem(r, 403).await;
         }
         let r = app
-            .client
-            .post(app.url("/api/v1/tokens"))
-            .bearer_auth(&secret)
-            .json(&serde_json::json!({"name": "x", "role": "admin"}))
-            .send()
-            .await
-            .unwrap();
+            .post_json(
+                "/api/v1/tokens",
+                &secret,
+                &serde_json::json!({"name": "x", "role": "admin"}),
+            )
+            .await;
         if tokens {
             assert_eq!(r.status(), 201, "{role} on POST /tokens");
         } else {

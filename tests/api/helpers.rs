@@ -87,6 +87,22 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// POSTs a JSON body with a bearer token.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Creates a token with `role` through the API and returns (id, secret).
     pub async fn token(&self, role: &str) -> (i64, String) {
         let resp = self
