@@ -1,7 +1,7 @@
 //! Builds the state, the router and the OpenAPI service; serves with graceful shutdown.
 use crate::config::Settings;
 use crate::http::{body_limit, health::HealthApi, problem, request_id};
-use crate::{archive, audit, auth, mail};
+use crate::{archive, audit, auth, consent, mail, registry};
 use poem::{
     EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
@@ -24,6 +24,8 @@ pub type Apis = (
     mail::api::MailApi,
     archive::api::ArchiveApi,
     archive::api::RecordsApi,
+    consent::api::ConsentApi,
+    registry::api::RegistryApi,
 );
 
 pub fn api_service() -> OpenApiService<Apis, ()> {
@@ -35,6 +37,8 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             mail::api::MailApi,
             archive::api::ArchiveApi,
             archive::api::RecordsApi,
+            consent::api::ConsentApi,
+            registry::api::RegistryApi,
         ),
         "insyn",
         env!("CARGO_PKG_VERSION"),

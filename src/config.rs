@@ -15,6 +15,12 @@ pub struct Settings {
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    /// The version of the social-media policy in force; each consent event records it.
+    pub policy_version: String,
+    /// The registration (diarium) series numbers are allocated in, e.g. `KS`.
+    pub registration_series: String,
+    /// How a registration number is written: `{series}`, `{year}` and `{seq}` (six digits).
+    pub registration_pattern: String,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
@@ -35,6 +41,9 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 16 * 1024 * 1024,
             log_format: LogFormat::Text,
+            policy_version: "sociala-medier-2024".into(),
+            registration_series: "KS".into(),
+            registration_pattern: "{series} {year}-{seq}".into(),
         }
     }
 }
@@ -53,6 +62,8 @@ pub enum ConfigError {
     },
     #[error("{name} must be a number of bytes, got {value:?}")]
     Number { name: &'static str, value: String },
+    #[error("{name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
 }
 
 impl Settings {
@@ -93,6 +104,15 @@ impl Settings {
                 value: v,
             })?;
         }
+        if let Some(v) = var("INSYN_POLICY_VERSION") {
+            s.policy_version = v;
+        }
+        if let Some(v) = var("INSYN_REGISTRATION_SERIES") {
+            s.registration_series = v;
+        }
+        if let Some(v) = var("INSYN_REGISTRATION_PATTERN") {
+            s.registration_pattern = v;
+        }
         if let Some(v) = var("INSYN_LOG_FORMAT") {
             s.log_format = if v.eq_ignore_ascii_case("json") {
                 LogFormat::Json
@@ -100,6 +120,18 @@ impl Settings {
                 LogFormat::Text
             };
         }
+        crate::registry::rules::check_series(&s.registration_series).map_err(|reason| {
+            ConfigError::Invalid {
+                name: "registration_series",
+                reason,
+            }
+        })?;
+        crate::registry::rules::check_pattern(&s.registration_pattern).map_err(|reason| {
+            ConfigError::Invalid {
+                name: "registration_pattern",
+                reason,
+            }
+        })?;
         Ok(s)
     }
 }
@@ -126,6 +158,9 @@ impl fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
+            .field("policy_version", &self.policy_version)
+            .field("registration_series", &self.registration_series)
+            .field("registration_pattern", &self.registration_pattern)
             .finish()
     }
 }

@@ -1,8 +1,16 @@
 pub use super::api_token::Entity as ApiToken;
 pub use super::audit_log::Entity as AuditLog;
 pub use super::channel::Entity as Channel;
+pub use super::consent_event::Entity as ConsentEvent;
+pub use super::disposal_decision::Entity as DisposalDecision;
 pub use super::identity::Entity as Identity;
+pub use super::identity_block::Entity as IdentityBlock;
 pub use super::job::Entity as Job;
+pub use super::legal_hold::Entity as LegalHold;
+pub use super::moderation::Entity as Moderation;
 pub use super::outbox::Entity as Outbox;
 pub use super::record::Entity as Record;
 pub use super::record_version::Entity as RecordVersion;
+pub use super::registration::Entity as Registration;
+pub use super::registration_counter::Entity as RegistrationCounter;
+pub use super::unpublish_task::Entity as UnpublishTask;

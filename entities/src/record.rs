@@ -23,6 +23,7 @@ pub struct Model {
     pub registration_number: Option<String>,
     pub version_count: i32,
     pub current_hash: String,
+    pub classified: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

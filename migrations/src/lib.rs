@@ -9,6 +9,13 @@ mod m20261124_000005_create_channel;
 mod m20261124_000006_create_identity;
 mod m20261124_000007_create_record;
 mod m20261124_000008_create_record_version;
+mod m20261124_000009_create_consent_event;
+mod m20261124_000010_create_unpublish_task;
+mod m20261124_000011_create_registration;
+mod m20261124_000012_create_moderation;
+mod m20261124_000013_add_record_classified;
+mod m20261124_000014_create_disposal_decision;
+mod m20261124_000015_create_legal_hold;
 
 pub struct Migrator;
 
@@ -24,6 +31,13 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_create_identity::Migration),
             Box::new(m20261124_000007_create_record::Migration),
             Box::new(m20261124_000008_create_record_version::Migration),
+            Box::new(m20261124_000009_create_consent_event::Migration),
+            Box::new(m20261124_000010_create_unpublish_task::Migration),
+            Box::new(m20261124_000011_create_registration::Migration),
+            Box::new(m20261124_000012_create_moderation::Migration),
+            Box::new(m20261124_000013_add_record_classified::Migration),
+            Box::new(m20261124_000014_create_disposal_decision::Migration),
+            Box::new(m20261124_000015_create_legal_hold::Migration),
         ]
     }
 }

@@ -371,7 +371,16 @@ impl RecordsApi {
         let parsed = super::import::parse_all(documents.iter().map(|(p, d)| (p.as_str(), d)))
             .map_err(|r| AppError::field(&r.pointer, r.reason))?;
         let (observations, skipped) = (parsed.observations, parsed.skipped);
-        let counts = match store::import(&state.db, channel.0, observations, skipped, &who).await {
+        let counts = match store::import(
+            &state.db,
+            channel.0,
+            observations,
+            skipped,
+            &who,
+            &state.settings.policy_version,
+        )
+        .await
+        {
             Ok(c) => c,
             Err(store::ImportError::NoChannel(id)) => {
                 return Err(AppError::field("channel", format!("there is no channel {id}")).into());

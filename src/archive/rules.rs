@@ -4,23 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use crate::vocabulary::vocabulary;
 
 vocabulary!(
     /// Where a channel lives.
@@ -73,6 +57,8 @@ vocabulary!(
         Unhidden => "unhidden",
         Removed => "removed",
         Deleted => "deleted",
+        Moderated => "moderated",
+        Registered => "registered",
     }
 );
 
@@ -99,6 +85,17 @@ pub struct Content {
     pub reaction_type: Option<String>,
     pub attachments: Vec<Attachment>,
     pub visibility: Visibility,
+    /// The latest moderation decision under the comment rules, if any.
+    pub moderation: Option<ModerationMark>,
+    /// The registration number (diarienummer), once registered.
+    pub registration_number: Option<String>,
+}
+
+/// A moderation decision as a version records it: the rule broken and the action taken.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModerationMark {
+    pub rule: String,
+    pub action: String,
 }
 
 fn time_text(t: &DateTime<Utc>) -> String {
@@ -123,6 +120,17 @@ impl Content {
             "text": self.text,
             "visibility": self.visibility.as_str(),
         });
+        // Added only when present, so that the hashes of versions written before a record was
+        // moderated or registered stay what they were.
+        let mut v = v;
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(m) = &self.moderation {
+                obj.insert("moderation".into(), serde_json::json!(m));
+            }
+            if let Some(n) = &self.registration_number {
+                obj.insert("registration_number".into(), n.clone().into());
+            }
+        }
         v.to_string()
     }
 
@@ -147,6 +155,10 @@ impl Content {
             reaction_type: opt("reaction_type"),
             attachments: serde_json::from_value(v.get("attachments")?.clone()).ok()?,
             visibility: Visibility::parse(v.get("visibility")?.as_str()?)?,
+            moderation: v
+                .get("moderation")
+                .and_then(|m| serde_json::from_value(m.clone()).ok()),
+            registration_number: opt("registration_number"),
         })
     }
 }
@@ -169,6 +181,12 @@ pub fn change_between(before: &Content, after: &Content) -> Option<Change> {
             (_, Visibility::DeletedByAuthor) => Change::Deleted,
             (_, Visibility::Visible) => Change::Unhidden,
         });
+    }
+    if before.moderation != after.moderation {
+        return Some(Change::Moderated);
+    }
+    if before.registration_number != after.registration_number {
+        return Some(Change::Registered);
     }
     Some(Change::Edited)
 }
@@ -233,7 +251,28 @@ mod tests {
             reaction_type: None,
             attachments: vec![],
             visibility: Visibility::Visible,
+            moderation: None,
+            registration_number: None,
         }
+    }
+
+    #[test]
+    fn moderation_and_registration_are_versions_and_leave_older_hashes_alone() {
+        let before = content();
+        let plain = before.canonical();
+        assert!(!plain.contains("moderation") && !plain.contains("registration_number"));
+        let mut after = before.clone();
+        after.moderation = Some(ModerationMark {
+            rule: "profanity".into(),
+            action: "remove".into(),
+        });
+        after.registration_number = Some("KS 2026-000001".into());
+        assert_eq!(change_between(&before, &after), Some(Change::Moderated));
+        let back = Content::from_canonical(&after.canonical()).unwrap();
+        assert_eq!(back, after);
+        let mut registered = before.clone();
+        registered.registration_number = Some("KS 2026-000002".into());
+        assert_eq!(change_between(&before, &registered), Some(Change::Registered));
     }
 
     #[test]

@@ -1,14 +1,25 @@
 //! Applying parsed observations to the archive: identities resolved, records created, every change
 //! a new version with its fixity hash. Nothing is overwritten.
+//!
+//! Observations are applied in batches: the identities and records a batch touches are read with
+//! one query each, the batch is worked out in memory in payload order, and what it creates is written
+//! with multi-row inserts. Ids are allocated up front so versions and parent links need no
+//! round trip per row.
 use crate::archive::import::{Observation, Op, Person, Skipped};
-use crate::archive::rules::{Change, Content, Direction, Visibility};
+use crate::archive::rules::{Change, Content, Direction, Kind, Visibility, change_between, fixity_of};
 use crate::audit::{self, Actor, NewEntry, now};
+use chrono::{DateTime, Utc};
 use entities::{channel, identity, record, record_version};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, QueryFilter, Set, Statement, TransactionTrait, Value,
 };
+use std::collections::HashMap;
+
+/// Observations worked out and written together.
+const BATCH: usize = 1000;
+/// Rows per multi-row statement: well inside SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 500;
 
 #[derive(Debug, Default, Clone)]
 pub struct Counts {
@@ -27,12 +38,15 @@ pub enum ImportError {
 }
 
 /// Imports parsed payloads for a channel in one transaction, with one audit entry for the import.
+/// Each interaction of a member of the public it archives is a consent event under
+/// `policy_version`, written in the same transaction.
 pub async fn import(
     db: &DatabaseConnection,
     channel_id: i64,
     observations: Vec<Observation>,
     skipped: Vec<Skipped>,
     actor: &Actor,
+    policy_version: &str,
 ) -> Result<Counts, ImportError> {
     let txn = db.begin().await?;
     let channel = channel::Entity::find_by_id(channel_id)
@@ -43,8 +57,8 @@ pub async fn import(
         skipped,
         ..Counts::default()
     };
-    for o in observations {
-        apply(&txn, &channel, o, &mut counts).await?;
+    for batch in observations.chunks(BATCH) {
+        apply_batch(&txn, &channel, batch, policy_version, &mut counts).await?;
     }
     audit::append(
         &txn,
@@ -65,53 +79,6 @@ pub async fn import(
     Ok(counts)
 }
 
-async fn resolve_identity<C: ConnectionTrait>(
-    txn: &C,
-    platform: &str,
-    p: &Person,
-    seen: chrono::DateTime<chrono::Utc>,
-) -> Result<i64, DbErr> {
-    let found = identity::Entity::find()
-        .filter(identity::Column::Platform.eq(platform))
-        .filter(identity::Column::PlatformId.eq(p.platform_id.clone()))
-        .one(txn)
-        .await?;
-    match found {
-        Some(i) => {
-            let name = p.name.clone().or(i.display_name.clone());
-            let link = p.profile_link.clone().or(i.profile_link.clone());
-            let (first, last) = (i.first_seen.min(seen), i.last_seen.max(seen));
-            if name != i.display_name
-                || link != i.profile_link
-                || first != i.first_seen
-                || last != i.last_seen
-            {
-                let id = i.id;
-                let mut a: identity::ActiveModel = i.into();
-                a.display_name = Set(name);
-                a.profile_link = Set(link);
-                a.first_seen = Set(first);
-                a.last_seen = Set(last);
-                a.update(txn).await?;
-                return Ok(id);
-            }
-            Ok(i.id)
-        }
-        None => Ok(identity::ActiveModel {
-            platform: Set(platform.to_owned()),
-            platform_id: Set(p.platform_id.clone()),
-            display_name: Set(p.name.clone()),
-            profile_link: Set(p.profile_link.clone()),
-            first_seen: Set(seen),
-            last_seen: Set(seen),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?
-        .id),
-    }
-}
-
 fn visibility_after(op: Op, stated: Option<Visibility>, before: Visibility) -> Visibility {
     match op {
         Op::Hide => Visibility::Hidden,
@@ -122,116 +89,26 @@ fn visibility_after(op: Op, stated: Option<Visibility>, before: Visibility) -> V
     }
 }
 
-async fn apply<C: ConnectionTrait>(
-    txn: &C,
-    channel: &channel::Model,
-    o: Observation,
-    counts: &mut Counts,
-) -> Result<(), DbErr> {
-    let at = now();
-    let author_id = match &o.author {
-        Some(p) => {
-            Some(resolve_identity(txn, &channel.platform, p, o.platform_time.unwrap_or(at)).await?)
-        }
-        None => None,
-    };
-    // The municipality's own account marks what it drew up; posts listed from its feed carry its id.
+/// The municipality's own account marks what it drew up; posts listed from its feed carry its id.
+fn direction_of(channel: &channel::Model, o: &Observation) -> Direction {
     let own = match &o.author {
         Some(p) => p.platform_id == channel.account_id,
         None => {
-            o.platform_id
-                .starts_with(&format!("{}_", channel.account_id))
-                && o.kind == crate::archive::rules::Kind::Post
+            o.kind == Kind::Post
+                && o.platform_id
+                    .strip_prefix(channel.account_id.as_str())
+                    .is_some_and(|rest| rest.starts_with('_'))
         }
     };
-    let direction = if own {
+    if own {
         Direction::DrawnUp
     } else {
         Direction::Received
-    };
-    let existing = record::Entity::find()
-        .filter(record::Column::ChannelId.eq(channel.id))
-        .filter(record::Column::PlatformId.eq(o.platform_id.clone()))
-        .one(txn)
-        .await?;
-    let Some(rec) = existing else {
-        let content = Content {
-            kind: o.kind,
-            platform_id: o.platform_id.clone(),
-            parent_platform_id: o.parent_platform_id.clone(),
-            author_platform_id: o.author.as_ref().map(|p| p.platform_id.clone()),
-            direction,
-            platform_time: o.platform_time,
-            text: o.text.clone(),
-            reaction_type: o.reaction_type.clone(),
-            attachments: o.attachments.clone(),
-            visibility: visibility_after(o.op, o.visibility, Visibility::Visible),
-        };
-        let parent_id = match &o.parent_platform_id {
-            Some(pp) => record::Entity::find()
-                .filter(record::Column::ChannelId.eq(channel.id))
-                .filter(record::Column::PlatformId.eq(pp.clone()))
-                .one(txn)
-                .await?
-                .map(|p| p.id),
-            None => None,
-        };
-        let canonical = content.canonical();
-        let hash = content.fixity();
-        let created = record::ActiveModel {
-            channel_id: Set(channel.id),
-            kind: Set(content.kind.as_str().to_owned()),
-            platform_id: Set(content.platform_id.clone()),
-            parent_platform_id: Set(content.parent_platform_id.clone()),
-            parent_id: Set(parent_id),
-            author_identity_id: Set(author_id),
-            direction: Set(direction.as_str().to_owned()),
-            platform_time: Set(content.platform_time),
-            archived_at: Set(at),
-            text: Set(content.text.clone()),
-            reaction_type: Set(content.reaction_type.clone()),
-            attachments: Set(
-                serde_json::to_string(&content.attachments).unwrap_or_else(|_| "[]".into())
-            ),
-            visibility: Set(content.visibility.as_str().to_owned()),
-            registration_number: Set(None),
-            version_count: Set(1),
-            current_hash: Set(hash.clone()),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        record_version::ActiveModel {
-            record_id: Set(created.id),
-            seq: Set(1),
-            change: Set(Change::Created.as_str().to_owned()),
-            seen_at: Set(at),
-            content: Set(canonical),
-            hash: Set(hash),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        // Replies and reactions that arrived before this item now find their parent.
-        record::Entity::update_many()
-            .col_expr(record::Column::ParentId, Expr::value(created.id))
-            .filter(record::Column::ChannelId.eq(channel.id))
-            .filter(record::Column::ParentPlatformId.eq(created.platform_id.clone()))
-            .filter(record::Column::ParentId.is_null())
-            .exec(txn)
-            .await?;
-        counts.created += 1;
-        return Ok(());
-    };
-    let latest = record_version::Entity::find()
-        .filter(record_version::Column::RecordId.eq(rec.id))
-        .filter(record_version::Column::Seq.eq(rec.version_count))
-        .one(txn)
-        .await?
-        .and_then(|v| Content::from_canonical(&v.content))
-        .ok_or_else(|| {
-            DbErr::Custom(format!("record {} has no readable latest version", rec.id))
-        })?;
+    }
+}
+
+/// The next content of a record the archive already holds, given what was just seen of it.
+fn next_content(latest: &Content, o: &Observation) -> Content {
     let mut next = latest.clone();
     if matches!(o.op, Op::Seen | Op::Edited) {
         if o.text.is_some() {
@@ -254,36 +131,483 @@ async fn apply<C: ConnectionTrait>(
         next.parent_platform_id = o.parent_platform_id.clone();
     }
     next.visibility = visibility_after(o.op, o.visibility, latest.visibility);
-    let Some(change) = crate::archive::rules::change_between(&latest, &next) else {
-        counts.unchanged += 1;
-        return Ok(());
-    };
-    let seq = rec.version_count + 1;
-    let hash = next.fixity();
-    record_version::ActiveModel {
-        record_id: Set(rec.id),
+    next
+}
+
+/// A record as the batch knows it: read from the archive or created in this batch.
+struct Tracked {
+    id: i64,
+    seq: i32,
+    content: Content,
+    author_id: Option<i64>,
+    /// The fixity hash of `content`.
+    hash: String,
+    /// The stored row, for records that existed before this batch.
+    stored: Option<record::Model>,
+    changed: bool,
+}
+
+async fn apply_batch(
+    txn: &DatabaseTransaction,
+    channel: &channel::Model,
+    batch: &[Observation],
+    policy_version: &str,
+    counts: &mut Counts,
+) -> Result<(), DbErr> {
+    let at = now();
+    let authors = resolve_identities(txn, &channel.platform, batch, at).await?;
+
+    let mut wanted: Vec<String> = Vec::with_capacity(batch.len() * 2);
+    for o in batch {
+        wanted.push(o.platform_id.clone());
+        if let Some(p) = &o.parent_platform_id {
+            wanted.push(p.clone());
+        }
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut known = load_records(txn, channel.id, &wanted).await?;
+
+    let mut fresh: Vec<&str> = batch
+        .iter()
+        .map(|o| o.platform_id.as_str())
+        .filter(|p| !known.contains_key(*p))
+        .collect();
+    // First appearance order, so ids follow the payload.
+    {
+        let mut seen = std::collections::HashSet::new();
+        fresh.retain(|p| seen.insert(*p));
+    }
+    let ids = allocate_ids(txn, "record", fresh.len()).await?;
+    let fresh_ids: HashMap<&str, i64> = fresh.iter().copied().zip(ids).collect();
+
+    let mut versions: Vec<record_version::ActiveModel> = Vec::new();
+    let mut created: Vec<i64> = Vec::new();
+    for o in batch {
+        let author_id = o
+            .author
+            .as_ref()
+            .and_then(|p| authors.get(&p.platform_id).copied());
+        if let Some(t) = known.get_mut(&o.platform_id) {
+            let next = next_content(&t.content, o);
+            let Some(change) = change_between(&t.content, &next) else {
+                counts.unchanged += 1;
+                continue;
+            };
+            t.seq += 1;
+            let (row, hash) = version_row(t.id, t.seq, change, at, &next);
+            versions.push(row);
+            t.content = next;
+            t.hash = hash;
+            if author_id.is_some() {
+                t.author_id = author_id;
+            }
+            t.changed = true;
+            counts.new_versions += 1;
+            continue;
+        }
+        let id = fresh_ids[o.platform_id.as_str()];
+        let content = Content {
+            kind: o.kind,
+            platform_id: o.platform_id.clone(),
+            parent_platform_id: o.parent_platform_id.clone(),
+            author_platform_id: o.author.as_ref().map(|p| p.platform_id.clone()),
+            direction: direction_of(channel, o),
+            platform_time: o.platform_time,
+            text: o.text.clone(),
+            reaction_type: o.reaction_type.clone(),
+            attachments: o.attachments.clone(),
+            visibility: visibility_after(o.op, o.visibility, Visibility::Visible),
+            moderation: None,
+            registration_number: None,
+        };
+        let (row, hash) = version_row(id, 1, Change::Created, at, &content);
+        versions.push(row);
+        known.insert(
+            o.platform_id.clone(),
+            Tracked {
+                id,
+                seq: 1,
+                content,
+                author_id,
+                hash,
+                stored: None,
+                changed: false,
+            },
+        );
+        created.push(id);
+        counts.created += 1;
+    }
+
+    // New records, parents before children: a parent created later in the batch is linked below.
+    let mut rows: Vec<record::ActiveModel> = Vec::with_capacity(created.len());
+    let mut touched: Vec<&Tracked> = Vec::new();
+    for t in known.values() {
+        match &t.stored {
+            None => {
+                let parent_id = t
+                    .content
+                    .parent_platform_id
+                    .as_ref()
+                    .and_then(|p| known.get(p))
+                    .map(|p| p.id)
+                    .filter(|pid| *pid < t.id);
+                rows.push(record_row(channel.id, t, parent_id, at));
+            }
+            Some(_) if t.changed => touched.push(t),
+            Some(_) => {}
+        }
+    }
+    rows.sort_by_key(|r| *r.id.as_ref());
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        record::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in versions.chunks(ROWS_PER_STATEMENT) {
+        record_version::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for t in touched {
+        let (content, Some(stored)) = (&t.content, t.stored.clone()) else {
+            continue;
+        };
+        let mut a: record::ActiveModel = stored.into();
+        a.text = Set(content.text.clone());
+        a.reaction_type = Set(content.reaction_type.clone());
+        a.attachments = Set(attachments_json(&content));
+        a.visibility = Set(content.visibility.as_str().to_owned());
+        a.platform_time = Set(content.platform_time);
+        a.parent_platform_id = Set(content.parent_platform_id.clone());
+        a.author_identity_id = Set(t.author_id);
+        a.version_count = Set(t.seq);
+        a.current_hash = Set(t.hash.clone());
+        a.update(txn).await?;
+    }
+    link_orphans(txn, channel.id, &fresh).await?;
+    let archived: Vec<crate::consent::Archived> = known
+        .values()
+        .filter(|t| t.stored.is_none())
+        .map(|t| crate::consent::Archived {
+            record_id: t.id,
+            kind: t.content.kind.as_str(),
+            direction: t.content.direction.as_str(),
+            author_identity_id: t.author_id,
+            platform_time: t.content.platform_time,
+        })
+        .collect();
+    crate::consent::record_given(txn, channel.id, &archived, policy_version).await?;
+    Ok(())
+}
+
+fn attachments_json(c: &Content) -> String {
+    serde_json::to_string(&c.attachments).unwrap_or_else(|_| "[]".into())
+}
+
+fn version_row(
+    record_id: i64,
+    seq: i32,
+    change: Change,
+    at: DateTime<Utc>,
+    content: &Content,
+) -> (record_version::ActiveModel, String) {
+    let canonical = content.canonical();
+    let hash = fixity_of(&canonical);
+    let row = record_version::ActiveModel {
+        record_id: Set(record_id),
         seq: Set(seq),
         change: Set(change.as_str().to_owned()),
         seen_at: Set(at),
-        content: Set(next.canonical()),
         hash: Set(hash.clone()),
+        content: Set(canonical),
         ..Default::default()
+    };
+    (row, hash)
+}
+
+fn record_row(
+    channel_id: i64,
+    t: &Tracked,
+    parent_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> record::ActiveModel {
+    let c = &t.content;
+    record::ActiveModel {
+        id: Set(t.id),
+        channel_id: Set(channel_id),
+        kind: Set(c.kind.as_str().to_owned()),
+        platform_id: Set(c.platform_id.clone()),
+        parent_platform_id: Set(c.parent_platform_id.clone()),
+        parent_id: Set(parent_id),
+        author_identity_id: Set(t.author_id),
+        direction: Set(c.direction.as_str().to_owned()),
+        platform_time: Set(c.platform_time),
+        archived_at: Set(at),
+        text: Set(c.text.clone()),
+        reaction_type: Set(c.reaction_type.clone()),
+        attachments: Set(attachments_json(c)),
+        visibility: Set(c.visibility.as_str().to_owned()),
+        registration_number: Set(None),
+        version_count: Set(t.seq),
+        current_hash: Set(t.hash.clone()),
+        classified: Set(false),
     }
-    .insert(txn)
-    .await?;
-    let mut a: record::ActiveModel = rec.into();
-    a.text = Set(next.text.clone());
-    a.reaction_type = Set(next.reaction_type.clone());
-    a.attachments = Set(serde_json::to_string(&next.attachments).unwrap_or_else(|_| "[]".into()));
-    a.visibility = Set(next.visibility.as_str().to_owned());
-    a.platform_time = Set(next.platform_time);
-    a.parent_platform_id = Set(next.parent_platform_id.clone());
-    if author_id.is_some() {
-        a.author_identity_id = Set(author_id);
+}
+
+/// The records of `platform_ids` already in the channel, with their latest content.
+async fn load_records(
+    txn: &DatabaseTransaction,
+    channel_id: i64,
+    platform_ids: &[String],
+) -> Result<HashMap<String, Tracked>, DbErr> {
+    let mut out = HashMap::new();
+    for chunk in platform_ids.chunks(ROWS_PER_STATEMENT) {
+        let found = record::Entity::find()
+            .filter(record::Column::ChannelId.eq(channel_id))
+            .filter(record::Column::PlatformId.is_in(chunk.iter().cloned()))
+            .all(txn)
+            .await?;
+        if found.is_empty() {
+            continue;
+        }
+        let latest: HashMap<i64, String> = record_version::Entity::find()
+            .filter(record_version::Column::RecordId.is_in(found.iter().map(|r| r.id)))
+            .all(txn)
+            .await?
+            .into_iter()
+            .filter(|v| {
+                found
+                    .iter()
+                    .any(|r| r.id == v.record_id && r.version_count == v.seq)
+            })
+            .map(|v| (v.record_id, v.content))
+            .collect();
+        for r in found {
+            let content = latest
+                .get(&r.id)
+                .and_then(|c| Content::from_canonical(c))
+                .ok_or_else(|| {
+                    DbErr::Custom(format!("record {} has no readable latest version", r.id))
+                })?;
+            out.insert(
+                r.platform_id.clone(),
+                Tracked {
+                    hash: r.current_hash.clone(),
+                    id: r.id,
+                    seq: r.version_count,
+                    content,
+                    author_id: r.author_identity_id,
+                    stored: Some(r),
+                    changed: false,
+                },
+            );
+        }
     }
-    a.version_count = Set(seq);
-    a.current_hash = Set(hash);
-    a.update(txn).await?;
-    counts.new_versions += 1;
+    Ok(out)
+}
+
+/// Replies and reactions that arrived before their parent find it now.
+async fn link_orphans(
+    txn: &DatabaseTransaction,
+    channel_id: i64,
+    parents: &[&str],
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for chunk in parents.chunks(ROWS_PER_STATEMENT) {
+        let mut values: Vec<Value> = vec![channel_id.into()];
+        let list: Vec<String> = chunk
+            .iter()
+            .map(|p| {
+                values.push((*p).into());
+                placeholder(backend, values.len())
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE record SET parent_id = (SELECT p.id FROM record p \
+               WHERE p.channel_id = record.channel_id AND p.platform_id = record.parent_platform_id) \
+             WHERE channel_id = {} AND parent_id IS NULL AND parent_platform_id IN ({})",
+            placeholder(backend, 1),
+            list.join(", ")
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+/// Reserves `n` ids of `table` inside the transaction.
+async fn allocate_ids(
+    txn: &DatabaseTransaction,
+    table: &str,
+    n: usize,
+) -> Result<Vec<i64>, DbErr> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let backend = txn.get_database_backend();
+    match backend {
+        DbBackend::Postgres => {
+            let rows = txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    format!(
+                        "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id \
+                         FROM generate_series(1, $1)"
+                    ),
+                    [(n as i64).into()],
+                ))
+                .await?;
+            let mut ids = rows
+                .iter()
+                .map(|r| r.try_get::<i64>("", "id"))
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.sort_unstable();
+            Ok(ids)
+        }
+        _ => {
+            // AUTOINCREMENT never reuses an id, even of a deleted row: start past both.
+            let row = txn
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), \
+                                COALESCE((SELECT MAX(id) FROM {table}), 0)) AS id"
+                    ),
+                ))
+                .await?
+                .ok_or_else(|| DbErr::Custom(format!("no max id of {table}")))?;
+            let max: i64 = row.try_get("", "id")?;
+            Ok((1..=n as i64).map(|i| max + i).collect())
+        }
+    }
+}
+
+/// Every author of the batch as an identity id: read with one query, new ones inserted together,
+/// changed names, links and first/last seen written with one statement per chunk.
+async fn resolve_identities(
+    txn: &DatabaseTransaction,
+    platform: &str,
+    batch: &[Observation],
+    at: DateTime<Utc>,
+) -> Result<HashMap<String, i64>, DbErr> {
+    // What the batch says of each person, later mentions winning, as one-at-a-time would.
+    let mut seen: HashMap<&str, (Person, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for o in batch {
+        let Some(p) = &o.author else { continue };
+        let t = o.platform_time.unwrap_or(at);
+        match seen.get_mut(p.platform_id.as_str()) {
+            Some((known, first, last)) => {
+                if p.name.is_some() {
+                    known.name = p.name.clone();
+                }
+                if p.profile_link.is_some() {
+                    known.profile_link = p.profile_link.clone();
+                }
+                *first = (*first).min(t);
+                *last = (*last).max(t);
+            }
+            None => {
+                order.push(p.platform_id.as_str());
+                seen.insert(p.platform_id.as_str(), (p.clone(), t, t));
+            }
+        }
+    }
+    let mut ids = HashMap::with_capacity(order.len());
+    let mut changed: Vec<identity::Model> = Vec::new();
+    for chunk in order.chunks(ROWS_PER_STATEMENT) {
+        let found = identity::Entity::find()
+            .filter(identity::Column::Platform.eq(platform))
+            .filter(identity::Column::PlatformId.is_in(chunk.iter().map(|s| s.to_string())))
+            .all(txn)
+            .await?;
+        for i in found {
+            let (p, first, last) = &seen[i.platform_id.as_str()];
+            let next = identity::Model {
+                display_name: p.name.clone().or(i.display_name.clone()),
+                profile_link: p.profile_link.clone().or(i.profile_link.clone()),
+                first_seen: i.first_seen.min(*first),
+                last_seen: i.last_seen.max(*last),
+                ..i.clone()
+            };
+            ids.insert(i.platform_id.clone(), i.id);
+            if next != i {
+                changed.push(next);
+            }
+        }
+    }
+    let missing: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|p| !ids.contains_key(*p))
+        .collect();
+    let new_ids = allocate_ids(txn, "identity", missing.len()).await?;
+    let rows: Vec<identity::ActiveModel> = missing
+        .iter()
+        .zip(new_ids)
+        .map(|(pid, id)| {
+            let (p, first, last) = &seen[pid];
+            ids.insert((*pid).to_owned(), id);
+            identity::ActiveModel {
+                id: Set(id),
+                platform: Set(platform.to_owned()),
+                platform_id: Set(p.platform_id.clone()),
+                display_name: Set(p.name.clone()),
+                profile_link: Set(p.profile_link.clone()),
+                first_seen: Set(*first),
+                last_seen: Set(*last),
+            }
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        identity::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    update_identities(txn, &changed).await?;
+    Ok(ids)
+}
+
+/// `UPDATE … FROM (VALUES …)`: one statement for many identities, on SQLite and PostgreSQL alike
+/// (both name the columns of a VALUES list `column1`, `column2`, …).
+async fn update_identities(
+    txn: &DatabaseTransaction,
+    changed: &[identity::Model],
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 5);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for i in chunk {
+            let mut t = Vec::with_capacity(5);
+            for v in [
+                Value::from(i.id),
+                i.display_name.clone().into(),
+                i.profile_link.clone().into(),
+                i.first_seen.into(),
+                i.last_seen.into(),
+            ] {
+                values.push(v);
+                t.push(placeholder(backend, values.len()));
+            }
+            tuples.push(format!("({})", t.join(", ")));
+        }
+        let sql = format!(
+            "UPDATE identity SET display_name = v.column2, profile_link = v.column3, \
+               first_seen = v.column4, last_seen = v.column5 \
+             FROM (VALUES {}) AS v WHERE identity.id = v.column1",
+            tuples.join(", ")
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
     Ok(())
 }

@@ -67,9 +67,11 @@ pub async fn list_channels(db: &DatabaseConnection) -> Result<Vec<channel::Model
         .await
 }
 
+mod amend;
 mod ingest;
 mod records;
 
+pub use amend::amend;
 pub use ingest::{Counts, ImportError, import};
 pub use records::{
     RecordFilter, Verification, find_record, list_identities, list_records, verify_all,
