@@ -1,7 +1,7 @@
 //! Builds the state, the router and the OpenAPI service; serves with graceful shutdown.
 use crate::config::Settings;
 use crate::http::{body_limit, health::HealthApi, problem, request_id};
-use crate::{archive, audit, auth, consent, mail, registry};
+use crate::{archive, audit, auth, consent, mail, registry, retention};
 use poem::{
     EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
@@ -26,6 +26,7 @@ pub type Apis = (
     archive::api::RecordsApi,
     consent::api::ConsentApi,
     registry::api::RegistryApi,
+    retention::api::RetentionApi,
 );
 
 pub fn api_service() -> OpenApiService<Apis, ()> {
@@ -39,6 +40,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             archive::api::RecordsApi,
             consent::api::ConsentApi,
             registry::api::RegistryApi,
+            retention::api::RetentionApi,
         ),
         "insyn",
         env!("CARGO_PKG_VERSION"),
@@ -131,6 +133,11 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
             tracing::warn!("INSYN_SMTP_URL is not set: mail is kept in the outbox and not sent")
         }
     }
+    let db = state.db.clone();
+    runner = runner.handle(retention::JOB_KIND, move |_| {
+        let db = db.clone();
+        async move { retention::run_daily(&db).await.map_err(|e| e.to_string()) }
+    });
     Ok(runner)
 }
 
@@ -140,6 +147,8 @@ pub async fn serve(
     acceptor: TcpAcceptor,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    crate::jobs::store::ensure_scheduled(&state.db, retention::JOB_KIND, retention::next_run())
+        .await?;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let jobs = tokio::spawn(runner(&state)?.run(async move {
         let _ = stop_rx.changed().await;

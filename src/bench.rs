@@ -9,8 +9,7 @@ use entities::{consent_event, identity, record, record_version};
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable,
-    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-    TransactionTrait,
+    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use std::time::{Duration, Instant};
 
@@ -36,10 +35,12 @@ pub fn generate(records: u64, page_id: &str) -> Vec<String> {
     let mut made = 0u64;
     let mut n = 0u64;
     let person = |k: u64| {
-        let id = if k.is_multiple_of(80) {
-            k / 80 % 10
+        // Mixed so that the heavy ones are spread over every post and conversation.
+        let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        let id = if h.is_multiple_of(80) {
+            h / 80 % 10
         } else {
-            10 + k % (identities - 10)
+            10 + h % (identities - 10)
         };
         serde_json::json!({"id": format!("9{id:09}"), "name": format!("Person {id}")})
     };
@@ -226,12 +227,14 @@ async fn raw_copy(
 }
 
 pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report> {
-    let page = "100200300";
+    // A fresh Page id per run, so that runs can share a database; its posts are drawn up.
+    let page = format!("1002{:08}", rand::random::<u32>() % 100_000_000);
+    let page = page.as_str();
     let channel = store::create_channel(
         db,
         store::NewChannel {
             platform: crate::archive::rules::Platform::Facebook,
-            account_id: format!("{page}-{}", rand::random::<u32>()),
+            account_id: page.to_owned(),
             name: "bench".into(),
             department: None,
         },
@@ -281,10 +284,21 @@ pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report
     let import_rows_per_sec = written as f64 / elapsed;
     let raw_rows_per_sec = raw_copy(db, channel.id, identities_before).await?;
 
-    // "All records of one identity" for a heavy identity, through the store and as raw SQL.
-    let heavy =
-        crate::archive::store::list_identities(db, Some("facebook"), Some("9000000001"), 1).await?;
-    let id = heavy.first().map(|i| i.id).unwrap_or(0);
+    // "All records of one identity" for the heaviest identity, through the store and as raw SQL.
+    let id: i64 = record::Entity::find()
+        .select_only()
+        .column(record::Column::AuthorIdentityId)
+        .filter(record::Column::ChannelId.eq(channel.id))
+        .filter(record::Column::AuthorIdentityId.is_not_null())
+        .filter(record::Column::Direction.eq("received"))
+        .group_by(record::Column::AuthorIdentityId)
+        .order_by_desc(record::Column::Id.count())
+        .limit(1)
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0);
     let started = Instant::now();
     let mut found = 0;
     for _ in 0..20 {
@@ -307,7 +321,9 @@ pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report
             sea_orm::DbBackend::Postgres => {
                 "SELECT * FROM bench_raw_record WHERE author_identity_id = $1 ORDER BY id LIMIT 1000"
             }
-            _ => "SELECT * FROM bench_raw_record WHERE author_identity_id = ? ORDER BY id LIMIT 1000",
+            _ => {
+                "SELECT * FROM bench_raw_record WHERE author_identity_id = ? ORDER BY id LIMIT 1000"
+            }
         };
         db.query_all_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
             .await?;

@@ -1,6 +1,6 @@
 //! One code path for SQLite and PostgreSQL, chosen by the URL.
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -12,17 +12,20 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // SQLite has one writer; one pooled connection makes every transaction wait its
         // turn instead of failing with SQLITE_BUSY when a read upgrades to a write.
         opts.max_connections(1).min_connections(1);
+        // Per connection, so a recycled connection gets them too. The page cache is sized for
+        // the indexes of a few million records; the default 2 MiB makes every lookup a read.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.pragma("journal_mode", "WAL")
+                .pragma("synchronous", "NORMAL")
+                .pragma("foreign_keys", "ON")
+                .pragma("busy_timeout", "5000")
+                .pragma("cache_size", "-262144")
+                .pragma("temp_store", "MEMORY")
+        });
     } else {
         opts.max_connections(16);
     }
-    let db = Database::connect(opts).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
-        )
-        .await?;
-    }
-    Ok(db)
+    Database::connect(opts).await
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

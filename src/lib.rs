@@ -12,4 +12,5 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod registry;
+pub mod retention;
 pub mod vocabulary;

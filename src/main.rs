@@ -48,6 +48,14 @@ enum Command {
         #[command(subcommand)]
         command: ArchiveCommand,
     },
+    /// Dispose of the records whose disposal date under a disposal decision has passed (not held,
+    /// not registered). Lists them with --dry-run; deletes them with --execute.
+    Dispose {
+        #[arg(long, conflicts_with = "execute", required_unless_present = "execute")]
+        dry_run: bool,
+        #[arg(long)]
+        execute: bool,
+    },
     /// Print the effective settings, secrets redacted.
     Settings,
 }
@@ -168,6 +176,26 @@ async fn main() -> anyhow::Result<()> {
                 r.heavy_identity_records, r.identity_query_ms, r.raw_identity_query_ms
             );
         }
+        Command::Dispose { execute, .. } => {
+            let conn = db::connect(&settings.database_url).await?;
+            db::migrate(&conn).await?;
+            let today = insyn::retention::api::today();
+            let run =
+                insyn::retention::store::dispose(&conn, today, execute, &Actor::cli()).await?;
+            let verb = if execute {
+                "disposed of"
+            } else {
+                "would be disposed of"
+            };
+            println!(
+                "{} records checked, {} {verb} ({today})",
+                run.checked,
+                run.disposed()
+            );
+            for (decision, ids) in &run.by_decision {
+                println!("  under {decision}: {} records: {ids:?}", ids.len());
+            }
+        }
         Command::Migrate => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
@@ -257,8 +285,7 @@ async fn import_files(
             documents.and_then(|docs| import::parse_all(docs.iter().map(|(p, d)| (p.as_str(), d))));
         match parsed {
             Ok(p) => {
-                let counts =
-                    store::import(
+                let counts = store::import(
                     conn,
                     channel,
                     p.observations,

@@ -71,7 +71,11 @@ impl MigrationTrait for Migration {
                     .col(string(RegistrationCounter::Series))
                     .col(integer(RegistrationCounter::Year))
                     .col(big_integer(RegistrationCounter::Last))
-                    .primary_key(Index::create().col(RegistrationCounter::Series).col(RegistrationCounter::Year))
+                    .primary_key(
+                        Index::create()
+                            .col(RegistrationCounter::Series)
+                            .col(RegistrationCounter::Year),
+                    )
                     .to_owned(),
             )
             .await?;

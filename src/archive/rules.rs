@@ -272,7 +272,10 @@ mod tests {
         assert_eq!(back, after);
         let mut registered = before.clone();
         registered.registration_number = Some("KS 2026-000002".into());
-        assert_eq!(change_between(&before, &registered), Some(Change::Registered));
+        assert_eq!(
+            change_between(&before, &registered),
+            Some(Change::Registered)
+        );
     }
 
     #[test]

@@ -295,7 +295,11 @@ impl ConsentApi {
     /// Roles: `admin`, `officer`. Records the withdrawal (Art. 7(3)) and opens an unpublish task for
     /// each comment, reply and reaction of the person still shown on the channel. The archived
     /// records are not touched: archiving does not rest on consent.
-    #[oai(path = "/consents/withdraw", method = "post", operation_id = "withdraw_consent")]
+    #[oai(
+        path = "/consents/withdraw",
+        method = "post",
+        operation_id = "withdraw_consent"
+    )]
     #[tracing::instrument(name = "withdraw_consent", skip_all)]
     async fn withdraw(
         &self,
@@ -327,7 +331,11 @@ impl ConsentApi {
     ///
     /// Roles: `admin`, `officer`, `archivist`. What the social-media team must hide or remove on
     /// the platform, oldest first, paged by `after`.
-    #[oai(path = "/unpublish-tasks", method = "get", operation_id = "list_unpublish_tasks")]
+    #[oai(
+        path = "/unpublish-tasks",
+        method = "get",
+        operation_id = "list_unpublish_tasks"
+    )]
     #[tracing::instrument(name = "list_unpublish_tasks", skip_all)]
     async fn tasks(
         &self,
@@ -354,7 +362,11 @@ impl ConsentApi {
     ///
     /// Roles: `admin`, `officer`, `archivist`. `done` once the item is hidden or removed on the
     /// platform; `not_possible` with the reason in `note`. A closed task cannot be closed again (409).
-    #[oai(path = "/unpublish-tasks/:id/close", method = "post", operation_id = "close_unpublish_task")]
+    #[oai(
+        path = "/unpublish-tasks/:id/close",
+        method = "post",
+        operation_id = "close_unpublish_task"
+    )]
     #[tracing::instrument(name = "close_unpublish_task", skip_all, fields(id = id.0))]
     async fn close(
         &self,
@@ -370,11 +382,9 @@ impl ConsentApi {
             ClosedStatus::Done => TaskStatus::Done,
             ClosedStatus::NotPossible => {
                 if note.is_none() {
-                    return Err(AppError::field(
-                        "note",
-                        "say why the item cannot be taken down",
-                    )
-                    .into());
+                    return Err(
+                        AppError::field("note", "say why the item cannot be taken down").into(),
+                    );
                 }
                 TaskStatus::NotPossible
             }

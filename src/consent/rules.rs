@@ -104,7 +104,9 @@ pub fn item_link(platform: &str, kind: &str, platform_id: &str, parent: Option<&
         _ => (platform_id, kind),
     };
     match (platform, target_kind) {
-        ("messenger", _) | (_, "message") => "https://business.facebook.com/latest/inbox".to_owned(),
+        ("messenger", _) | (_, "message") => {
+            "https://business.facebook.com/latest/inbox".to_owned()
+        }
         ("facebook", _) => format!("https://www.facebook.com/{target}"),
         ("instagram", _) => "https://www.instagram.com/".to_owned(),
         ("x", _) => format!("https://x.com/i/web/status/{target}"),
@@ -134,7 +136,10 @@ mod tests {
 
     #[test]
     fn bases_are_kept_apart() {
-        assert_eq!(Purpose::Archiving.legal_basis(), LegalBasis::LegalObligation);
+        assert_eq!(
+            Purpose::Archiving.legal_basis(),
+            LegalBasis::LegalObligation
+        );
         assert!(!Purpose::Archiving.withdrawable());
         assert_eq!(
             Purpose::PublicationOnChannel.legal_basis(),

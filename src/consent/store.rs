@@ -33,8 +33,7 @@ pub async fn record_given<C: ConnectionTrait>(
     let rows: Vec<consent_event::ActiveModel> = archived
         .iter()
         .filter_map(|a| {
-            let interaction =
-                interaction_of(a.kind, a.direction, a.author_identity_id.is_some())?;
+            let interaction = interaction_of(a.kind, a.direction, a.author_identity_id.is_some())?;
             Some(consent_event::ActiveModel {
                 identity_id: Set(a.author_identity_id?),
                 channel_id: Set(channel_id),
@@ -169,15 +168,28 @@ pub async fn withdraw(
         let shown = record::Entity::find()
             .filter(record::Column::AuthorIdentityId.eq(w.identity_id))
             .filter(record::Column::ChannelId.eq(*c))
-            .filter(record::Column::Kind.is_in(
-                [Interaction::Comment, Interaction::Reply, Interaction::Reaction].map(|i| i.as_str()),
-            ))
+            .filter(
+                record::Column::Kind.is_in(
+                    [
+                        Interaction::Comment,
+                        Interaction::Reply,
+                        Interaction::Reaction,
+                    ]
+                    .map(|i| i.as_str()),
+                ),
+            )
             .filter(record::Column::Visibility.is_in(["visible", "hidden"]))
             .order_by_asc(record::Column::Id)
             .all(&txn)
             .await?;
         for r in shown {
-            let source = format!("consent_event:{}", events.iter().find(|e| e.channel_id == *c).map_or(0, |e| e.id));
+            let source = format!(
+                "consent_event:{}",
+                events
+                    .iter()
+                    .find(|e| e.channel_id == *c)
+                    .map_or(0, |e| e.id)
+            );
             if let Some(t) = open_task(
                 &txn,
                 &r,

@@ -14,13 +14,23 @@ pub async fn enqueue<C: ConnectionTrait>(
     kind: &str,
     payload: &serde_json::Value,
 ) -> Result<job::Model, DbErr> {
+    enqueue_at(conn, kind, payload, now()).await
+}
+
+/// Enqueues a job to run no earlier than `run_at`.
+pub async fn enqueue_at<C: ConnectionTrait>(
+    conn: &C,
+    kind: &str,
+    payload: &serde_json::Value,
+    run_at: chrono::DateTime<chrono::Utc>,
+) -> Result<job::Model, DbErr> {
     let at = now();
     job::ActiveModel {
         kind: Set(kind.to_owned()),
         payload: Set(payload.to_string()),
         status: Set(QUEUED.to_owned()),
         attempts: Set(0),
-        run_at: Set(at),
+        run_at: Set(run_at),
         locked_by: Set(None),
         locked_until: Set(None),
         last_error: Set(None),
@@ -30,6 +40,25 @@ pub async fn enqueue<C: ConnectionTrait>(
     }
     .insert(conn)
     .await
+}
+
+/// Makes sure one job of a recurring `kind` is waiting: enqueues it at `run_at` unless one is
+/// queued or running already. Several instances starting at once may each enqueue one; the job
+/// itself must be harmless to run twice.
+pub async fn ensure_scheduled(
+    db: &DatabaseConnection,
+    kind: &str,
+    run_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let waiting = job::Entity::find()
+        .filter(job::Column::Kind.eq(kind))
+        .filter(job::Column::Status.is_in([QUEUED, RUNNING]))
+        .one(db)
+        .await?;
+    if waiting.is_none() {
+        enqueue_at(db, kind, &serde_json::json!({}), run_at).await?;
+    }
+    Ok(())
 }
 
 /// Claims up to `limit` due jobs of `kinds` for `worker`: queued ones whose time has come, and

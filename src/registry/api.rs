@@ -237,7 +237,11 @@ impl RegistryApi {
     /// is overwritten), registered (a number is allocated unless it has one), and an unpublish task
     /// is opened while it still shows on the platform. `block_author` lists the author as blocked on
     /// the channel; `classified_information` restricts the record to officers.
-    #[oai(path = "/records/:id/moderation", method = "post", operation_id = "moderate_record")]
+    #[oai(
+        path = "/records/:id/moderation",
+        method = "post",
+        operation_id = "moderate_record"
+    )]
     #[tracing::instrument(name = "moderate_record", skip_all, fields(record = id.0))]
     async fn moderate(
         &self,
@@ -275,7 +279,11 @@ impl RegistryApi {
     /// Roles: `admin`, `archivist`, `officer`. Allocates the next registration number of the
     /// configured series and year (gap-free), adds the registration as a new version of the record.
     /// A record registered already gets 409.
-    #[oai(path = "/records/:id/registration", method = "post", operation_id = "register_record")]
+    #[oai(
+        path = "/records/:id/registration",
+        method = "post",
+        operation_id = "register_record"
+    )]
     #[tracing::instrument(name = "register_record", skip_all, fields(record = id.0))]
     async fn register(
         &self,
@@ -301,7 +309,11 @@ impl RegistryApi {
     /// List registrations
     ///
     /// Roles: `admin`, `archivist`, `officer`, `auditor`. In the order they were registered.
-    #[oai(path = "/registrations", method = "get", operation_id = "list_registrations")]
+    #[oai(
+        path = "/registrations",
+        method = "get",
+        operation_id = "list_registrations"
+    )]
     #[tracing::instrument(name = "list_registrations", skip_all)]
     async fn registrations(
         &self,
@@ -327,7 +339,11 @@ impl RegistryApi {
     /// List moderation decisions of a record
     ///
     /// Roles: `admin`, `archivist`, `officer`, `auditor`.
-    #[oai(path = "/records/:id/moderation", method = "get", operation_id = "list_moderations")]
+    #[oai(
+        path = "/records/:id/moderation",
+        method = "get",
+        operation_id = "list_moderations"
+    )]
     #[tracing::instrument(name = "list_moderations", skip_all, fields(record = id.0))]
     async fn moderations(
         &self,

@@ -56,7 +56,10 @@ pub fn check_pattern(pattern: &str) -> Result<(), String> {
         return Err("the registration number pattern must contain {seq}".into());
     }
     if !pattern.contains("{year}") {
-        return Err("the registration number pattern must contain {year}: sequences restart each year".into());
+        return Err(
+            "the registration number pattern must contain {year}: sequences restart each year"
+                .into(),
+        );
     }
     Ok(())
 }

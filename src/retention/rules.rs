@@ -11,11 +11,7 @@ use serde::{Deserialize, Serialize};
 /// never disposed of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Keep {
-    For {
-        years: u32,
-        months: u32,
-        days: u32,
-    },
+    For { years: u32, months: u32, days: u32 },
     Forever,
 }
 
@@ -48,7 +44,11 @@ impl Keep {
                 'M' => 2,
                 'W' => 3,
                 'D' => 4,
-                _ => return Err(format!("`{c}` is not a unit of years, months, weeks or days")),
+                _ => {
+                    return Err(format!(
+                        "`{c}` is not a unit of years, months, weeks or days"
+                    ));
+                }
             };
             if order <= last_unit {
                 return Err("units must come in the order Y, M, W, D, each once".into());
@@ -315,7 +315,9 @@ mod tests {
         assert_eq!(Keep::parse("P1Y6M").unwrap().to_string(), "P1Y6M");
         assert_eq!(Keep::parse("P2W").unwrap().to_string(), "P14D");
         assert_eq!(Keep::parse("never"), Ok(Keep::Forever));
-        for bad in ["3Y", "P", "PT5H", "P3", "PY", "P3M2Y", "P3X", "P1Y1Y", "P5000Y"] {
+        for bad in [
+            "3Y", "P", "PT5H", "P3", "PY", "P3M2Y", "P3X", "P1Y1Y", "P5000Y",
+        ] {
             assert!(Keep::parse(bad).is_err(), "{bad} should not parse");
         }
     }

@@ -24,7 +24,9 @@ pub async fn amend<C: ConnectionTrait>(
         .one(txn)
         .await?
         .and_then(|v| Content::from_canonical(&v.content))
-        .ok_or_else(|| DbErr::Custom(format!("record {} has no readable latest version", rec.id)))?;
+        .ok_or_else(|| {
+            DbErr::Custom(format!("record {} has no readable latest version", rec.id))
+        })?;
     let mut next = latest.clone();
     change(&mut next);
     let Some(kind) = change_between(&latest, &next) else {

@@ -6,7 +6,9 @@
 //! with multi-row inserts. Ids are allocated up front so versions and parent links need no
 //! round trip per row.
 use crate::archive::import::{Observation, Op, Person, Skipped};
-use crate::archive::rules::{Change, Content, Direction, Kind, Visibility, change_between, fixity_of};
+use crate::archive::rules::{
+    Change, Content, Direction, Kind, Visibility, change_between, fixity_of,
+};
 use crate::audit::{self, Actor, NewEntry, now};
 use chrono::{DateTime, Utc};
 use entities::{channel, identity, record, record_version};
@@ -444,11 +446,7 @@ fn placeholder(backend: DbBackend, n: usize) -> String {
 }
 
 /// Reserves `n` ids of `table` inside the transaction.
-async fn allocate_ids(
-    txn: &DatabaseTransaction,
-    table: &str,
-    n: usize,
-) -> Result<Vec<i64>, DbErr> {
+async fn allocate_ids(txn: &DatabaseTransaction, table: &str, n: usize) -> Result<Vec<i64>, DbErr> {
     if n == 0 {
         return Ok(vec![]);
     }
