@@ -122,6 +122,7 @@ async fn create_raw_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr
         "CREATE INDEX bench_raw_record_author ON bench_raw_record (author_identity_id, platform_time)".into(),
         "CREATE INDEX bench_raw_record_parent ON bench_raw_record (parent_id)".into(),
         "CREATE INDEX bench_raw_record_parent_pid ON bench_raw_record (channel_id, parent_platform_id)".into(),
+        "CREATE INDEX bench_raw_record_author_id ON bench_raw_record (author_identity_id, id)".into(),
         format!(
             "CREATE TABLE bench_raw_record_version (id {pk}, record_id BIGINT NOT NULL, seq INTEGER NOT NULL, \
              change TEXT NOT NULL, seen_at {ts} NOT NULL, content TEXT NOT NULL, hash TEXT NOT NULL)"

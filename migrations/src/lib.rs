@@ -16,6 +16,7 @@ mod m20261124_000012_create_moderation;
 mod m20261124_000013_add_record_classified;
 mod m20261124_000014_create_disposal_decision;
 mod m20261124_000015_create_legal_hold;
+mod m20261124_000016_index_record_author_id;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000013_add_record_classified::Migration),
             Box::new(m20261124_000014_create_disposal_decision::Migration),
             Box::new(m20261124_000015_create_legal_hold::Migration),
+            Box::new(m20261124_000016_index_record_author_id::Migration),
         ]
     }
 }

@@ -248,6 +248,8 @@ pub struct RecordView {
     /// `visible`, `hidden`, `removed` or `deleted_by_author`.
     pub visibility: String,
     pub registration_number: Option<String>,
+    /// Moderated as classified information: shown to officers only.
+    pub classified: bool,
     pub version_count: i32,
     /// SHA-256 of the current version's canonical content.
     pub current_hash: String,
@@ -269,6 +271,50 @@ pub struct RecordDetail {
     #[oai(flatten)]
     pub record: RecordView,
     pub versions: Vec<VersionView>,
+    pub retention: RetentionView,
+}
+
+/// How long the record is kept, and under which disposal decision.
+#[derive(Object, Debug)]
+pub struct RetentionView {
+    /// False when no disposal decision covers the record: it is kept (no disposal without one).
+    pub covered: bool,
+    pub decision_id: Option<i64>,
+    /// The governing decision's reference, e.g. `KS 2024-0456`.
+    pub decision_reference: Option<String>,
+    /// The first day it may be disposed of; absent when kept for ever or not covered.
+    pub disposable_from: Option<chrono::NaiveDate>,
+    /// True when the governing decision keeps it for ever.
+    pub permanent: bool,
+    /// Legal holds in force over it: nothing is disposed of or erased while one holds.
+    pub held_by: Vec<i64>,
+}
+
+impl From<crate::retention::store::RecordRetention> for RetentionView {
+    fn from(r: crate::retention::store::RecordRetention) -> Self {
+        use crate::retention::rules::Retention;
+        let (covered, decision_id, decision_reference, disposable_from, permanent) =
+            match r.retention {
+                Retention::NoDecision => (false, None, None, None, false),
+                Retention::Permanent {
+                    decision_id,
+                    reference,
+                } => (true, Some(decision_id), Some(reference), None, true),
+                Retention::DisposableFrom {
+                    decision_id,
+                    reference,
+                    date,
+                } => (true, Some(decision_id), Some(reference), Some(date), false),
+            };
+        RetentionView {
+            covered,
+            decision_id,
+            decision_reference,
+            disposable_from,
+            permanent,
+            held_by: r.held_by,
+        }
+    }
 }
 
 #[derive(Object, Debug)]
@@ -320,6 +366,7 @@ impl From<entities::record::Model> for RecordView {
                 .collect(),
             visibility: r.visibility,
             registration_number: r.registration_number,
+            classified: r.classified,
             version_count: r.version_count,
             current_hash: r.current_hash,
         }
@@ -334,6 +381,23 @@ pub enum KindName {
     Reply,
     Reaction,
     Message,
+}
+
+impl KindName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindName::Post => "post",
+            KindName::Comment => "comment",
+            KindName::Reply => "reply",
+            KindName::Reaction => "reaction",
+            KindName::Message => "message",
+        }
+    }
+}
+
+/// Classified records (moderated as `classified_information`) are shown to officers only.
+fn sees_classified(who: &crate::http::auth::Principal) -> bool {
+    matches!(who.role, Role::Admin | Role::Officer)
 }
 
 const READERS: &[Role] = &[Role::Admin, Role::Archivist, Role::Officer, Role::Auditor];
@@ -455,18 +519,9 @@ impl RecordsApi {
         after: Query<Option<i64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u64>>,
     ) -> Result<Json<RecordPage>, ApiError> {
-        auth.0.require(READERS)?;
+        let who = auth.0.require(READERS)?;
         let limit = limit.0.unwrap_or(100);
-        let kind = kind.0.map(|k| {
-            match k {
-                KindName::Post => "post",
-                KindName::Comment => "comment",
-                KindName::Reply => "reply",
-                KindName::Reaction => "reaction",
-                KindName::Message => "message",
-            }
-            .to_owned()
-        });
+        let kind = kind.0.map(|k| k.as_str().to_owned());
         let rows = store::list_records(
             &state.db,
             &store::RecordFilter {
@@ -478,6 +533,7 @@ impl RecordsApi {
                 until: until.0,
                 after_id: after.0,
                 limit,
+                include_classified: sees_classified(who),
             },
         )
         .await
@@ -500,12 +556,21 @@ impl RecordsApi {
         auth: TokenAuth,
         id: Path<i64>,
     ) -> Result<Json<RecordDetail>, ApiError> {
-        auth.0.require(READERS)?;
+        let who = auth.0.require(READERS)?;
         let (r, versions) = store::find_record(&state.db, id.0)
             .await
             .map_err(AppError::from)?
+            .filter(|(r, _)| !r.classified || sees_classified(who))
             .ok_or_else(|| AppError::NotFound(format!("record {}", id.0)))?;
+        let retention = crate::retention::store::retention_of_record(
+            &state.db,
+            &r,
+            crate::retention::api::today(),
+        )
+        .await
+        .map_err(AppError::from)?;
         Ok(Json(RecordDetail {
+            retention: RetentionView::from(retention),
             record: r.into(),
             versions: versions
                 .into_iter()
@@ -537,7 +602,16 @@ impl RecordsApi {
         auth: TokenAuth,
         id: Path<i64>,
     ) -> Result<Json<FixityVerdict>, ApiError> {
-        auth.0.require(READERS)?;
+        let who = auth.0.require(READERS)?;
+        if !sees_classified(who) {
+            let hidden = store::find_record(&state.db, id.0)
+                .await
+                .map_err(AppError::from)?
+                .is_some_and(|(r, _)| r.classified);
+            if hidden {
+                return Err(AppError::NotFound(format!("record {}", id.0)).into());
+            }
+        }
         let v = store::verify_record(&state.db, id.0)
             .await
             .map_err(AppError::from)?

@@ -66,7 +66,7 @@ pub struct AuditApi;
 impl AuditApi {
     /// List audit entries
     ///
-    /// Roles: `admin`, `auditor`. Oldest first; filter by target, actor and time (`since`
+    /// Roles: `admin`, `auditor`. Oldest first; filter by target, action, actor and time (`since`
     /// inclusive, `until` exclusive); page with `after` and `limit` (1–1000, default 100).
     #[oai(path = "/", method = "get", operation_id = "list_audit")]
     #[tracing::instrument(name = "list_audit", skip_all)]
@@ -76,6 +76,8 @@ impl AuditApi {
         state: Data<&AppState>,
         auth: TokenAuth,
         target: Query<Option<String>>,
+        /// An action, e.g. `archive.dispose`.
+        action: Query<Option<String>>,
         actor: Query<Option<String>>,
         since: Query<Option<DateTime<Utc>>>,
         until: Query<Option<DateTime<Utc>>>,
@@ -88,6 +90,7 @@ impl AuditApi {
             &state.db,
             &Filter {
                 target: target.0,
+                action: action.0,
                 actor: actor.0,
                 since: since.0,
                 until: until.0,

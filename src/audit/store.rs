@@ -79,6 +79,7 @@ pub async fn append<C: ConnectionTrait>(
 #[derive(Debug, Default)]
 pub struct Filter {
     pub target: Option<String>,
+    pub action: Option<String>,
     pub actor: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -88,6 +89,9 @@ pub struct Filter {
 
 pub async fn list(db: &DatabaseConnection, f: &Filter) -> Result<Vec<audit_log::Model>, DbErr> {
     let mut q = audit_log::Entity::find().order_by_asc(audit_log::Column::Id);
+    if let Some(a) = &f.action {
+        q = q.filter(audit_log::Column::Action.eq(a.clone()));
+    }
     if let Some(t) = &f.target {
         q = q.filter(audit_log::Column::Target.eq(t.clone()));
     }

@@ -48,68 +48,120 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Finds which top-level field of `T` made `parse_from_json` fail: a missing required field, or
-/// the field whose schema is the type poem-openapi expected.
+/// The type name poem-openapi's messages use: a schema's name, or `ty(format)` inline.
+fn type_name(r: &MetaSchemaRef) -> String {
+    match r {
+        MetaSchemaRef::Reference(name) => name.clone(),
+        MetaSchemaRef::Inline(s) => match s.format {
+            Some(f) => format!("{}({f})", s.ty),
+            None => s.ty.to_string(),
+        },
+    }
+}
+
+/// Whether `v` could be a valid value of the named type, as far as can be told without parsing it
+/// the way poem-openapi does: used to tell two fields of the same type apart.
+fn fits(type_name: &str, enum_items: &[Value], v: &Value) -> bool {
+    if !enum_items.is_empty() {
+        return enum_items.contains(v);
+    }
+    match type_name {
+        "integer" | "integer(int32)" | "integer(int64)" | "integer(uint64)" | "integer(uint32)" => {
+            v.is_i64() || v.is_u64()
+        }
+        "number" | "number(double)" | "number(float)" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "string" => v.is_string(),
+        "string(date)" => v
+            .as_str()
+            .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+        "string(date-time)" => v
+            .as_str()
+            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+        _ => false,
+    }
+}
+
+/// Walks `v` along the schema `r` and names the first place (`rules/0/kind`) that is missing a
+/// required field or holds a value of the type poem-openapi said it expected and could not parse.
+fn locate(
+    registry: &Registry,
+    r: &MetaSchemaRef,
+    v: &Value,
+    path: &str,
+    expected: &str,
+) -> Option<FieldError> {
+    let schema = match r {
+        MetaSchemaRef::Reference(name) => registry.schemas.get(name).cloned(),
+        MetaSchemaRef::Inline(s) => Some((**s).clone()),
+    }?;
+    let name = type_name(r);
+    if !path.is_empty() && name == expected && !fits(&name, &schema.enum_items, v) {
+        let reason = if !schema.enum_items.is_empty() {
+            let allowed: Vec<&str> = schema.enum_items.iter().filter_map(Value::as_str).collect();
+            format!("unknown value {v}; expected one of {}", allowed.join(", "))
+        } else {
+            format!("expected {expected}, found {}", json_type(v))
+        };
+        return Some(FieldError {
+            field: path.to_owned(),
+            reason,
+        });
+    }
+    let join = |child: &str| {
+        if path.is_empty() {
+            child.to_owned()
+        } else {
+            format!("{path}/{child}")
+        }
+    };
+    match v {
+        Value::Object(obj) if schema.ty == "object" => {
+            for required in &schema.required {
+                if obj.get(*required).is_none_or(Value::is_null) {
+                    return Some(FieldError {
+                        field: join(required),
+                        reason: "is required".into(),
+                    });
+                }
+            }
+            schema.properties.iter().find_map(|(prop, prop_schema)| {
+                let child = obj.get(*prop)?;
+                locate(registry, prop_schema, child, &join(prop), expected)
+            })
+        }
+        Value::Array(items) if schema.ty == "array" => {
+            let item_schema = schema.items.as_ref()?;
+            items.iter().enumerate().find_map(|(i, item)| {
+                locate(registry, item_schema, item, &join(&i.to_string()), expected)
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Finds which field of `T`, at any depth, made `parse_from_json` fail.
 fn field_at_fault<T: Type>(value: &Value, message: &str) -> Vec<FieldError> {
     let mut registry = Registry::new();
     T::register(&mut registry);
-    let schema = match T::schema_ref() {
-        MetaSchemaRef::Reference(name) => registry.schemas.get(&name).cloned(),
-        MetaSchemaRef::Inline(s) => Some(*s),
-    };
-    let (Some(schema), Some(obj)) = (schema, value.as_object()) else {
+    if !value.is_object() {
         return vec![FieldError {
             field: "body".into(),
             reason: format!("must be a JSON object ({message})"),
         }];
-    };
-    for required in &schema.required {
-        if obj.get(*required).is_none_or(Value::is_null) {
-            return vec![FieldError {
-                field: (*required).into(),
-                reason: "is required".into(),
-            }];
-        }
     }
     let expected = message
         .split("Expected input type \"")
         .nth(1)
         .and_then(|r| r.split('"').next())
         .unwrap_or_default();
-    for (name, prop) in &schema.properties {
-        let Some(v) = obj.get(*name) else { continue };
-        let (type_name, enum_items) = match prop {
-            MetaSchemaRef::Reference(r) => (
-                r.clone(),
-                registry
-                    .schemas
-                    .get(r)
-                    .map(|s| s.enum_items.clone())
-                    .unwrap_or_default(),
-            ),
-            MetaSchemaRef::Inline(s) => (s.ty.to_string(), s.enum_items.clone()),
-        };
-        if type_name != expected {
-            continue;
-        }
-        let reason = if !enum_items.is_empty() {
-            let allowed: Vec<String> = enum_items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect();
-            format!("unknown value {v}; expected one of {}", allowed.join(", "))
-        } else {
-            format!("expected {expected}, found {}", json_type(v))
-        };
-        return vec![FieldError {
-            field: (*name).into(),
-            reason,
-        }];
+    match locate(&registry, &T::schema_ref(), value, "", expected) {
+        Some(e) => vec![e],
+        None => vec![FieldError {
+            field: "body".into(),
+            reason: message.to_owned(),
+        }],
     }
-    vec![FieldError {
-        field: "body".into(),
-        reason: message.to_owned(),
-    }]
 }
 
 impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {

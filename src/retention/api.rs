@@ -97,16 +97,6 @@ fn kind_name(s: &str) -> Option<KindName> {
     })
 }
 
-fn kind_text(k: KindName) -> &'static str {
-    match k {
-        KindName::Post => "post",
-        KindName::Comment => "comment",
-        KindName::Reply => "reply",
-        KindName::Reaction => "reaction",
-        KindName::Message => "message",
-    }
-}
-
 impl From<entities::disposal_decision::Model> for DecisionView {
     fn from(d: entities::disposal_decision::Model) -> Self {
         let rules: Vec<DisposalRule> = serde_json::from_str(&d.rules).unwrap_or_default();
@@ -323,7 +313,7 @@ impl RetentionApi {
             .rules
             .into_iter()
             .map(|r| DisposalRule {
-                kind: r.kind.map(|k| kind_text(k).to_owned()),
+                kind: r.kind.map(|k| k.as_str().to_owned()),
                 direction: r.direction.map(|d| {
                     match d {
                         DirectionName::Received => "received",
@@ -408,7 +398,7 @@ impl RetentionApi {
             if field == wanted && !present {
                 errors.push(FieldError {
                     field: field.into(),
-                    reason: format!("is required for this scope"),
+                    reason: "is required for this scope".into(),
                 });
             }
             if field != wanted && present {

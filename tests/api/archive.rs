@@ -85,7 +85,7 @@ fn fixture(name: &str) -> serde_json::Value {
 /// The municipality's Page in the restfb webhook fixtures.
 const PAGE_ID: &str = "1234567890321";
 
-async fn channel(
+pub(crate) async fn channel(
     app: &crate::helpers::TestApp,
     archivist: &str,
     platform: &str,
@@ -104,7 +104,7 @@ async fn channel(
         .unwrap()
 }
 
-async fn import(
+pub(crate) async fn import(
     app: &crate::helpers::TestApp,
     token: &str,
     channel: i64,
@@ -119,7 +119,11 @@ async fn import(
         .unwrap()
 }
 
-async fn get(app: &crate::helpers::TestApp, token: &str, path: &str) -> serde_json::Value {
+pub(crate) async fn get(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    path: &str,
+) -> serde_json::Value {
     let r = app
         .client
         .get(app.url(path))

@@ -278,7 +278,7 @@ async fn apply_batch(
         let mut a: record::ActiveModel = stored.into();
         a.text = Set(content.text.clone());
         a.reaction_type = Set(content.reaction_type.clone());
-        a.attachments = Set(attachments_json(&content));
+        a.attachments = Set(attachments_json(content));
         a.visibility = Set(content.visibility.as_str().to_owned());
         a.platform_time = Set(content.platform_time);
         a.parent_platform_id = Set(content.parent_platform_id.clone());

@@ -18,6 +18,8 @@ pub struct RecordFilter {
     pub until: Option<DateTime<Utc>>,
     pub after_id: Option<i64>,
     pub limit: u64,
+    /// Classified records are left out unless the caller may see them.
+    pub include_classified: bool,
 }
 
 pub async fn list_records(
@@ -45,6 +47,9 @@ pub async fn list_records(
     }
     if let Some(a) = f.after_id {
         q = q.filter(record::Column::Id.gt(a));
+    }
+    if !f.include_classified {
+        q = q.filter(record::Column::Classified.eq(false));
     }
     q.limit(f.limit).all(db).await
 }

@@ -1,0 +1,222 @@
+//! Moderation under the comment rules, registration numbers, blocks, classified records.
+use crate::archive::{channel, get, import};
+use crate::both_backends;
+use crate::consent::{PAGE, record_id, thread};
+use crate::helpers::{Backend, problem, spawn_app};
+use chrono::Datelike;
+use serde_json::{Value, json};
+
+both_backends!(
+    a_rule_breaking_record_is_saved_registered_and_taken_down,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        let reply = record_id(&app, &archivist, ch, "1_12").await;
+        let year = chrono::Utc::now().year();
+        let path = format!("/api/v1/records/{reply}/moderation");
+
+        let r = app
+            .post_json(
+                &path,
+                &archivist,
+                &json!({"rule": "rudeness", "action": "remove"}),
+            )
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "rule");
+        let r = app
+            .post_json(
+                &path,
+                &archivist,
+                &json!({"rule": "profanity", "action": "delete"}),
+            )
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "action");
+        let r = app
+            .post_json(
+                "/api/v1/records/999999/moderation",
+                &archivist,
+                &json!({"rule": "profanity", "action": "remove"}),
+            )
+            .await;
+        problem(r, 404).await;
+        let good =
+            json!({"rule": "hate_or_harassment", "action": "remove", "note": "Personangrepp"});
+        problem(app.post_json(&path, &officer, &good).await, 403).await;
+
+        let r = app.post_json(&path, &archivist, &good).await;
+        assert_eq!(r.status(), 201);
+        let out: Value = r.json().await.unwrap();
+        let number = format!("KS {year}-000001");
+        assert_eq!(out["moderation"]["registration_number"], number.as_str());
+        assert_eq!(out["version_count"], 2);
+        assert_eq!(out["classified"], false);
+        assert!(out["unpublish_task_id"].is_i64());
+
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{reply}")).await;
+        assert_eq!(rec["registration_number"], number.as_str());
+        assert_eq!(rec["versions"][1]["change"], "moderated");
+        assert_eq!(
+            rec["versions"][1]["content"]["moderation"]["rule"],
+            "hate_or_harassment"
+        );
+        // The text is kept: the archive saves what broke the rules.
+        assert_eq!(rec["text"], "Håller med");
+        let verify = get(&app, &archivist, &format!("/api/v1/records/{reply}/verify")).await;
+        assert_eq!(verify["intact"], true);
+        let tasks = get(&app, &archivist, "/api/v1/unpublish-tasks?status=open").await;
+        assert_eq!(tasks["tasks"][0]["reason"], "moderation");
+        assert_eq!(tasks["tasks"][0]["action"], "remove");
+
+        // Blocking the author reuses the record's registration number.
+        let r = app
+            .post_json(
+                &path,
+                &archivist,
+                &json!({"rule": "hate_or_harassment", "action": "block_author"}),
+            )
+            .await;
+        let out: Value = r.json().await.unwrap();
+        assert_eq!(out["moderation"]["registration_number"], number.as_str());
+        let bo = crate::consent::identity(&app, &officer, "502").await;
+        assert_eq!(out["blocked_identity_id"], bo);
+        let blocks = get(&app, &officer, "/api/v1/blocks").await;
+        assert_eq!(blocks[0]["identity_id"], bo);
+        assert_eq!(blocks[0]["channel_id"], ch);
+        let decisions = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records/{reply}/moderation"),
+        )
+        .await;
+        assert_eq!(decisions.as_array().unwrap().len(), 2);
+
+        // Classified content is seen by officers only.
+        let comment = record_id(&app, &archivist, ch, "1_10").await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/records/{comment}/moderation"),
+                &archivist,
+                &json!({"rule": "classified_information", "action": "hide"}),
+            )
+            .await;
+        let out: Value = r.json().await.unwrap();
+        assert_eq!(out["classified"], true);
+        assert_eq!(
+            out["moderation"]["registration_number"],
+            format!("KS {year}-000002")
+        );
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/records/{comment}")))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap();
+        problem(r, 404).await;
+        let listed = get(&app, &archivist, &format!("/api/v1/records?channel={ch}")).await;
+        assert!(
+            listed["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["id"] != comment)
+        );
+        let seen = get(&app, &officer, &format!("/api/v1/records/{comment}")).await;
+        assert_eq!(seen["classified"], true);
+
+        // An individual matter is registered once, with the next number.
+        let post = record_id(&app, &archivist, ch, &format!("{PAGE}_1")).await;
+        let reg_path = format!("/api/v1/records/{post}/registration");
+        let r = app
+            .post_json(&reg_path, &officer, &json!({"title": "  "}))
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "title");
+        let r = app
+            .post_json(
+                &reg_path,
+                &officer,
+                &json!({"title": "Fråga om badets öppettider"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["number"],
+            format!("KS {year}-000003")
+        );
+        let r = app
+            .post_json(&reg_path, &officer, &json!({"title": "Igen"}))
+            .await;
+        problem(r, 409).await;
+        let rec = get(&app, &officer, &format!("/api/v1/records/{post}")).await;
+        assert_eq!(rec["versions"][1]["change"], "registered");
+
+        let regs = get(&app, &officer, "/api/v1/registrations").await;
+        let seqs: Vec<i64> = regs["registrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        let reasons: Vec<&str> = regs["registrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reason"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            reasons,
+            ["rule_breaking", "rule_breaking", "individual_matter"]
+        );
+        let audit = get(&app, &app.admin, "/api/v1/audit/verify").await;
+        assert_eq!(audit["intact"], true);
+    }
+);
+
+both_backends!(
+    registration_numbers_have_no_gap_and_no_duplicate_under_concurrency,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let numbering = insyn::registry::Numbering {
+            series: "KS".into(),
+            pattern: "{series} {year}-{seq}".into(),
+        };
+        let mut tasks = vec![];
+        for t in 0..8 {
+            let db = app.db.clone();
+            let numbering = numbering.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut numbers = vec![];
+                for i in 0..25 {
+                    use sea_orm::TransactionTrait;
+                    let txn = db.begin().await.unwrap();
+                    let reg = insyn::registry::register(
+                        &txn,
+                        &numbering,
+                        insyn::registry::NewRegistration {
+                            reason: insyn::registry::rules::RegistrationReason::Request,
+                            record_id: None,
+                            request_id: Some(t * 100 + i),
+                            title: "concurrent".into(),
+                        },
+                        &insyn::audit::Actor::cli(),
+                    )
+                    .await
+                    .unwrap();
+                    txn.commit().await.unwrap();
+                    numbers.push(reg.seq);
+                }
+                numbers
+            }));
+        }
+        let mut all = vec![];
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort_unstable();
+        assert_eq!(all, (1..=200).collect::<Vec<i64>>());
+    }
+);

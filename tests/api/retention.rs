@@ -1,0 +1,214 @@
+//! Disposal decisions, legal holds and the disposal run.
+use crate::archive::{channel, get, import};
+use crate::both_backends;
+use crate::consent::{PAGE, identity, record_id, thread};
+use crate::helpers::{Backend, problem, spawn_app};
+use serde_json::{Value, json};
+
+both_backends!(
+    disposal_follows_decisions_and_spares_holds_and_registrations,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+
+        // Bad input names the field.
+        let bad = |rules: Value| json!({"reference": "KS 2024-0456", "title": "Gallring", "decided_on": "2024-05-01", "rules": rules});
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &bad(json!([{"keep": "3 years"}])),
+            )
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "rules/0/keep");
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &bad(json!([{"kind": "tweet", "keep": "P1Y"}])),
+            )
+            .await;
+        let p = problem(r, 400).await;
+        assert!(
+            p["errors"][0]["field"]
+                .as_str()
+                .unwrap()
+                .starts_with("rules"),
+            "{p}"
+        );
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &officer,
+                &bad(json!([{"keep": "P1Y"}])),
+            )
+            .await;
+        problem(r, 403).await;
+
+        // Received comments and replies go after a year; nothing else is covered.
+        let decision = bad(json!([
+            {"kind": "comment", "direction": "received", "keep": "P1Y"},
+            {"kind": "reply", "direction": "received", "keep": "P1Y"}
+        ]));
+        let r = app
+            .post_json("/api/v1/disposal-decisions", &archivist, &decision)
+            .await;
+        assert_eq!(r.status(), 201);
+        let created: Value = r.json().await.unwrap();
+        assert_eq!(created["rules"][0]["kind"], "comment");
+        let r = app
+            .post_json("/api/v1/disposal-decisions", &archivist, &decision)
+            .await;
+        problem(r, 409).await;
+
+        let comment = record_id(&app, &archivist, ch, "1_10").await;
+        let own_reply = record_id(&app, &archivist, ch, "1_11").await;
+        let bo_reply = record_id(&app, &archivist, ch, "1_12").await;
+        let post = record_id(&app, &archivist, ch, &format!("{PAGE}_1")).await;
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{comment}")).await;
+        assert_eq!(rec["retention"]["decision_reference"], "KS 2024-0456");
+        assert_eq!(rec["retention"]["disposable_from"], "2025-03-01");
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{post}")).await;
+        assert_eq!(rec["retention"]["covered"], false);
+
+        // Holds: bad input, then one over Anna.
+        let r = app
+            .post_json(
+                "/api/v1/legal-holds",
+                &officer,
+                &json!({"reason": "Utredning", "scope": "identity", "from": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "identity_id");
+        let r = app
+            .post_json(
+                "/api/v1/legal-holds",
+                &officer,
+                &json!({"reason": "Utredning", "scope": "channel", "channel_id": ch,
+            "from": "2026-02-01", "until": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "until");
+        let r = app
+            .post_json(
+                "/api/v1/legal-holds",
+                &officer,
+                &json!({"reason": "Utredning", "scope": "identity", "identity_id": 999999,
+            "from": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "identity_id");
+        let anna = identity(&app, &officer, "501").await;
+        let r = app
+            .post_json(
+                "/api/v1/legal-holds",
+                &officer,
+                &json!({"reason": "Polisanmälan", "scope": "identity", "identity_id": anna,
+            "from": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let holds = get(&app, &officer, "/api/v1/legal-holds").await;
+        assert_eq!(holds[0]["identity_id"], anna);
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{comment}")).await;
+        assert_eq!(rec["retention"]["held_by"].as_array().unwrap().len(), 1);
+
+        // Bo's reply is registered (moderated): registered records are never swept.
+        let r = app
+            .post_json(
+                &format!("/api/v1/records/{bo_reply}/moderation"),
+                &archivist,
+                &json!({"rule": "profanity", "action": "remove"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+
+        // Dry run: only the Page's own reply? No: it is drawn up, and the decision covers received.
+        let dry: Value = app
+            .client
+            .post(app.url("/api/v1/disposals"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(dry["executed"], false);
+        assert_eq!(dry["disposed"], 0, "{dry}");
+
+        // A hold that has ended no longer keeps Anna's comment; a new decision covers the Page's reply.
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2024-0999", "title": "Egna svar", "decided_on": "2024-06-01",
+                        "rules": [{"kind": "reply", "direction": "drawn_up", "keep": "P6M"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let dry: Value = app
+            .client
+            .post(app.url("/api/v1/disposals?dry_run=true"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(dry["disposed"], 1, "{dry}");
+        assert_eq!(dry["by_decision"][0]["decision"], "KS 2024-0999");
+        assert_eq!(dry["by_decision"][0]["record_ids"][0], own_reply);
+        get(&app, &archivist, &format!("/api/v1/records/{own_reply}")).await;
+
+        let r = app
+            .client
+            .post(app.url("/api/v1/disposals?dry_run=false"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        problem(r, 403).await;
+        let done: Value = app
+            .client
+            .post(app.url("/api/v1/disposals?dry_run=false"))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(done["executed"], true);
+        assert_eq!(done["disposed"], 1);
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/records/{own_reply}")))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap();
+        problem(r, 404).await;
+        for kept in [comment, bo_reply, post] {
+            get(&app, &archivist, &format!("/api/v1/records/{kept}")).await;
+        }
+        let audit = get(&app, &app.admin, "/api/v1/audit?action=archive.dispose").await;
+        let entry = &audit["entries"][0];
+        assert_eq!(
+            entry["details"]["disposed"]["KS 2024-0999"]["records"][0],
+            own_reply
+        );
+        assert!(
+            !entry.to_string().contains("Välkommen"),
+            "content never reaches the log"
+        );
+        assert_eq!(
+            get(&app, &app.admin, "/api/v1/audit/verify").await["intact"],
+            true
+        );
+    }
+);
