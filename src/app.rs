@@ -1,7 +1,7 @@
 //! Builds the state, the router and the OpenAPI service; serves with graceful shutdown.
 use crate::config::Settings;
 use crate::http::{body_limit, health::HealthApi, problem, request_id};
-use crate::{archive, audit, auth, consent, mail, registry, retention};
+use crate::{archive, audit, auth, consent, mail, registry, requests, retention};
 use poem::{
     EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
@@ -15,6 +15,23 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
+    /// The budget of the public endpoints, per client address.
+    pub limiter: Arc<crate::http::rate_limit::RateLimiter>,
+}
+
+impl AppState {
+    /// What requests need of the settings.
+    pub fn request_context(&self) -> crate::requests::store::Context {
+        crate::requests::store::Context {
+            public_url: self.settings.public_url.clone(),
+            numbering: crate::registry::Numbering {
+                series: self.settings.registration_series.clone(),
+                pattern: self.settings.registration_pattern.clone(),
+            },
+            // Checked when the settings were loaded.
+            time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
+        }
+    }
 }
 
 pub type Apis = (
@@ -27,6 +44,7 @@ pub type Apis = (
     consent::api::ConsentApi,
     registry::api::RegistryApi,
     retention::api::RetentionApi,
+    requests::api::RequestsApi,
 );
 
 pub fn api_service() -> OpenApiService<Apis, ()> {
@@ -41,6 +59,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             consent::api::ConsentApi,
             registry::api::RegistryApi,
             retention::api::RetentionApi,
+            requests::api::RequestsApi,
         ),
         "insyn",
         env!("CARGO_PKG_VERSION"),
@@ -93,10 +112,15 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let db = crate::db::connect(&settings.database_url).await?;
     crate::db::migrate(&db).await?;
+    let limiter = crate::http::rate_limit::RateLimiter::new(
+        settings.public_rate_limit,
+        std::time::Duration::from_secs(settings.public_rate_window_secs),
+    );
     Ok(AppState {
         db,
         settings: Arc::new(settings),
         metrics: Arc::default(),
+        limiter: Arc::new(limiter),
     })
 }
 

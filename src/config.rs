@@ -21,6 +21,12 @@ pub struct Settings {
     pub registration_series: String,
     /// How a registration number is written: `{series}`, `{year}` and `{seq}` (six digits).
     pub registration_pattern: String,
+    /// The municipality's time zone: due dates and years are counted in it.
+    pub time_zone: String,
+    /// Public endpoints (intake, codes) admit this many calls per client address…
+    pub public_rate_limit: u32,
+    /// …per this many seconds; more get 429 with Retry-After.
+    pub public_rate_window_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
@@ -44,6 +50,9 @@ impl Default for Settings {
             policy_version: "sociala-medier-2024".into(),
             registration_series: "KS".into(),
             registration_pattern: "{series} {year}-{seq}".into(),
+            time_zone: "Europe/Stockholm".into(),
+            public_rate_limit: 30,
+            public_rate_window_secs: 600,
         }
     }
 }
@@ -113,6 +122,21 @@ impl Settings {
         if let Some(v) = var("INSYN_REGISTRATION_PATTERN") {
             s.registration_pattern = v;
         }
+        if let Some(v) = var("INSYN_TIME_ZONE") {
+            s.time_zone = v;
+        }
+        if let Some(v) = var("INSYN_PUBLIC_RATE_LIMIT") {
+            s.public_rate_limit = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "INSYN_PUBLIC_RATE_LIMIT",
+                reason: format!("must be a number of calls, got {v:?}"),
+            })?;
+        }
+        if let Some(v) = var("INSYN_PUBLIC_RATE_WINDOW_SECS") {
+            s.public_rate_window_secs = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "INSYN_PUBLIC_RATE_WINDOW_SECS",
+                reason: format!("must be a number of seconds, got {v:?}"),
+            })?;
+        }
         if let Some(v) = var("INSYN_LOG_FORMAT") {
             s.log_format = if v.eq_ignore_ascii_case("json") {
                 LogFormat::Json
@@ -120,6 +144,10 @@ impl Settings {
                 LogFormat::Text
             };
         }
+        s.tz().map_err(|reason| ConfigError::Invalid {
+            name: "time_zone",
+            reason,
+        })?;
         crate::registry::rules::check_series(&s.registration_series).map_err(|reason| {
             ConfigError::Invalid {
                 name: "registration_series",
@@ -133,6 +161,15 @@ impl Settings {
             }
         })?;
         Ok(s)
+    }
+}
+
+impl Settings {
+    /// The configured time zone, e.g. `Europe/Stockholm`.
+    pub fn tz(&self) -> Result<chrono_tz::Tz, String> {
+        self.time_zone
+            .parse()
+            .map_err(|_| format!("{:?} is not an IANA time zone", self.time_zone))
     }
 }
 
@@ -161,6 +198,9 @@ impl fmt::Debug for Settings {
             .field("policy_version", &self.policy_version)
             .field("registration_series", &self.registration_series)
             .field("registration_pattern", &self.registration_pattern)
+            .field("time_zone", &self.time_zone)
+            .field("public_rate_limit", &self.public_rate_limit)
+            .field("public_rate_window_secs", &self.public_rate_window_secs)
             .finish()
     }
 }

@@ -12,5 +12,6 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod registry;
+pub mod requests;
 pub mod retention;
 pub mod vocabulary;

@@ -15,4 +15,8 @@ pub mod record;
 pub mod record_version;
 pub mod registration;
 pub mod registration_counter;
+pub mod request;
+pub mod request_event;
+pub mod request_identity;
+pub mod request_match;
 pub mod unpublish_task;

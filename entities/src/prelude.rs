@@ -13,4 +13,8 @@ pub use super::record::Entity as Record;
 pub use super::record_version::Entity as RecordVersion;
 pub use super::registration::Entity as Registration;
 pub use super::registration_counter::Entity as RegistrationCounter;
+pub use super::request::Entity as Request;
+pub use super::request_event::Entity as RequestEvent;
+pub use super::request_identity::Entity as RequestIdentity;
+pub use super::request_match::Entity as RequestMatch;
 pub use super::unpublish_task::Entity as UnpublishTask;

@@ -17,6 +17,7 @@ mod m20261124_000013_add_record_classified;
 mod m20261124_000014_create_disposal_decision;
 mod m20261124_000015_create_legal_hold;
 mod m20261124_000016_index_record_author_id;
+mod m20261124_000017_create_request;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000014_create_disposal_decision::Migration),
             Box::new(m20261124_000015_create_legal_hold::Migration),
             Box::new(m20261124_000016_index_record_author_id::Migration),
+            Box::new(m20261124_000017_create_request::Migration),
         ]
     }
 }

@@ -66,3 +66,48 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
         }
     }
 }
+
+/// A citizen behind a request's status token.
+#[derive(Debug, Clone, Copy)]
+pub struct Citizen {
+    pub request_id: i64,
+}
+
+/// The status token a citizen got for one request (`Authorization: Bearer dsr_…`), shown once
+/// and mailed. It reaches that request and no other: another request's token gets 404.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "bearer",
+    bearer_format = "opaque",
+    checker = "check_status_token"
+)]
+pub struct StatusTokenAuth(pub Citizen);
+
+async fn check_status_token(req: &Request, bearer: Bearer) -> poem::Result<Citizen> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
+    match crate::requests::store::by_status_token(&state.db, &bearer.token).await {
+        Ok(Some(r)) => Ok(Citizen { request_id: r.id }),
+        Ok(None) => Err(unauthorized("the status token is wrong")),
+        Err(e) => {
+            tracing::error!(error = ?e, "status token lookup failed");
+            Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+    }
+}
+
+/// Either an API token (staff) or a request's status token (the citizen).
+#[derive(SecurityScheme)]
+pub enum CaseAuth {
+    Staff(TokenAuth),
+    Citizen(StatusTokenAuth),
+}
+
+/// Public, or an officer registering a request received by letter, phone or in person.
+#[derive(SecurityScheme)]
+pub enum IntakeAuth {
+    Staff(TokenAuth),
+    #[oai(fallback)]
+    Anonymous,
+}

@@ -5,6 +5,7 @@ pub mod health;
 pub mod json_body;
 pub mod metrics;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_id;
 
 pub use auth::{Principal, TokenAuth};

@@ -19,7 +19,7 @@ pub struct Numbering {
 
 /// The next sequence of `series` in `year`. The counter row is locked until the caller's
 /// transaction ends, so concurrent allocations queue and a rolled-back one leaves no gap.
-async fn next_seq<C: ConnectionTrait>(txn: &C, series: &str, year: i32) -> Result<i64, DbErr> {
+pub async fn next_seq<C: ConnectionTrait>(txn: &C, series: &str, year: i32) -> Result<i64, DbErr> {
     let backend = txn.get_database_backend();
     let (ins, upd) = match backend {
         DbBackend::Postgres => (

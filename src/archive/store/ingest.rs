@@ -300,6 +300,19 @@ async fn apply_batch(
         })
         .collect();
     crate::consent::record_given(txn, channel.id, &archived, policy_version).await?;
+    // A phrase sent from a claimed account proves the account is the requester's.
+    let texts: Vec<(i64, &str, &str)> = known
+        .values()
+        .filter(|t| t.stored.is_none() || t.changed)
+        .filter_map(|t| {
+            Some((
+                t.id,
+                t.content.author_platform_id.as_deref()?,
+                t.content.text.as_deref()?,
+            ))
+        })
+        .collect();
+    crate::requests::prove_by_message(txn, &channel.platform, &texts).await?;
     Ok(())
 }
 

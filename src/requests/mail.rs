@@ -1,0 +1,253 @@
+//! The mails a person gets about their request, in Swedish or English, plain text and HTML, with
+//! the reference in the subject line. Pure.
+use crate::mail::rules::{Language, Rendered, layout};
+use chrono::NaiveDate;
+
+fn type_name(lang: Language, t: &str) -> &'static str {
+    match (lang, t) {
+        (Language::Sv, "access") => "registerutdrag (tillgång till dina uppgifter)",
+        (Language::Sv, "export") => "dataportabilitet (export av dina uppgifter)",
+        (Language::Sv, "erasure") => "radering",
+        (Language::Sv, "rectification") => "rättelse",
+        (Language::Sv, "restriction") => "begränsning av behandling",
+        (Language::Sv, "objection") => "invändning mot behandling",
+        (Language::Sv, _) => "återkallelse av samtycke",
+        (Language::En, "access") => "access to your data",
+        (Language::En, "export") => "data portability (an export of your data)",
+        (Language::En, "erasure") => "erasure",
+        (Language::En, "rectification") => "rectification",
+        (Language::En, "restriction") => "restriction of processing",
+        (Language::En, "objection") => "objection to processing",
+        (Language::En, _) => "withdrawal of consent",
+    }
+}
+
+pub struct Case<'a> {
+    pub lang: Language,
+    pub reference: &'a str,
+    pub request_type: &'a str,
+    pub due: NaiveDate,
+    /// The status page, with the status token.
+    pub status_link: &'a str,
+}
+
+pub fn receipt(c: &Case) -> Rendered {
+    match c.lang {
+        Language::Sv => layout(
+            c.lang,
+            &format!("Vi har tagit emot din begäran – {}", c.reference),
+            &[
+                "Hej!".into(),
+                format!(
+                    "Vi har tagit emot din begäran om {}. Ditt ärende har referensnumret {}.",
+                    type_name(c.lang, c.request_type),
+                    c.reference
+                ),
+                format!(
+                    "Vi svarar senast {}. Enligt dataskyddsförordningen (artikel 12.3) ska vi svara inom en månad; om ärendet är komplicerat kan tiden förlängas, och då får du veta varför.",
+                    c.due
+                ),
+                "Innan vi kan behandla begäran behöver vi veta att det är du. Du får en kod i ett separat mejl som du anger på statussidan.".into(),
+                format!("Här kan du följa ditt ärende: {}", c.status_link),
+                "Länken är personlig. Dela den inte med någon annan.".into(),
+            ],
+        ),
+        Language::En => layout(
+            c.lang,
+            &format!("We have received your request – {}", c.reference),
+            &[
+                "Hello,".into(),
+                format!(
+                    "We have received your request for {}. Its reference is {}.",
+                    type_name(c.lang, c.request_type),
+                    c.reference
+                ),
+                format!(
+                    "We will answer by {} at the latest. The GDPR (Article 12(3)) gives us one month; if the request is complex the time may be extended, and we will tell you why.",
+                    c.due
+                ),
+                "Before we can act on the request we need to know that it is you. A code follows in a separate email; enter it on the status page.".into(),
+                format!("Follow your request here: {}", c.status_link),
+                "The link is personal. Do not share it.".into(),
+            ],
+        ),
+    }
+}
+
+pub fn code(lang: Language, reference: &str, code: &str, minutes: i64) -> Rendered {
+    match lang {
+        Language::Sv => layout(
+            lang,
+            &format!("Din kod för ärende {reference}"),
+            &[
+                format!("Din kod är: {code}"),
+                format!(
+                    "Ange koden på statussidan för ärendet. Koden gäller i {minutes} minuter och kan användas en gång."
+                ),
+                "Om du inte har gjort någon begäran hos oss kan du bortse från det här mejlet."
+                    .into(),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            &format!("Your code for request {reference}"),
+            &[
+                format!("Your code is: {code}"),
+                format!(
+                    "Enter it on the request's status page. It is valid for {minutes} minutes and can be used once."
+                ),
+                "If you have not made a request to us, you can ignore this email.".into(),
+            ],
+        ),
+    }
+}
+
+pub fn duplicate(lang: Language, reference: &str, status: &str) -> Rendered {
+    match lang {
+        Language::Sv => layout(
+            lang,
+            &format!("Du har redan ett pågående ärende – {reference}"),
+            &[
+                "Hej!".into(),
+                format!(
+                    "Vi har tagit emot en likadan begäran till. Eftersom du redan har ett pågående ärende med referensnumret {reference} har vi lagt den nya begäran till det ärendet i stället för att öppna ett nytt."
+                ),
+                format!(
+                    "Ärendets status: {status}. Använd länken i vårt första mejl för att följa det."
+                ),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            &format!("You already have an open request – {reference}"),
+            &[
+                "Hello,".into(),
+                format!(
+                    "We have received the same request again. As you already have an open request with the reference {reference}, we have added the new one to it instead of opening a second case."
+                ),
+                format!("Its status: {status}. Use the link in our first email to follow it."),
+            ],
+        ),
+    }
+}
+
+pub fn extension(lang: Language, reference: &str, due: NaiveDate, reason: &str) -> Rendered {
+    match lang {
+        Language::Sv => layout(
+            lang,
+            &format!("Vi behöver längre tid för ditt ärende – {reference}"),
+            &[
+                "Hej!".into(),
+                format!("Vi behöver förlänga tiden för att besvara ditt ärende {reference}. Vi svarar nu senast {due}."),
+                format!("Skälet är: {reason}"),
+                "Dataskyddsförordningen (artikel 12.3) tillåter att tiden förlängs med högst två månader när en begäran är komplicerad eller när vi har många begäranden.".into(),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            &format!("We need more time for your request – {reference}"),
+            &[
+                "Hello,".into(),
+                format!("We need to extend the time to answer your request {reference}. We will now answer by {due} at the latest."),
+                format!("The reason: {reason}"),
+                "The GDPR (Article 12(3)) allows the time to be extended by at most two further months when a request is complex or we have many requests.".into(),
+            ],
+        ),
+    }
+}
+
+pub fn refusal(lang: Language, reference: &str, reason: &str) -> Rendered {
+    match lang {
+        Language::Sv => layout(
+            lang,
+            &format!("Beslut i ditt ärende – {reference}"),
+            &[
+                "Hej!".into(),
+                format!("Vi kan inte tillmötesgå din begäran i ärende {reference}."),
+                format!("Skälet är: {reason}"),
+                "Om du inte är nöjd med vårt beslut kan du lämna klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se, eller vända dig till allmän domstol (dataskyddsförordningen artikel 12.4, 77 och 79).".into(),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            &format!("Decision on your request – {reference}"),
+            &[
+                "Hello,".into(),
+                format!("We cannot grant your request {reference}."),
+                format!("The reason: {reason}"),
+                "If you are not satisfied with our decision you may lodge a complaint with the Swedish Authority for Privacy Protection (IMY), www.imy.se, or go to court (GDPR Articles 12(4), 77 and 79).".into(),
+            ],
+        ),
+    }
+}
+
+pub fn completion(lang: Language, reference: &str, summary: &str, status_link: &str) -> Rendered {
+    match lang {
+        Language::Sv => layout(
+            lang,
+            &format!("Ditt ärende är klart – {reference}"),
+            &[
+                "Hej!".into(),
+                format!("Vi har nu behandlat ditt ärende {reference}."),
+                summary.to_owned(),
+                format!("På statussidan ser du utfallet och, när det finns, din nedladdning: {status_link}"),
+                "Om du inte är nöjd kan du lämna klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se.".into(),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            &format!("Your request is complete – {reference}"),
+            &[
+                "Hello,".into(),
+                format!("We have now handled your request {reference}."),
+                summary.to_owned(),
+                format!("The status page shows the outcome and, where there is one, your download: {status_link}"),
+                "If you are not satisfied you may lodge a complaint with the Swedish Authority for Privacy Protection (IMY), www.imy.se.".into(),
+            ],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mail_has_the_reference_in_its_subject_in_both_languages() {
+        let due = NaiveDate::from_ymd_opt(2026, 12, 28).unwrap();
+        for lang in [Language::Sv, Language::En] {
+            let c = Case {
+                lang,
+                reference: "DSR-2026-000001",
+                request_type: "erasure",
+                due,
+                status_link: "https://insyn.example/requests/1?token=x",
+            };
+            for m in [
+                receipt(&c),
+                code(lang, c.reference, "12345678", 30),
+                duplicate(lang, c.reference, "verified"),
+                extension(lang, c.reference, due, "many requests"),
+                refusal(lang, c.reference, "manifestly unfounded"),
+                completion(lang, c.reference, "done", c.status_link),
+            ] {
+                assert!(m.subject.contains("DSR-2026-000001"), "{}", m.subject);
+                assert!(m.html.contains(if lang == Language::Sv {
+                    "lang=\"sv\""
+                } else {
+                    "lang=\"en\""
+                }));
+            }
+        }
+        let r = refusal(Language::Sv, "DSR-2026-000001", "x");
+        assert!(r.text.contains("Integritetsskyddsmyndigheten"));
+        let r = receipt(&Case {
+            lang: Language::Sv,
+            reference: "DSR-2026-000001",
+            request_type: "access",
+            due,
+            status_link: "l",
+        });
+        assert!(r.text.contains("2026-12-28") && r.text.contains("registerutdrag"));
+    }
+}
