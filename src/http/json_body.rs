@@ -155,6 +155,16 @@ fn field_at_fault<T: Type>(value: &Value, message: &str) -> Vec<FieldError> {
         .nth(1)
         .and_then(|r| r.split('"').next())
         .unwrap_or_default();
+    // A validator (length, items, range) names its field itself.
+    if let Some((field, rule)) = message
+        .split_once("field `")
+        .and_then(|(_, rest)| rest.split_once("` verification failed. "))
+    {
+        return vec![FieldError {
+            field: field.to_owned(),
+            reason: format!("does not meet {rule}"),
+        }];
+    }
     match locate(&registry, &T::schema_ref(), value, "", expected) {
         Some(e) => vec![e],
         None => vec![FieldError {

@@ -11,5 +11,6 @@ mod mail;
 mod openapi;
 mod problems;
 mod registry;
+mod requests;
 mod retention;
 mod smtp;

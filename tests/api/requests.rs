@@ -1,0 +1,604 @@
+//! Data-subject requests through HTTP: intake, proof, the officer's actions, the clock, mail.
+use crate::archive::{channel, get, import};
+use crate::both_backends;
+use crate::consent::PAGE;
+use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_with};
+use crate::smtp::SmtpServer;
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use serde_json::{Value, json};
+
+fn body(email: &str, account: &str) -> Value {
+    json!({"type": "access", "email": email, "language": "sv",
+           "identities": [{"platform": "facebook", "value": account}]})
+}
+
+async fn submit(app: &TestApp, b: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/requests"))
+        .json(b)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn as_citizen(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    b: Option<Value>,
+) -> reqwest::Response {
+    let r = match method {
+        "GET" => app.client.get(app.url(path)),
+        _ => app.client.post(app.url(path)),
+    }
+    .bearer_auth(token);
+    let r = match b {
+        Some(b) => r.json(&b),
+        None => r,
+    };
+    r.send().await.unwrap()
+}
+
+async fn outbox(app: &TestApp) -> Vec<entities::outbox::Model> {
+    entities::outbox::Entity::find()
+        .order_by_asc(entities::outbox::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// The code in the latest code mail to `to`.
+async fn mailed_code(app: &TestApp, to: &str) -> String {
+    let mails = outbox(app).await;
+    let text = &mails
+        .iter()
+        .rev()
+        .filter(|m| m.recipient == to)
+        .find(|m| m.subject.contains("kod") || m.subject.contains("code"))
+        .unwrap()
+        .body_text;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("Din kod är: ")
+                .or_else(|| l.strip_prefix("Your code is: "))
+        })
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive()
+}
+
+both_backends!(
+    a_citizen_submits_proves_the_address_and_an_officer_completes_the_request,
+    |b: Backend| async move {
+        let smtp = SmtpServer::start().await;
+        let url = smtp.url();
+        let app = spawn_app_with(b, move |s| {
+            s.smtp_url = Some(url);
+            s.public_url = "https://insyn.kommun.example".into();
+        })
+        .await;
+        let (_, officer) = app.token("officer").await;
+        let (_, archivist) = app.token("archivist").await;
+
+        let r = submit(
+            &app,
+            &body("Anna@Example.se", "https://www.facebook.com/anna.andersson"),
+        )
+        .await;
+        assert_eq!(r.status(), 202);
+        let s: Value = r.json().await.unwrap();
+        let year = chrono::Datelike::year(&today());
+        assert_eq!(s["reference"], format!("DSR-{year}-000001"));
+        assert_eq!(s["status"], "awaiting_verification");
+        assert_eq!(s["duplicate"], false);
+        let due = insyn::requests::clock::due_date(today(), 1);
+        assert_eq!(s["due_at"], due.to_string());
+        let token = s["status_token"].as_str().unwrap().to_owned();
+        let id = s["id"].as_i64().unwrap();
+
+        // The receipt and the code arrive through the real SMTP server, in Swedish.
+        let arrived = smtp.wait_for(2).await;
+        assert!(
+            arrived.iter().all(|m| m.contains("To: anna@example.se")),
+            "{arrived:?}"
+        );
+        let mails = outbox(&app).await;
+        assert!(
+            mails[0]
+                .subject
+                .starts_with("Vi har tagit emot din begäran")
+        );
+        assert!(mails[0].subject.contains(&format!("DSR-{year}-000001")));
+        assert!(mails[0].body_text.contains(&due.to_string()));
+        assert!(mails[0].body_text.contains(&format!(
+            "https://insyn.kommun.example/requests/{id}?token={token}"
+        )));
+        assert!(mails[0].body_html.contains("lang=\"sv\""));
+        assert!(mails[1].subject.starts_with("Din kod för ärende"));
+
+        // The token reaches this request only.
+        let mine = as_citizen(&app, &token, "GET", &format!("/api/v1/requests/{id}"), None).await;
+        let v: Value = mine.json().await.unwrap();
+        assert_eq!(v["status"], "awaiting_verification");
+        assert!(
+            v["email"].is_null(),
+            "the citizen's view carries no internal fields"
+        );
+        assert!(v["account_phrase"].as_str().unwrap().starts_with("INSYN-"));
+        let other = submit(&app, &body("bo@example.se", "bo.berg")).await;
+        let other: Value = other.json().await.unwrap();
+        let other_token = other["status_token"].as_str().unwrap();
+        let r = as_citizen(
+            &app,
+            other_token,
+            "GET",
+            &format!("/api/v1/requests/{id}"),
+            None,
+        )
+        .await;
+        problem(r, 404).await;
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/requests/{id}")))
+            .send()
+            .await
+            .unwrap();
+        problem(r, 401).await;
+        let r = as_citizen(
+            &app,
+            &archivist,
+            "GET",
+            &format!("/api/v1/requests/{id}"),
+            None,
+        )
+        .await;
+        problem(r, 403).await;
+
+        // The code: wrong, then right; a second verify is a conflict.
+        let verify = format!("/api/v1/requests/{id}/verify");
+        let r = as_citizen(
+            &app,
+            &token,
+            "POST",
+            &verify,
+            Some(json!({"code": "00000000"})),
+        )
+        .await;
+        let p = problem(r, 400).await;
+        assert_eq!(p["type"], "https://insyn.example/problems/code-wrong");
+        assert_eq!(p["errors"][0]["field"], "code");
+        let code = mailed_code(&app, "anna@example.se").await;
+        let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": code}))).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "verified");
+        let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": code}))).await;
+        problem(r, 409).await;
+
+        // The officer's queue: earliest due first, with days left.
+        let q = get(&app, &officer, "/api/v1/queue?status=verified").await;
+        assert_eq!(q["requests"][0]["id"], id);
+        assert_eq!(
+            q["requests"][0]["days_left"],
+            insyn::requests::clock::days_left(today(), due)
+        );
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/assign"),
+                &officer,
+                &json!({"assignee": "dpo-1"}),
+            )
+            .await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "in_progress");
+        let q = get(&app, &officer, "/api/v1/queue?assignee=dpo-1").await;
+        assert_eq!(q["requests"].as_array().unwrap().len(), 1);
+        app.post_json(
+            &format!("/api/v1/requests/{id}/notes"),
+            &officer,
+            &json!({"text": "Called the contact centre"}),
+        )
+        .await;
+        // In progress: the citizen can no longer cancel.
+        let r = as_citizen(
+            &app,
+            &token,
+            "POST",
+            &format!("/api/v1/requests/{id}/cancel"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            problem(r, 409).await["type"],
+            "https://insyn.example/problems/illegal-transition"
+        );
+
+        // Extension: 1 or 2 months, at most two in all, with the reason mailed.
+        let extend = format!("/api/v1/requests/{id}/extend");
+        let r = app
+            .post_json(&extend, &officer, &json!({"months": 3, "reason": "x"}))
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "months");
+        let r = app
+            .post_json(
+                &extend,
+                &officer,
+                &json!({"months": 1, "reason": "Många meddelanden att gå igenom"}),
+            )
+            .await;
+        let v: Value = r.json().await.unwrap();
+        let extended = insyn::requests::clock::due_date(today(), 2);
+        assert_eq!(v["extended_due_at"], extended.to_string());
+        let r = app
+            .post_json(&extend, &officer, &json!({"months": 2, "reason": "again"}))
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "months");
+        let ext_mail = outbox(&app)
+            .await
+            .into_iter()
+            .find(|m| m.subject.contains("längre tid"))
+            .unwrap();
+        assert!(ext_mail.body_text.contains(&extended.to_string()));
+        assert!(ext_mail.body_text.contains("Många meddelanden"));
+
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/complete"),
+                &officer,
+                &json!({"summary": "Registerutdraget finns att hämta."}),
+            )
+            .await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "completed");
+        let done = outbox(&app)
+            .await
+            .into_iter()
+            .find(|m| m.subject.contains("klart"))
+            .unwrap();
+        assert!(done.body_text.contains("Registerutdraget finns att hämta."));
+        assert!(
+            !done.body_text.contains("token="),
+            "the status token is never stored, so never re-mailed"
+        );
+
+        // The officer sees the whole history; the citizen the part about them.
+        let full = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        let kinds: Vec<&str> = full["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "received",
+                "code_wrong",
+                "email_verified",
+                "assigned",
+                "note",
+                "extended",
+                "completed"
+            ]
+        );
+        assert_eq!(full["email"], "anna@example.se");
+        let theirs: Value =
+            as_citizen(&app, &token, "GET", &format!("/api/v1/requests/{id}"), None)
+                .await
+                .json()
+                .await
+                .unwrap();
+        let kinds: Vec<&str> = theirs["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["received", "email_verified", "extended", "completed"]
+        );
+        let regs = get(&app, &officer, "/api/v1/registrations").await;
+        assert_eq!(regs["registrations"][0]["reason"], "request");
+        assert_eq!(regs["registrations"][0]["request_id"], id);
+        let audit = get(
+            &app,
+            &app.admin,
+            &format!("/api/v1/audit?target=request:{id}"),
+        )
+        .await;
+        let text = audit.to_string();
+        assert!(
+            !text.contains("anna@example.se"),
+            "no address in the audit log"
+        );
+        assert_eq!(
+            get(&app, &app.admin, "/api/v1/audit/verify").await["intact"],
+            true
+        );
+        smtp.wait_for(5).await;
+    }
+);
+
+both_backends!(
+    codes_expire_run_out_and_are_resent_at_a_measured_pace,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let s: Value = submit(&app, &body("cecilia@example.se", "cecilia.ek"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let (id, token) = (
+            s["id"].as_i64().unwrap(),
+            s["status_token"].as_str().unwrap().to_owned(),
+        );
+        let verify = format!("/api/v1/requests/{id}/verify");
+        let resend = format!("/api/v1/requests/{id}/verification-code");
+
+        // Too soon for a new code.
+        let r = as_citizen(&app, &token, "POST", &resend, None).await;
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait));
+        problem(r, 429).await;
+
+        // Expired.
+        let row = entities::request::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a: entities::request::ActiveModel = row.into();
+        a.code_expires_at = Set(Some(insyn::audit::now() - chrono::Duration::minutes(1)));
+        a.code_sent_at = Set(Some(insyn::audit::now() - chrono::Duration::minutes(2)));
+        a.update(&app.db).await.unwrap();
+        let old = mailed_code(&app, "cecilia@example.se").await;
+        let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": old}))).await;
+        assert_eq!(
+            problem(r, 410).await["type"],
+            "https://insyn.example/problems/code-expired"
+        );
+
+        // A new code; five wrong attempts use it up.
+        let r = as_citizen(&app, &token, "POST", &resend, None).await;
+        assert_eq!(r.status(), 200);
+        let fresh = mailed_code(&app, "cecilia@example.se").await;
+        assert_ne!(fresh, old);
+        for left in (1..5).rev() {
+            let r = as_citizen(
+                &app,
+                &token,
+                "POST",
+                &verify,
+                Some(json!({"code": "11111111"})),
+            )
+            .await;
+            let p = problem(r, 400).await;
+            assert!(
+                p["errors"][0]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("{left} attempts left"))
+            );
+        }
+        let r = as_citizen(
+            &app,
+            &token,
+            "POST",
+            &verify,
+            Some(json!({"code": "11111111"})),
+        )
+        .await;
+        assert_eq!(
+            problem(r, 409).await["type"],
+            "https://insyn.example/problems/code-exhausted"
+        );
+        let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": fresh}))).await;
+        assert_eq!(
+            problem(r, 409).await["type"],
+            "https://insyn.example/problems/code-exhausted"
+        );
+
+        // Cancelling while not in progress is the citizen's right.
+        let r = as_citizen(
+            &app,
+            &token,
+            "POST",
+            &format!("/api/v1/requests/{id}/cancel"),
+            None,
+        )
+        .await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    }
+);
+
+both_backends!(
+    duplicates_are_linked_bad_input_is_named_and_the_rate_limit_holds,
+    |b: Backend| async move {
+        let app = spawn_app_with(b, |s| s.public_rate_limit = 3).await;
+        let r = submit(
+            &app,
+            &json!({"type": "erasure", "email": "nope", "identities": []}),
+        )
+        .await;
+        let p = problem(r, 400).await;
+        assert!(
+            ["email", "identities"].contains(&p["errors"][0]["field"].as_str().unwrap()),
+            "{p}"
+        );
+        let r = submit(
+            &app,
+            &json!({"type": "forget_me", "email": "a@example.se",
+            "identities": [{"platform": "facebook", "value": "1"}]}),
+        )
+        .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "type");
+        let b1 = body(
+            "dan@example.se",
+            "https://www.facebook.com/profile.php?id=777",
+        );
+        let first: Value = submit(&app, &b1).await.json().await.unwrap();
+        // The same address, type and account (written another way) while the first is open.
+        let second: Value = submit(&app, &body("DAN@example.se", "777"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(second["duplicate"], true);
+        assert_eq!(second["id"], first["id"]);
+        assert!(second["status_token"].is_null());
+        let mails = outbox(&app).await;
+        assert!(
+            mails
+                .last()
+                .unwrap()
+                .subject
+                .starts_with("Du har redan ett pågående ärende")
+        );
+        // Bodies that parse count against the budget of three: the third passes, the fourth waits.
+        assert_eq!(
+            submit(&app, &body("eva@example.se", "eva")).await.status(),
+            202
+        );
+        let r = submit(&app, &body("eva2@example.se", "eva2")).await;
+        let retry = r.headers().get("retry-after").cloned();
+        assert_eq!(
+            problem(r, 429).await["type"],
+            "https://insyn.example/problems/rate-limited"
+        );
+        assert!(retry.is_some());
+        // Officers are not rate-limited, and may register a letter with its date of receipt.
+        let (_, officer) = app.token("officer").await;
+        let mut letter = body("fia@example.se", "fia");
+        letter["received_at"] = json!("2026-01-31T09:00:00Z");
+        let r = app.post_json("/api/v1/requests", &officer, &letter).await;
+        let v: Value = r.json().await.unwrap();
+        // 31 January + 1 month = 28 February 2026, a Saturday: Monday 2 March.
+        assert_eq!(v["due_at"], "2026-03-02");
+        let id = v["id"].as_i64().unwrap();
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/verify-identity"),
+                &officer,
+                &json!({"method": "letter", "note": "Kopia av ID-kort"}),
+            )
+            .await;
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], "verified");
+        assert_eq!(v["identities"][0]["verified_by"], "officer:letter");
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/refuse"),
+                &officer,
+                &json!({"reason": "Uppenbart ogrundad"}),
+            )
+            .await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "refused");
+        let refusal = outbox(&app).await.into_iter().last().unwrap();
+        assert!(refusal.body_text.contains("Integritetsskyddsmyndigheten"));
+        assert!(refusal.body_text.contains("Uppenbart ogrundad"));
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/assign"),
+                &officer,
+                &json!({"assignee": "x"}),
+            )
+            .await;
+        problem(r, 409).await;
+    }
+);
+
+both_backends!(
+    a_phrase_sent_from_the_claimed_account_proves_it_on_import,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(
+            import(&app, &archivist, ch, &crate::consent::thread())
+                .await
+                .status(),
+            200
+        );
+        // Anna names her account by id; someone names "Bo Berg" by name only.
+        let s: Value = submit(&app, &body("anna@example.se", "501"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let (id, token) = (
+            s["id"].as_i64().unwrap(),
+            s["status_token"].as_str().unwrap().to_owned(),
+        );
+        let by_name: Value = submit(&app, &body("bo@example.se", "Bo Berg"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let v = get(
+            &app,
+            &officer,
+            &format!("/api/v1/requests/{}", by_name["id"]),
+        )
+        .await;
+        assert_eq!(v["possible_matches"].as_array().unwrap().len(), 1, "{v}");
+        assert!(
+            v["identities"][0]["identity_id"].is_null(),
+            "a name is never a match by itself"
+        );
+        let m = v["possible_matches"][0]["id"].as_i64().unwrap();
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{}/matches/{m}/reject", by_name["id"]),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["possible_matches"][0]["state"],
+            "rejected"
+        );
+
+        let v: Value = as_citizen(&app, &token, "GET", &format!("/api/v1/requests/{id}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let phrase = v["account_phrase"].as_str().unwrap().to_owned();
+        assert!(v["identities"][0]["verified_at"].is_null());
+        // Someone else sending the phrase proves nothing.
+        let from_bo = json!({"id": "1_30", "from": {"id": "502", "name": "Bo Berg"},
+            "message": format!("Kod: {phrase}"), "created_time": "2026-11-01T10:00:00+0000", "parent": {"id": "1_10"}});
+        assert_eq!(import(&app, &archivist, ch, &from_bo).await.status(), 200);
+        let v = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        assert!(v["identities"][0]["verified_at"].is_null());
+        let from_anna = json!({"id": "1_31", "from": {"id": "501", "name": "Anna Andersson"},
+            "message": format!("Här är min kod: {}", phrase.to_lowercase()), "created_time": "2026-11-01T10:05:00+0000",
+            "parent": {"id": "1_10"}});
+        assert_eq!(import(&app, &archivist, ch, &from_anna).await.status(), 200);
+        let v = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        assert!(
+            v["identities"][0]["verified_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("platform_message:record:")
+        );
+        assert!(v["identities"][0]["identity_id"].is_i64());
+        let kinds: Vec<&str> = v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"account_verified"), "{kinds:?}");
+    }
+);
