@@ -27,6 +27,7 @@ impl AppState {
             numbering: crate::registry::Numbering {
                 series: self.settings.registration_series.clone(),
                 pattern: self.settings.registration_pattern.clone(),
+                time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
             },
             // Checked when the settings were loaded.
             time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
@@ -108,7 +109,7 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
         .around(move |ep, req| request_id::middleware(ep, req, metrics.clone()))
 }
 
-/// Connects, migrates and returns the state the router needs.
+/// Connects, migrates, schedules the recurring jobs and returns the state the router needs.
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let db = crate::db::connect(&settings.database_url).await?;
     crate::db::migrate(&db).await?;
@@ -116,12 +117,22 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         settings.public_rate_limit,
         std::time::Duration::from_secs(settings.public_rate_window_secs),
     );
-    Ok(AppState {
+    let state = AppState {
         db,
         settings: Arc::new(settings),
         metrics: Arc::default(),
         limiter: Arc::new(limiter),
-    })
+    };
+    // The recurring jobs wait in the job table from the first start on.
+    crate::jobs::store::ensure_scheduled(&state.db, retention::JOB_KIND, retention::next_run())
+        .await?;
+    crate::jobs::store::ensure_scheduled(
+        &state.db,
+        requests::DIGEST_JOB,
+        requests::next_digest(&state.request_context()),
+    )
+    .await?;
+    Ok(state)
 }
 
 /// Binds the configured address (port 0 picks a free one) and returns the acceptor and its address.
@@ -157,6 +168,21 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
             tracing::warn!("INSYN_SMTP_URL is not set: mail is kept in the outbox and not sent")
         }
     }
+    let (db, ctx) = (state.db.clone(), state.request_context());
+    let officers: Vec<mail::rules::Email> = state
+        .settings
+        .officer_emails
+        .iter()
+        .filter_map(|e| mail::rules::Email::parse(e).ok())
+        .collect();
+    runner = runner.handle(requests::DIGEST_JOB, move |_| {
+        let (db, ctx, officers) = (db.clone(), ctx.clone(), officers.clone());
+        async move {
+            requests::run_digest(&db, &ctx, &officers)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
     let db = state.db.clone();
     runner = runner.handle(retention::JOB_KIND, move |_| {
         let db = db.clone();
@@ -171,8 +197,6 @@ pub async fn serve(
     acceptor: TcpAcceptor,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    crate::jobs::store::ensure_scheduled(&state.db, retention::JOB_KIND, retention::next_run())
-        .await?;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let jobs = tokio::spawn(runner(&state)?.run(async move {
         let _ = stop_rx.changed().await;

@@ -27,6 +27,8 @@ pub struct Settings {
     pub public_rate_limit: u32,
     /// …per this many seconds; more get 429 with Retry-After.
     pub public_rate_window_secs: u64,
+    /// Where the daily digest of requests due within a week and overdue goes.
+    pub officer_emails: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
@@ -53,6 +55,7 @@ impl Default for Settings {
             time_zone: "Europe/Stockholm".into(),
             public_rate_limit: 30,
             public_rate_window_secs: 600,
+            officer_emails: vec![],
         }
     }
 }
@@ -137,6 +140,19 @@ impl Settings {
                 reason: format!("must be a number of seconds, got {v:?}"),
             })?;
         }
+        if let Some(v) = var("INSYN_OFFICER_EMAILS") {
+            s.officer_emails = v
+                .split(',')
+                .map(|e| e.trim().to_owned())
+                .filter(|e| !e.is_empty())
+                .collect();
+        }
+        for e in &s.officer_emails {
+            crate::mail::rules::Email::parse(e).map_err(|why| ConfigError::Invalid {
+                name: "officer_emails",
+                reason: why.into(),
+            })?;
+        }
         if let Some(v) = var("INSYN_LOG_FORMAT") {
             s.log_format = if v.eq_ignore_ascii_case("json") {
                 LogFormat::Json
@@ -201,6 +217,8 @@ impl fmt::Debug for Settings {
             .field("time_zone", &self.time_zone)
             .field("public_rate_limit", &self.public_rate_limit)
             .field("public_rate_window_secs", &self.public_rate_window_secs)
+            // Addresses are personal data: counted, not shown.
+            .field("officer_emails", &self.officer_emails.len())
             .finish()
     }
 }

@@ -212,6 +212,7 @@ fn numbering(state: &AppState) -> Numbering {
     Numbering {
         series: state.settings.registration_series.clone(),
         pattern: state.settings.registration_pattern.clone(),
+        time_zone: state.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
     }
 }
 

@@ -15,6 +15,8 @@ use sea_orm::{
 pub struct Numbering {
     pub series: String,
     pub pattern: String,
+    /// Years turn at midnight where the municipality is.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// The next sequence of `series` in `year`. The counter row is locked until the caller's
@@ -63,7 +65,7 @@ pub async fn register<C: ConnectionTrait>(
     actor: &Actor,
 ) -> Result<registration::Model, DbErr> {
     let at = now();
-    let year = at.year();
+    let year = at.with_timezone(&numbering.time_zone).year();
     let seq = next_seq(txn, &numbering.series, year).await?;
     let number = format_number(&numbering.pattern, &numbering.series, year, seq);
     registration::ActiveModel {

@@ -208,6 +208,59 @@ pub fn completion(lang: Language, reference: &str, summary: &str, status_link: &
     }
 }
 
+/// One line of the officers' digest: ids and dates only, no personal data.
+pub struct DigestLine {
+    pub reference: String,
+    pub request_type: String,
+    pub status: String,
+    pub due: NaiveDate,
+    pub days_left: i64,
+}
+
+/// The officers' daily digest (in Swedish, the office's language): overdue first, then due within
+/// a week.
+pub fn digest(today: NaiveDate, lines: &[DigestLine], queue_link: &str) -> Rendered {
+    let overdue: Vec<&DigestLine> = lines.iter().filter(|l| l.days_left < 0).collect();
+    let soon: Vec<&DigestLine> = lines.iter().filter(|l| l.days_left >= 0).collect();
+    let fmt = |l: &DigestLine| {
+        format!(
+            "{} – {} – {} – senast {} ({} dagar)",
+            l.reference, l.request_type, l.status, l.due, l.days_left
+        )
+    };
+    let mut paragraphs = vec![format!(
+        "Ärenden om dataskydd {today}: {} försenade, {} ska besvaras inom en vecka.",
+        overdue.len(),
+        soon.len()
+    )];
+    if !overdue.is_empty() {
+        paragraphs.push(format!(
+            "Försenade:\n{}",
+            overdue
+                .iter()
+                .map(|l| fmt(l))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    if !soon.is_empty() {
+        paragraphs.push(format!(
+            "Inom en vecka:\n{}",
+            soon.iter().map(|l| fmt(l)).collect::<Vec<_>>().join("\n")
+        ));
+    }
+    paragraphs.push(format!("Kön: {queue_link}"));
+    layout(
+        Language::Sv,
+        &format!(
+            "Dataskyddsärenden {today}: {} försenade, {} inom en vecka",
+            overdue.len(),
+            soon.len()
+        ),
+        &paragraphs,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

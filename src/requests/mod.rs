@@ -7,3 +7,31 @@ pub mod rules;
 pub mod store;
 
 pub use store::prove_by_message;
+
+/// The job that mails the officers their daily digest.
+pub const DIGEST_JOB: &str = "requests.digest";
+
+/// Sends today's digest and schedules tomorrow's.
+pub async fn run_digest(
+    db: &sea_orm::DatabaseConnection,
+    ctx: &store::Context,
+    officers: &[crate::mail::rules::Email],
+) -> Result<(), sea_orm::DbErr> {
+    let sent = store::send_digest(db, ctx, officers).await?;
+    tracing::info!(sent, "officer digest");
+    crate::jobs::store::enqueue_at(db, DIGEST_JOB, &serde_json::json!({}), next_digest(ctx))
+        .await?;
+    Ok(())
+}
+
+/// 07:00 tomorrow where the municipality is.
+pub fn next_digest(ctx: &store::Context) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let tomorrow = ctx.today(chrono::Utc::now()) + chrono::Days::new(1);
+    let at = tomorrow.and_hms_opt(7, 0, 0).unwrap_or_default();
+    ctx.time_zone
+        .from_local_datetime(&at)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| at.and_utc())
+}

@@ -164,3 +164,24 @@ fn the_import_benchmark_runs_and_reports_beside_the_raw_limit() {
         "{out}"
     );
 }
+
+#[test]
+fn dispose_lists_with_dry_run_and_needs_a_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+    let (ok, out, err) = insyn(&db, &["dispose", "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("0 records checked, 0 would be disposed of"),
+        "{out}"
+    );
+    let (ok, out, _) = insyn(&db, &["dispose", "--execute"]);
+    assert!(ok);
+    assert!(out.contains("0 disposed of"), "{out}");
+    let (ok, _, err) = insyn(&db, &["dispose"]);
+    assert!(!ok, "a mode is required");
+    assert!(
+        err.contains("--dry-run") || err.contains("--execute"),
+        "{err}"
+    );
+}

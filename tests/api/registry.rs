@@ -183,6 +183,7 @@ both_backends!(
         let numbering = insyn::registry::Numbering {
             series: "KS".into(),
             pattern: "{series} {year}-{seq}".into(),
+            time_zone: chrono_tz::Europe::Stockholm,
         };
         let mut tasks = vec![];
         for t in 0..8 {

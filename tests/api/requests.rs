@@ -602,3 +602,77 @@ both_backends!(
         assert!(kinds.contains(&"account_verified"), "{kinds:?}");
     }
 );
+
+both_backends!(
+    officers_get_a_digest_of_what_is_due_and_overdue,
+    |b: Backend| async move {
+        let app = spawn_app_with(b, |s| {
+            s.officer_emails = vec!["dpo@kommun.example".into(), "dpo2@kommun.example".into()];
+        })
+        .await;
+        let s: Value = submit(&app, &body("gustav@example.se", "gustav"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let later: Value = submit(&app, &body("hanna@example.se", "hanna"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        // One overdue; the other due in a month is not in the digest.
+        let row = entities::request::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a: entities::request::ActiveModel = row.into();
+        a.due_at = Set(today() - chrono::Days::new(2));
+        a.update(&app.db).await.unwrap();
+        let officers: Vec<insyn::mail::rules::Email> =
+            ["dpo@kommun.example", "dpo2@kommun.example"]
+                .iter()
+                .map(|e| insyn::mail::rules::Email::parse(e).unwrap())
+                .collect();
+        let ctx = insyn::requests::store::Context {
+            public_url: "https://insyn.kommun.example".into(),
+            numbering: insyn::registry::Numbering {
+                series: "KS".into(),
+                pattern: "{series} {year}-{seq}".into(),
+                time_zone: chrono_tz::Europe::Stockholm,
+            },
+            time_zone: chrono_tz::Europe::Stockholm,
+        };
+        insyn::requests::run_digest(&app.db, &ctx, &officers)
+            .await
+            .unwrap();
+        let digests: Vec<_> = outbox(&app)
+            .await
+            .into_iter()
+            .filter(|m| m.subject.starts_with("Dataskyddsärenden"))
+            .collect();
+        assert_eq!(digests.len(), 2);
+        let d = &digests[0];
+        assert!(
+            d.subject.contains("1 försenade, 0 inom en vecka"),
+            "{}",
+            d.subject
+        );
+        assert!(d.body_text.contains(s["reference"].as_str().unwrap()));
+        assert!(d.body_text.contains("(-2 dagar)"));
+        assert!(!d.body_text.contains(later["reference"].as_str().unwrap()));
+        assert!(
+            !d.body_text.contains("gustav@example.se"),
+            "no personal data in the digest"
+        );
+        // Tomorrow's digest is scheduled.
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let next = entities::job::Entity::find()
+            .filter(entities::job::Column::Kind.eq(insyn::requests::DIGEST_JOB))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert!(next.len() >= 2 && next.iter().all(|j| j.run_at > insyn::audit::now()));
+    }
+);

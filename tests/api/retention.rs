@@ -212,3 +212,29 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    the_daily_disposal_job_runs_and_schedules_the_next,
+    |b: Backend| async move {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let app = spawn_app(b).await;
+        // The service scheduled the first run when it started.
+        let waiting = entities::job::Entity::find()
+            .filter(entities::job::Column::Kind.eq(insyn::retention::JOB_KIND))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert!(waiting[0].run_at > insyn::audit::now());
+        insyn::retention::run_daily(&app.db).await.unwrap();
+        let jobs = entities::job::Entity::find()
+            .filter(entities::job::Column::Kind.eq(insyn::retention::JOB_KIND))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert!(jobs.iter().all(|j| j.run_at > insyn::audit::now()));
+        let audit = get(&app, &app.admin, "/api/v1/audit?action=archive.dispose").await;
+        assert_eq!(audit["entries"][0]["actor"], "job:retention.dispose");
+    }
+);
