@@ -5,6 +5,7 @@ pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod bench;
+pub mod bench_intake;
 pub mod config;
 pub mod consent;
 pub mod db;

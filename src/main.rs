@@ -69,6 +69,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         records: u64,
     },
+    /// Serve the app and load `POST /api/v1/requests` at N connections, beside `GET /healthz`.
+    Intake {
+        #[arg(long, default_value_t = 20_000)]
+        requests: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +181,28 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "records of a heavy identity: {} in {:.2} ms (raw indexed SELECT {:.2} ms)",
                 r.heavy_identity_records, r.identity_query_ms, r.raw_identity_query_ms
+            );
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Intake {
+                    requests,
+                    connections,
+                },
+        } => {
+            let r = insyn::bench_intake::run(settings, requests, connections).await?;
+            for (name, l) in [
+                ("GET /healthz", &r.hello),
+                ("POST /api/v1/requests", &r.intake),
+            ] {
+                println!(
+                    "{name:<24} {:>6} requests  {:>8.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  failures {}",
+                    l.requests, l.per_sec, l.p50_ms, l.p99_ms, l.failures
+                );
+            }
+            println!(
+                "intake at {connections} connections: {:.1} % of the hello-world rate",
+                100.0 * r.intake.per_sec / r.hello.per_sec
             );
         }
         Command::Dispose { execute, .. } => {

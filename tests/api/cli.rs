@@ -185,3 +185,23 @@ fn dispose_lists_with_dry_run_and_needs_a_mode() {
         "{err}"
     );
 }
+
+#[test]
+fn the_intake_benchmark_reports_beside_hello_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("i.db").display());
+    let (ok, out, err) = insyn(
+        &db,
+        &["bench", "intake", "--requests", "40", "--connections", "4"],
+    );
+    assert!(ok, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("POST /api/v1/requests"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("40 requests") && line.ends_with("failures 0"),
+        "{line}"
+    );
+    assert!(out.contains("% of the hello-world rate"), "{out}");
+}
