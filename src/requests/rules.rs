@@ -89,9 +89,10 @@ pub fn transition(from: Status, action: Action) -> Result<Status, String> {
     Ok(to)
 }
 
-/// `DSR-2026-000123`.
-pub fn reference(year: i32, seq: i64) -> String {
-    format!("DSR-{year}-{seq:06}")
+/// `DSR-2026-000123`: the year it came in and the request's id. Not gap-free (the registration
+/// number is), so no counter has to be locked for it.
+pub fn reference(year: i32, id: i64) -> String {
+    format!("DSR-{year}-{id:06}")
 }
 
 /// A new status token: shown once, stored as its SHA-256.

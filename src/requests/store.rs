@@ -249,12 +249,13 @@ pub async fn submit(
 
     let received = new.received_at.unwrap_or(at);
     let year = ctx.today(at).year();
-    let seq = crate::registry::next_seq(&txn, "DSR", year).await?;
     let token = new_status_token();
     let code = new_code();
     let due = due_date(ctx.today(received), 1);
+    let token_hash = hash_secret(&token);
     let mut created = request::ActiveModel {
-        reference: Set(reference(year, seq)),
+        // Replaced below by the reference, which is made of the id.
+        reference: Set(format!("pending-{}", &token_hash[..24])),
         request_type: Set(new.request_type.as_str().to_owned()),
         status: Set(Status::AwaitingVerification.as_str().to_owned()),
         email: Set(email),
@@ -269,7 +270,7 @@ pub async fn submit(
         extended_due_at: Set(None),
         extension_months: Set(0),
         extension_reason: Set(None),
-        status_token_hash: Set(hash_secret(&token)),
+        status_token_hash: Set(token_hash),
         registration_number: Set(None),
         assignee: Set(None),
         duplicate_of: Set(None),
@@ -289,25 +290,10 @@ pub async fn submit(
     }
     .insert(&txn)
     .await?;
-    let registration = crate::registry::register(
-        &txn,
-        &ctx.numbering,
-        crate::registry::NewRegistration {
-            reason: crate::registry::rules::RegistrationReason::Request,
-            record_id: None,
-            request_id: Some(created.id),
-            title: format!(
-                "Begäran enligt dataskyddsförordningen ({}), {}",
-                new.request_type.as_str(),
-                created.reference
-            ),
-        },
-        actor,
-    )
-    .await?;
     let mut a: request::ActiveModel = created.into();
-    a.registration_number = Set(Some(registration.number.clone()));
-    a.code_hash = Set(Some(code_hash(*a.id.as_ref(), &code)));
+    let id = *a.id.as_ref();
+    a.reference = Set(reference(year, id));
+    a.code_hash = Set(Some(code_hash(id, &code)));
     created = a.update(&txn).await?;
 
     for i in &new.identities {
@@ -330,7 +316,7 @@ pub async fn submit(
         &actor.id,
         "received",
         true,
-        serde_json::json!({"registration_number": registration.number, "due_at": due}),
+        serde_json::json!({"due_at": due}),
     )
     .await?;
     let link = ctx.status_link(created.id, &token);
@@ -348,6 +334,27 @@ pub async fn submit(
         &letters::code(case.lang, &created.reference, &code, CODE_MINUTES),
     )
     .await?;
+    // The registration's counter and the audit chain serialise every writer: they come last, so
+    // that the locks are held for as little as possible before the commit.
+    let registration = crate::registry::register(
+        &txn,
+        &ctx.numbering,
+        crate::registry::NewRegistration {
+            reason: crate::registry::rules::RegistrationReason::Request,
+            record_id: None,
+            request_id: Some(created.id),
+            title: format!(
+                "Begäran enligt dataskyddsförordningen ({}), {}",
+                new.request_type.as_str(),
+                created.reference
+            ),
+        },
+        actor,
+    )
+    .await?;
+    let mut a: request::ActiveModel = created.into();
+    a.registration_number = Set(Some(registration.number));
+    created = a.update(&txn).await?;
     log(
         &txn,
         actor,
