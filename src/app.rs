@@ -20,6 +20,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Where packages are kept, and for how long.
+    pub fn package_storage(&self) -> crate::packages::Storage {
+        crate::packages::Storage {
+            dir: std::path::Path::new(&self.settings.data_dir).join("packages"),
+            days: self.settings.package_days,
+            public_url: self.settings.public_url.clone(),
+        }
+    }
+
     /// What requests need of the settings.
     pub fn request_context(&self) -> crate::requests::store::Context {
         crate::requests::store::Context {
@@ -128,6 +137,12 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         .await?;
     crate::jobs::store::ensure_scheduled(
         &state.db,
+        crate::packages::PURGE_JOB,
+        retention::next_run(),
+    )
+    .await?;
+    crate::jobs::store::ensure_scheduled(
+        &state.db,
         requests::DIGEST_JOB,
         requests::next_digest(&state.request_context()),
     )
@@ -168,6 +183,36 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
             tracing::warn!("INSYN_SMTP_URL is not set: mail is kept in the outbox and not sent")
         }
     }
+    let (db, storage) = (state.db.clone(), state.package_storage());
+    runner = runner.handle(crate::packages::BUILD_JOB, move |payload| {
+        let (db, storage) = (db.clone(), storage.clone());
+        async move {
+            let id = payload["package_id"]
+                .as_i64()
+                .ok_or("payload has no package_id")?;
+            crate::packages::store::build_queued(&db, &storage, id)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
+    let (db, storage) = (state.db.clone(), state.package_storage());
+    runner = runner.handle(crate::packages::PURGE_JOB, move |_| {
+        let (db, storage) = (db.clone(), storage.clone());
+        async move {
+            crate::packages::store::purge(&db, &storage)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::jobs::store::enqueue_at(
+                &db,
+                crate::packages::PURGE_JOB,
+                &serde_json::json!({}),
+                retention::next_run(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }
+    });
     let (db, ctx) = (state.db.clone(), state.request_context());
     let officers: Vec<mail::rules::Email> = state
         .settings

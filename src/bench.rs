@@ -341,3 +341,46 @@ pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report
         raw_identity_query_ms,
     })
 }
+
+/// "All records of one identity" for the heaviest identity in the archive as it is, through the
+/// store and as a raw SELECT of the same rows from the same table: milliseconds each.
+pub async fn query(db: &DatabaseConnection) -> anyhow::Result<(u64, f64, f64)> {
+    let id: i64 = record::Entity::find()
+        .select_only()
+        .column(record::Column::AuthorIdentityId)
+        .filter(record::Column::AuthorIdentityId.is_not_null())
+        .filter(record::Column::Direction.eq("received"))
+        .group_by(record::Column::AuthorIdentityId)
+        .order_by_desc(record::Column::Id.count())
+        .limit(1)
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0);
+    let filter = store::RecordFilter {
+        identity: Some(id),
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut found = store::list_records(db, &filter).await?.len();
+    let started = Instant::now();
+    for _ in 0..20 {
+        found = store::list_records(db, &filter).await?.len();
+    }
+    let store_ms = started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT * FROM record WHERE author_identity_id = $1 ORDER BY id LIMIT 1000"
+        }
+        _ => "SELECT * FROM record WHERE author_identity_id = ? ORDER BY id LIMIT 1000",
+    };
+    let started = Instant::now();
+    for _ in 0..20 {
+        db.query_all_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+            .await?;
+    }
+    let raw_ms = started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    Ok((found as u64, store_ms, raw_ms))
+}

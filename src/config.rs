@@ -29,6 +29,10 @@ pub struct Settings {
     pub public_rate_window_secs: u64,
     /// Where the daily digest of requests due within a week and overdue goes.
     pub officer_emails: Vec<String>,
+    /// Where built packages are kept.
+    pub data_dir: String,
+    /// How many days a package's download link stays valid.
+    pub package_days: i64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
@@ -56,6 +60,8 @@ impl Default for Settings {
             public_rate_limit: 30,
             public_rate_window_secs: 600,
             officer_emails: vec![],
+            data_dir: "insyn-data".into(),
+            package_days: 30,
         }
     }
 }
@@ -140,6 +146,15 @@ impl Settings {
                 reason: format!("must be a number of seconds, got {v:?}"),
             })?;
         }
+        if let Some(v) = var("INSYN_DATA_DIR") {
+            s.data_dir = v;
+        }
+        if let Some(v) = var("INSYN_PACKAGE_DAYS") {
+            s.package_days = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "INSYN_PACKAGE_DAYS",
+                reason: format!("must be a number of days, got {v:?}"),
+            })?;
+        }
         if let Some(v) = var("INSYN_OFFICER_EMAILS") {
             s.officer_emails = v
                 .split(',')
@@ -219,6 +234,8 @@ impl fmt::Debug for Settings {
             .field("public_rate_window_secs", &self.public_rate_window_secs)
             // Addresses are personal data: counted, not shown.
             .field("officer_emails", &self.officer_emails.len())
+            .field("data_dir", &self.data_dir)
+            .field("package_days", &self.package_days)
             .finish()
     }
 }

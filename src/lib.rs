@@ -12,6 +12,7 @@ pub mod db;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod packages;
 pub mod registry;
 pub mod requests;
 pub mod retention;

@@ -69,6 +69,9 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         records: u64,
     },
+    /// Time "all records of the heaviest identity" in the archive as it is (after `bench import`),
+    /// through the store and as a raw SELECT.
+    Query,
     /// Serve the app and load `POST /api/v1/requests` at N connections, beside `GET /healthz`.
     Intake {
         #[arg(long, default_value_t = 20_000)]
@@ -181,6 +184,15 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "records of a heavy identity: {} in {:.2} ms (raw indexed SELECT {:.2} ms)",
                 r.heavy_identity_records, r.identity_query_ms, r.raw_identity_query_ms
+            );
+        }
+        Command::Bench {
+            command: BenchCommand::Query,
+        } => {
+            let conn = db::connect(&settings.database_url).await?;
+            let (found, store_ms, raw_ms) = insyn::bench::query(&conn).await?;
+            println!(
+                "records of the heaviest identity: {found} in {store_ms:.2} ms (raw SELECT {raw_ms:.2} ms)"
             );
         }
         Command::Bench {

@@ -10,6 +10,7 @@ pub mod job;
 pub mod legal_hold;
 pub mod moderation;
 pub mod outbox;
+pub mod package;
 pub mod prelude;
 pub mod record;
 pub mod record_version;

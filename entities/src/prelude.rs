@@ -9,6 +9,7 @@ pub use super::job::Entity as Job;
 pub use super::legal_hold::Entity as LegalHold;
 pub use super::moderation::Entity as Moderation;
 pub use super::outbox::Entity as Outbox;
+pub use super::package::Entity as Package;
 pub use super::record::Entity as Record;
 pub use super::record_version::Entity as RecordVersion;
 pub use super::registration::Entity as Registration;

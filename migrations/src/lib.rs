@@ -18,6 +18,7 @@ mod m20261124_000014_create_disposal_decision;
 mod m20261124_000015_create_legal_hold;
 mod m20261124_000016_index_record_author_id;
 mod m20261124_000017_create_request;
+mod m20261124_000018_create_package;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000015_create_legal_hold::Migration),
             Box::new(m20261124_000016_index_record_author_id::Migration),
             Box::new(m20261124_000017_create_request::Migration),
+            Box::new(m20261124_000018_create_package::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Tags,
     param::{Path, Query},
-    payload::Json,
+    payload::{Attachment, AttachmentType, Json},
 };
 
 #[derive(Tags)]
@@ -232,6 +232,18 @@ pub struct QueuePage {
     pub requests: Vec<QueueRow>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next_after: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum PackageDownload {
+    /// The ZIP.
+    #[oai(status = 200)]
+    Ok(
+        Attachment<poem::Body>,
+        /// The SHA-256 of the whole file, as the audit log records it.
+        #[oai(header = "X-Package-SHA256")]
+        String,
+    ),
 }
 
 #[derive(Object, Debug)]
@@ -929,6 +941,60 @@ impl RequestsApi {
         let actor = auth.0.require(OFFICERS)?.actor();
         store::decide_match(&state.db, id.0, match_id.0, false, &actor).await?;
         Ok(Json(view(&state, id.0, true).await?))
+    }
+
+    /// Download the request's package
+    ///
+    /// Roles: the request's status token, or `admin` and `officer`. The ZIP of a completed access or
+    /// export request, streamed: `index.html`, `data.json` with its schema, `records.csv`,
+    /// `consents.csv` and `manifest.json` (every file's SHA-256). 409 while it is being built, 410
+    /// once the link has expired; every download is counted and audited.
+    #[oai(
+        path = "/requests/:id/package",
+        method = "get",
+        operation_id = "download_package"
+    )]
+    #[tracing::instrument(name = "download_package", skip_all, fields(id = id.0))]
+    async fn package(
+        &self,
+        state: Data<&AppState>,
+        auth: CaseAuth,
+        id: Path<i64>,
+    ) -> Result<PackageDownload, CaseError> {
+        let (actor, _) = caller(&auth, id.0, OFFICERS)?;
+        let storage = state.package_storage();
+        use crate::packages::store::{DownloadError, open_download};
+        let (p, path) = match open_download(&state.db, &storage, id.0, &actor).await {
+            Ok(found) => found,
+            Err(DownloadError::None) => {
+                return Err(AppError::NotFound(format!("a package for request {}", id.0)).into());
+            }
+            Err(DownloadError::NotReady) => {
+                return Err(CaseError::Conflict(typed(
+                    StatusCode::CONFLICT,
+                    "package-building",
+                    "the package is being built; you will be mailed when it is ready".into(),
+                )));
+            }
+            Err(DownloadError::Expired) => {
+                return Err(CaseError::Gone(typed(
+                    StatusCode::GONE,
+                    "package-expired",
+                    "the download link has expired; ask the municipality for a new package".into(),
+                )));
+            }
+            Err(DownloadError::Db(e)) => return Err(AppError::from(e).into()),
+        };
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let name = format!("{}-{}.zip", p.kind, id.0);
+        Ok(PackageDownload::Ok(
+            Attachment::new(poem::Body::from_async_read(file))
+                .filename(name)
+                .attachment_type(AttachmentType::Attachment),
+            p.sha256.unwrap_or_default(),
+        ))
     }
 
     /// The officer's queue

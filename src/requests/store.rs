@@ -986,6 +986,15 @@ pub async fn complete(
     let txn = db.begin().await?;
     let r = lock(&txn, id).await?;
     let r = move_to(&txn, r, Action::Complete, |_| {}).await?;
+    // Access and export are answered with a package, built by a job from the verified accounts.
+    let package = match RequestType::parse(&r.request_type) {
+        Some(RequestType::Access) => Some(crate::packages::rules::PackageKind::Access),
+        Some(RequestType::Export) => Some(crate::packages::rules::PackageKind::Export),
+        _ => None,
+    };
+    if let Some(kind) = package {
+        crate::packages::queue_build(&txn, id, kind).await?;
+    }
     // The status token is not stored, so the link in this mail points at the page without it.
     let link = format!("{}/requests/{id}", ctx.public_url.trim_end_matches('/'));
     send(

@@ -9,6 +9,7 @@ mod consent;
 mod jobs;
 mod mail;
 mod openapi;
+mod packages;
 mod problems;
 mod registry;
 mod requests;

@@ -40,6 +40,16 @@ async fn as_citizen(
     r.send().await.unwrap()
 }
 
+/// The subjects of the mail queued to `to`.
+pub(crate) async fn outbox_for(app: &TestApp, to: &str) -> Vec<String> {
+    outbox(app)
+        .await
+        .into_iter()
+        .filter(|m| m.recipient == to)
+        .map(|m| m.subject)
+        .collect()
+}
+
 async fn outbox(app: &TestApp) -> Vec<entities::outbox::Model> {
     entities::outbox::Entity::find()
         .order_by_asc(entities::outbox::Column::Id)
@@ -581,9 +591,10 @@ both_backends!(
         assert_eq!(import(&app, &archivist, ch, &from_bo).await.status(), 200);
         let v = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
         assert!(v["identities"][0]["verified_at"].is_null());
-        let from_anna = json!({"id": "1_31", "from": {"id": "501", "name": "Anna Andersson"},
-            "message": format!("Här är min kod: {}", phrase.to_lowercase()), "created_time": "2026-11-01T10:05:00+0000",
-            "parent": {"id": "1_10"}});
+        // Anna sends it as a private message: a Messenger webhook delivery, as Meta sends it.
+        let from_anna = json!({"object": "page", "entry": [{"id": PAGE, "time": 1_764_000_000_000_i64,
+            "messaging": [{"sender": {"id": "501"}, "recipient": {"id": PAGE}, "timestamp": 1_764_000_000_000_i64,
+                "message": {"mid": "m_proof_1", "seq": 7, "text": format!("Här är min kod: {}", phrase.to_lowercase())}}]}]});
         assert_eq!(import(&app, &archivist, ch, &from_anna).await.status(), 200);
         let v = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
         assert!(

@@ -53,28 +53,25 @@ pub async fn list_records(
         q = q.filter(record::Column::Classified.eq(false));
     }
     let page = q.limit(f.limit);
-    // The page comes back as one JSON array built by the database: the driver then hands over one
-    // row instead of a thousand, which is most of the cost of a large page.
     let backend = db.get_database_backend();
+    if backend != DbBackend::Sqlite {
+        return page.all(db).await;
+    }
+    // On SQLite the page comes back as one JSON array built by the database: the driver then hands
+    // over one row instead of a thousand, which is most of the cost of a large page there.
     let inner = page.build(backend);
     let columns: Vec<String> = record::Column::iter()
         .map(|c| c.as_str().to_owned())
         .collect();
-    let sql = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT COALESCE(json_agg(r ORDER BY r.id), '[]')::text AS page FROM ({}) AS r",
-            inner.sql
-        ),
-        _ => format!(
-            "SELECT json_group_array(json_object({})) AS page FROM ({}) AS r",
-            columns
-                .iter()
-                .map(|c| format!("'{c}', r.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            inner.sql
-        ),
-    };
+    let sql = format!(
+        "SELECT json_group_array(json_object({})) AS page FROM ({}) AS r",
+        columns
+            .iter()
+            .map(|c| format!("'{c}', r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        inner.sql
+    );
     let stmt = Statement { sql, ..inner };
     let Some(row) = db.query_one_raw(stmt).await? else {
         return Ok(vec![]);
@@ -91,7 +88,7 @@ pub async fn list_records(
     Ok(records)
 }
 
-/// A record row as `json_object`/`json_agg` render it on SQLite and PostgreSQL.
+/// A record row as SQLite's `json_object` renders it.
 fn record_from_json(v: &serde_json::Value) -> Option<record::Model> {
     use serde_json::Value;
     let int = |k: &str| v.get(k).and_then(Value::as_i64);

@@ -1,0 +1,588 @@
+//! Builds a package as a ZIP on disk, page by page: memory stays bounded however many records the
+//! person has. Each file's SHA-256 and size go into `manifest.json`.
+use super::rules::{
+    BOM, CONSENTS_CSV, DATA_JSON, DATA_SCHEMA, HTML_TAIL, INDEX_HTML, MANIFEST_JSON, PackageKind,
+    RECORDS_CSV, SCHEMA_JSON, article_15, context_text, csv_line, html_head,
+};
+use crate::consent::rules::Purpose;
+use crate::mail::rules::{Language, escape_html};
+use crate::retention::rules::{Decision, Retention, retention_of};
+use entities::{
+    channel, consent_event, identity, moderation, record, record_version, request,
+    request_identity, request_match,
+};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const PAGE: u64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("writing the package: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("writing the package: {0}")]
+    Zip(#[from] zip::result::ZipError),
+}
+
+/// A built package on disk.
+pub struct Built {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub records: u64,
+}
+
+/// The identities a request may act on: accounts proven the person's, and matches an officer
+/// confirmed. Nothing matched by name alone.
+pub async fn verified_identities(
+    db: &DatabaseConnection,
+    request_id: i64,
+) -> Result<Vec<identity::Model>, DbErr> {
+    let mut ids: Vec<i64> = request_identity::Entity::find()
+        .filter(request_identity::Column::RequestId.eq(request_id))
+        .filter(request_identity::Column::VerifiedAt.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|i| i.identity_id)
+        .collect();
+    ids.extend(
+        request_match::Entity::find()
+            .filter(request_match::Column::RequestId.eq(request_id))
+            .filter(request_match::Column::State.eq("confirmed"))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| m.identity_id),
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    identity::Entity::find()
+        .filter(identity::Column::Id.is_in(ids))
+        .order_by_asc(identity::Column::Id)
+        .all(db)
+        .await
+}
+
+/// One record with what the package shows beside it.
+struct Item {
+    record: record::Model,
+    versions: Vec<record_version::Model>,
+    moderation: Vec<moderation::Model>,
+    /// The text of what it belongs to, redacted when another person wrote it.
+    in_reply_to: Option<String>,
+}
+
+struct Source<'a> {
+    db: &'a DatabaseConnection,
+    identity_ids: Vec<i64>,
+    lang: Language,
+}
+
+impl Source<'_> {
+    async fn page(&self, after: i64) -> Result<Vec<Item>, DbErr> {
+        let records = record::Entity::find()
+            .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
+            .filter(record::Column::Classified.eq(false))
+            .filter(record::Column::Id.gt(after))
+            .order_by_asc(record::Column::Id)
+            .limit(PAGE)
+            .all(self.db)
+            .await?;
+        if records.is_empty() {
+            return Ok(vec![]);
+        }
+        let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+        let mut versions: HashMap<i64, Vec<record_version::Model>> = HashMap::new();
+        for v in record_version::Entity::find()
+            .filter(record_version::Column::RecordId.is_in(ids.clone()))
+            .order_by_asc(record_version::Column::Seq)
+            .all(self.db)
+            .await?
+        {
+            versions.entry(v.record_id).or_default().push(v);
+        }
+        let mut moderations: HashMap<i64, Vec<moderation::Model>> = HashMap::new();
+        for m in moderation::Entity::find()
+            .filter(moderation::Column::RecordId.is_in(ids))
+            .all(self.db)
+            .await?
+        {
+            moderations.entry(m.record_id).or_default().push(m);
+        }
+        let parent_ids: Vec<i64> = records.iter().filter_map(|r| r.parent_id).collect();
+        let parents: HashMap<i64, record::Model> = record::Entity::find()
+            .filter(record::Column::Id.is_in(parent_ids))
+            .all(self.db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let parent = r.parent_id.and_then(|p| parents.get(&p));
+                let own = |p: &record::Model| {
+                    p.author_identity_id
+                        .is_some_and(|a| self.identity_ids.contains(&a))
+                };
+                let in_reply_to = parent.map(|p| {
+                    if own(p) {
+                        p.text.clone().unwrap_or_default()
+                    } else {
+                        context_text(self.lang, &p.direction, p.text.as_deref())
+                    }
+                });
+                Item {
+                    versions: versions.remove(&r.id).unwrap_or_default(),
+                    moderation: moderations.remove(&r.id).unwrap_or_default(),
+                    in_reply_to,
+                    record: r,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Writes one file into the ZIP and keeps its hash and size for the manifest.
+struct Entry<'a, W: Write + std::io::Seek> {
+    zip: &'a mut zip::ZipWriter<W>,
+    hash: Sha256,
+    size: u64,
+}
+
+impl<'a, W: Write + std::io::Seek> Entry<'a, W> {
+    fn start(zip: &'a mut zip::ZipWriter<W>, name: &str) -> Result<Self, BuildError> {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file(name, options)?;
+        Ok(Entry {
+            zip,
+            hash: Sha256::new(),
+            size: 0,
+        })
+    }
+
+    fn put(&mut self, s: &str) -> Result<(), BuildError> {
+        self.zip.write_all(s.as_bytes())?;
+        self.hash.update(s.as_bytes());
+        self.size += s.len() as u64;
+        Ok(())
+    }
+
+    fn done(self) -> (String, u64) {
+        (hex::encode(self.hash.finalize()), self.size)
+    }
+}
+
+fn retention_json(r: &record::Model, decisions: &[Decision]) -> serde_json::Value {
+    match retention_of(&crate::retention::store::facts(r), decisions) {
+        Retention::NoDecision => serde_json::json!({"kept": "no disposal decision covers it"}),
+        Retention::Permanent { reference, .. } => {
+            serde_json::json!({"decision": reference, "disposable_from": null})
+        }
+        Retention::DisposableFrom {
+            reference, date, ..
+        } => serde_json::json!({"decision": reference, "disposable_from": date}),
+    }
+}
+
+fn record_json(
+    item: &Item,
+    channels: &HashMap<i64, String>,
+    decisions: &[Decision],
+    kind: PackageKind,
+) -> serde_json::Value {
+    let r = &item.record;
+    let attachments: serde_json::Value =
+        serde_json::from_str(&r.attachments).unwrap_or(serde_json::json!([]));
+    let mut v = serde_json::json!({
+        "id": r.id,
+        "kind": r.kind,
+        "channel": channels.get(&r.channel_id).cloned().unwrap_or_default(),
+        "platform_id": r.platform_id,
+        "direction": r.direction,
+        "platform_time": r.platform_time,
+        "archived_at": r.archived_at,
+        "text": r.text,
+        "reaction_type": r.reaction_type,
+        "attachments": attachments,
+        "visibility": r.visibility,
+        "in_reply_to": item.in_reply_to,
+    });
+    if kind == PackageKind::Access {
+        v["registration_number"] = serde_json::json!(r.registration_number);
+        v["moderation"] = item
+            .moderation
+            .iter()
+            .map(|m| serde_json::json!({"rule": m.rule, "action": m.action, "decided_at": m.decided_at, "registration_number": m.registration_number}))
+            .collect();
+        v["retention"] = retention_json(r, decisions);
+        v["versions"] = item
+            .versions
+            .iter()
+            .map(|ver| {
+                let c: serde_json::Value = serde_json::from_str(&ver.content).unwrap_or_default();
+                serde_json::json!({"seq": ver.seq, "change": ver.change, "seen_at": ver.seen_at,
+                    "text": c.get("text"), "visibility": c.get("visibility"), "hash": ver.hash})
+            })
+            .collect();
+    }
+    v
+}
+
+/// Builds the package for `req` into `dir`.
+pub async fn build(
+    db: &DatabaseConnection,
+    dir: &Path,
+    package_id: i64,
+    req: &request::Model,
+    kind: PackageKind,
+) -> Result<Built, BuildError> {
+    let lang = if req.language == "en" {
+        Language::En
+    } else {
+        Language::Sv
+    };
+    let identities = verified_identities(db, req.id).await?;
+    let identity_ids: Vec<i64> = identities.iter().map(|i| i.id).collect();
+    let source = Source {
+        db,
+        identity_ids: identity_ids.clone(),
+        lang,
+    };
+    let channels: HashMap<i64, String> = channel::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, format!("{}:{}", c.platform, c.name)))
+        .collect();
+    let (decisions, _) = crate::retention::store::load(db).await?;
+    let withheld = record::Entity::find()
+        .filter(record::Column::AuthorIdentityId.is_in(identity_ids.clone()))
+        .filter(record::Column::Classified.eq(true))
+        .count(db)
+        .await?;
+    let consents = consent_event::Entity::find()
+        .filter(consent_event::Column::IdentityId.is_in(identity_ids.clone()))
+        .order_by_asc(consent_event::Column::At)
+        .all(db)
+        .await?;
+    let earlier = request::Entity::find()
+        .filter(request::Column::Email.eq(req.email.clone()))
+        .order_by_asc(request::Column::Id)
+        .all(db)
+        .await?;
+    let built_at = crate::audit::now();
+
+    std::fs::create_dir_all(dir)?;
+    let token: [u8; 12] = rand::random();
+    let path = dir.join(format!("{package_id}-{}.zip", hex::encode(token)));
+    let partial = path.with_extension("partial");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&partial)?);
+    let mut manifest: Vec<serde_json::Value> = vec![];
+    let mut records = 0u64;
+
+    // data.json, streamed a page at a time.
+    {
+        let mut e = Entry::start(&mut zip, DATA_JSON)?;
+        let head = serde_json::json!({
+            "format": "insyn-package/1",
+            "kind": kind.as_str(),
+            "reference": req.reference,
+            "built_at": built_at,
+            "language": req.language,
+            "controller": "the municipality (kommunen), with the platform as joint controller for what is published",
+            "identities": identities.iter().map(|i| serde_json::json!({"platform": i.platform, "platform_id": i.platform_id, "display_name": i.display_name, "profile_link": i.profile_link})).collect::<Vec<_>>(),
+        });
+        let head = head.to_string();
+        e.put(&head[..head.len() - 1])?;
+        e.put(",\"records\":[")?;
+        let mut after = 0;
+        let mut first = true;
+        loop {
+            let page = source.page(after).await?;
+            let Some(last) = page.last() else { break };
+            after = last.record.id;
+            for item in &page {
+                if !first {
+                    e.put(",")?;
+                }
+                first = false;
+                e.put(&record_json(item, &channels, &decisions, kind).to_string())?;
+                records += 1;
+            }
+        }
+        e.put("],\"consents\":")?;
+        let c: Vec<serde_json::Value> = consents
+            .iter()
+            .map(|c| serde_json::json!({"event": c.event, "interaction": c.interaction, "purpose": c.purpose,
+                "legal_basis": "consent", "record_id": c.record_id, "at": c.at, "policy_version": c.policy_version}))
+            .collect();
+        e.put(&serde_json::to_string(&c).unwrap_or_else(|_| "[]".into()))?;
+        if kind == PackageKind::Access {
+            let purposes: Vec<serde_json::Value> = Purpose::ALL
+                .iter()
+                .map(|p| serde_json::json!({"purpose": p.as_str(), "legal_basis": p.legal_basis().as_str(), "source": p.source()}))
+                .collect();
+            e.put(",\"purposes\":")?;
+            e.put(&serde_json::Value::from(purposes).to_string())?;
+            let reqs: Vec<serde_json::Value> = earlier
+                .iter()
+                .map(|r| serde_json::json!({"reference": r.reference, "type": r.request_type, "status": r.status, "received_at": r.received_at}))
+                .collect();
+            e.put(",\"requests\":")?;
+            e.put(&serde_json::Value::from(reqs).to_string())?;
+        }
+        let withheld_json = if withheld > 0 {
+            serde_json::json!([{"count": withheld, "reason": "sekretess enligt offentlighets- och sekretesslagen (2009:400) / classified under the Public Access to Information and Secrecy Act"}])
+        } else {
+            serde_json::json!([])
+        };
+        e.put(",\"withheld\":")?;
+        e.put(&withheld_json.to_string())?;
+        e.put("}")?;
+        let (sha, size) = e.done();
+        manifest.push(serde_json::json!({"name": DATA_JSON, "sha256": sha, "size": size}));
+    }
+    {
+        let mut e = Entry::start(&mut zip, SCHEMA_JSON)?;
+        e.put(DATA_SCHEMA)?;
+        let (sha, size) = e.done();
+        manifest.push(serde_json::json!({"name": SCHEMA_JSON, "sha256": sha, "size": size}));
+    }
+    if kind == PackageKind::Access {
+        {
+            let mut e = Entry::start(&mut zip, RECORDS_CSV)?;
+            e.put(BOM)?;
+            e.put(&csv_line(&[
+                "id",
+                "kind",
+                "channel",
+                "platform_time",
+                "archived_at",
+                "direction",
+                "visibility",
+                "text",
+                "in_reply_to",
+                "registration_number",
+                "versions",
+                "disposable_from",
+            ]))?;
+            let mut after = 0;
+            loop {
+                let page = source.page(after).await?;
+                let Some(last) = page.last() else { break };
+                after = last.record.id;
+                for item in &page {
+                    let r = &item.record;
+                    let ret = retention_json(r, &decisions);
+                    e.put(&csv_line(&[
+                        &r.id.to_string(),
+                        &r.kind,
+                        channels.get(&r.channel_id).map_or("", String::as_str),
+                        &r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        &r.archived_at.to_rfc3339(),
+                        &r.direction,
+                        &r.visibility,
+                        r.text
+                            .as_deref()
+                            .or(r.reaction_type.as_deref())
+                            .unwrap_or(""),
+                        item.in_reply_to.as_deref().unwrap_or(""),
+                        r.registration_number.as_deref().unwrap_or(""),
+                        &item.versions.len().to_string(),
+                        ret["disposable_from"].as_str().unwrap_or(""),
+                    ]))?;
+                }
+            }
+            let (sha, size) = e.done();
+            manifest.push(serde_json::json!({"name": RECORDS_CSV, "sha256": sha, "size": size}));
+        }
+        {
+            let mut e = Entry::start(&mut zip, CONSENTS_CSV)?;
+            e.put(BOM)?;
+            e.put(&csv_line(&[
+                "event",
+                "interaction",
+                "purpose",
+                "legal_basis",
+                "record_id",
+                "at",
+                "policy_version",
+            ]))?;
+            for c in &consents {
+                e.put(&csv_line(&[
+                    &c.event,
+                    c.interaction.as_deref().unwrap_or(""),
+                    &c.purpose,
+                    "consent",
+                    &c.record_id.map(|i| i.to_string()).unwrap_or_default(),
+                    &c.at.to_rfc3339(),
+                    &c.policy_version,
+                ]))?;
+            }
+            let (sha, size) = e.done();
+            manifest.push(serde_json::json!({"name": CONSENTS_CSV, "sha256": sha, "size": size}));
+        }
+        {
+            let (title, searched, rec_h, cons_h, req_h, none, withheld_t) = match lang {
+                Language::Sv => (
+                    "Dina uppgifter hos kommunen",
+                    "Konton vi har sökt på",
+                    "Det du har skrivit och gjort på våra konton",
+                    "Samtycken",
+                    "Dina begäranden",
+                    "Inget hittades.",
+                    "poster har hållits inne på grund av sekretess (offentlighets- och sekretesslagen)",
+                ),
+                Language::En => (
+                    "Your data held by the municipality",
+                    "Accounts searched",
+                    "What you wrote and did on our accounts",
+                    "Consents",
+                    "Your requests",
+                    "Nothing was found.",
+                    "records were withheld as classified (Public Access to Information and Secrecy Act)",
+                ),
+            };
+            let mut e = Entry::start(&mut zip, INDEX_HTML)?;
+            e.put(&html_head(lang, title))?;
+            e.put(&format!("<p>{}</p>\n", escape_html(&req.reference)))?;
+            e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(searched)))?;
+            for i in &identities {
+                e.put(&format!(
+                    "<li>{} {} {}</li>\n",
+                    escape_html(&i.platform),
+                    escape_html(&i.platform_id),
+                    escape_html(i.display_name.as_deref().unwrap_or(""))
+                ))?;
+            }
+            e.put("</ul>\n")?;
+            e.put(&format!("<h2>{}</h2>\n", escape_html(rec_h)))?;
+            if records == 0 {
+                e.put(&format!("<p>{}</p>\n", escape_html(none)))?;
+            }
+            let mut after = 0;
+            loop {
+                let page = source.page(after).await?;
+                let Some(last) = page.last() else { break };
+                after = last.record.id;
+                for item in &page {
+                    let r = &item.record;
+                    e.put(&format!(
+                        "<section>\n<h3>{} · {} · {}</h3>\n",
+                        escape_html(&r.kind),
+                        escape_html(channels.get(&r.channel_id).map_or("", String::as_str)),
+                        escape_html(&r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default())
+                    ))?;
+                    if let Some(ctx) = &item.in_reply_to {
+                        e.put(&format!("<p class=\"ctx\">{}</p>\n", escape_html(ctx)))?;
+                    }
+                    e.put(&format!(
+                        "<p>{}</p>\n<table><tr><th>#</th><th>change</th><th>seen</th><th>SHA-256</th></tr>\n",
+                        escape_html(r.text.as_deref().or(r.reaction_type.as_deref()).unwrap_or(""))
+                    ))?;
+                    for v in &item.versions {
+                        e.put(&format!(
+                            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                            v.seq,
+                            escape_html(&v.change),
+                            v.seen_at.to_rfc3339(),
+                            escape_html(&v.hash)
+                        ))?;
+                    }
+                    e.put("</table>\n")?;
+                    let ret = retention_json(r, &decisions);
+                    e.put(&format!(
+                        "<p>{} · {} · {}</p>\n",
+                        escape_html(&r.visibility),
+                        escape_html(r.registration_number.as_deref().unwrap_or("")),
+                        escape_html(&ret.to_string())
+                    ))?;
+                    for m in &item.moderation {
+                        e.put(&format!(
+                            "<p>{} / {}</p>\n",
+                            escape_html(&m.rule),
+                            escape_html(&m.action)
+                        ))?;
+                    }
+                    e.put("</section>\n")?;
+                }
+            }
+            if withheld > 0 {
+                e.put(&format!("<p>{withheld} {}</p>\n", escape_html(withheld_t)))?;
+            }
+            e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(cons_h)))?;
+            for c in &consents {
+                e.put(&format!(
+                    "<li>{} {} {} ({})</li>\n",
+                    c.at.to_rfc3339(),
+                    escape_html(&c.event),
+                    escape_html(c.interaction.as_deref().unwrap_or("")),
+                    escape_html(&c.purpose)
+                ))?;
+            }
+            e.put(&format!("</ul>\n<h2>{}</h2>\n<ul>\n", escape_html(req_h)))?;
+            for r in &earlier {
+                e.put(&format!(
+                    "<li>{} {} {}</li>\n",
+                    escape_html(&r.reference),
+                    escape_html(&r.request_type),
+                    escape_html(&r.status)
+                ))?;
+            }
+            e.put("</ul>\n")?;
+            for (h, p) in article_15(lang) {
+                e.put(&format!(
+                    "<h2>{}</h2>\n<p>{}</p>\n",
+                    escape_html(h),
+                    escape_html(p)
+                ))?;
+            }
+            e.put(HTML_TAIL)?;
+            let (sha, size) = e.done();
+            manifest.push(serde_json::json!({"name": INDEX_HTML, "sha256": sha, "size": size}));
+        }
+    }
+    {
+        let m = serde_json::json!({"reference": req.reference, "kind": kind.as_str(), "built_at": built_at, "files": manifest});
+        let mut e = Entry::start(&mut zip, MANIFEST_JSON)?;
+        e.put(&serde_json::to_string_pretty(&m).unwrap_or_default())?;
+    }
+    zip.finish()?.sync_all()?;
+    std::fs::rename(&partial, &path)?;
+    let (sha256, size) = hash_file(&path)?;
+    Ok(Built {
+        sha256,
+        size,
+        path,
+        records,
+    })
+}
+
+/// SHA-256 and size of a file, read in chunks.
+pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(hash.finalize()), size))
+}

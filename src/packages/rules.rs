@@ -1,0 +1,199 @@
+//! What goes into an access (Art. 15) or export (Art. 20) package, and how: fixed file names,
+//! CSV for spreadsheets, the Art. 15(1) information in the request's language, third parties
+//! redacted. Pure.
+use crate::mail::rules::{Language, escape_html};
+use crate::vocabulary::vocabulary;
+
+vocabulary!(
+    PackageKind {
+        Access => "access",
+        Export => "export",
+    }
+);
+
+vocabulary!(
+    PackageStatus {
+        Building => "building",
+        Ready => "ready",
+        Failed => "failed",
+        Expired => "expired",
+    }
+);
+
+/// The files of a package, always these names: nothing of the content reaches a file name.
+pub const INDEX_HTML: &str = "index.html";
+pub const DATA_JSON: &str = "data.json";
+pub const SCHEMA_JSON: &str = "data.schema.json";
+pub const RECORDS_CSV: &str = "records.csv";
+pub const CONSENTS_CSV: &str = "consents.csv";
+pub const MANIFEST_JSON: &str = "manifest.json";
+
+/// Excel opens UTF-8 as UTF-8 (å, ä, ö) only when the file starts with a byte order mark.
+pub const BOM: &str = "\u{feff}";
+
+/// One CSV field: quoted when it holds a separator, a quote or a line break; a leading `=`, `+`,
+/// `-` or `@` is defused so a spreadsheet does not run it as a formula.
+pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub fn csv_line(fields: &[&str]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// What stands in for another person's content in the subject's package.
+pub fn redacted(lang: Language) -> &'static str {
+    match lang {
+        Language::Sv => "[borttaget: en annan persons uppgifter]",
+        Language::En => "[removed: another person's data]",
+    }
+}
+
+/// The context a record is shown with: the municipality's own content is kept; a member of the
+/// public's is another person's, and is redacted.
+pub fn context_text(lang: Language, direction: &str, text: Option<&str>) -> String {
+    match (direction, text) {
+        ("drawn_up", Some(t)) => t.to_owned(),
+        ("drawn_up", None) => String::new(),
+        _ => redacted(lang).to_owned(),
+    }
+}
+
+/// The Art. 15(1)(a)–(h) and 15(2) information, as headed paragraphs.
+pub fn article_15(lang: Language) -> Vec<(&'static str, &'static str)> {
+    match lang {
+        Language::Sv => vec![
+            (
+                "Ändamål och rättslig grund",
+                "Kommunen bevarar det som skrivs och skickas på kommunens konton i sociala medier eftersom det är allmänna handlingar: arkivering är en rättslig förpliktelse (dataskyddsförordningen art. 6.1 c och e, arkivlagen, tryckfrihetsförordningen 2 kap.) och vilar inte på samtycke. Att dina uppgifter visas på kontot och inlägget vilar på det samtycke som din interaktion (gilla, reagera, kommentera, skriva ett meddelande) innebär enligt kommunens policy; det samtycket kan du återkalla.",
+            ),
+            (
+                "Kategorier av personuppgifter",
+                "Ditt namn och din profil så som plattformen visar dem, det du har skrivit, dina reaktioner, bilagor du har skickat, tidpunkter, och beslut om moderering och registrering.",
+            ),
+            (
+                "Mottagare",
+                "Plattformen (Meta) är gemensamt personuppgiftsansvarig för det som publiceras på kontot och har en egen kopia; du kan begära ut den hos Meta. Hot och andra brott anmäls till Polismyndigheten. Allmänna handlingar kan lämnas ut enligt offentlighetsprincipen.",
+            ),
+            (
+                "Hur länge uppgifterna sparas",
+                "Varje post sparas enligt kommunens gallringsbeslut; finns inget beslut sparas den (allmänna handlingar får inte gallras utan beslut). Gallringsbeslut och datum visas för varje post.",
+            ),
+            (
+                "Dina rättigheter",
+                "Du har rätt att begära rättelse, radering, begränsning av behandlingen och att invända mot behandlingen, och att återkalla ditt samtycke till publicering. Allmänna handlingar som ska bevaras kan inte raderas på begäran (HFD 2015 ref. 71). Du kan lämna klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se.",
+            ),
+            (
+                "Varifrån uppgifterna kommer",
+                "Från plattformen: det du själv har skrivit eller gjort på kommunens konton, så som plattformen levererade det.",
+            ),
+            (
+                "Automatiserade beslut",
+                "Inga beslut fattas enbart automatiserat och ingen profilering sker.",
+            ),
+        ],
+        Language::En => vec![
+            (
+                "Purposes and legal basis",
+                "The municipality keeps what is written and sent on its social-media accounts because it is public documents: archiving is a legal obligation (GDPR Art. 6(1)(c) and (e), the Archives Act, the Freedom of the Press Act ch. 2) and does not rest on consent. That your data shows on the account and the post rests on the consent your interaction (liking, reacting, commenting, writing a message) gives under the municipality's policy; you may withdraw it.",
+            ),
+            (
+                "Categories of personal data",
+                "Your name and profile as the platform shows them, what you wrote, your reactions, attachments you sent, times, and moderation and registration decisions.",
+            ),
+            (
+                "Recipients",
+                "The platform (Meta) is joint controller for what is published on the account and holds its own copy; you can ask Meta for it. Threats and other crimes are reported to the Swedish Police. Public documents may be disclosed under the principle of public access.",
+            ),
+            (
+                "How long the data is kept",
+                "Each item is kept under the municipality's disposal decisions; where no decision covers it, it is kept (public documents may not be disposed of without one). The decision and the date are shown for each item.",
+            ),
+            (
+                "Your rights",
+                "You may ask for rectification, erasure, restriction of processing, object to processing, and withdraw your consent to publication. Public documents that must be kept cannot be erased on request (HFD 2015 ref. 71). You may complain to the Swedish Authority for Privacy Protection (IMY), www.imy.se.",
+            ),
+            (
+                "Where the data comes from",
+                "From the platform: what you yourself wrote or did on the municipality's accounts, as the platform delivered it.",
+            ),
+            (
+                "Automated decisions",
+                "No decision is made by automated means alone, and there is no profiling.",
+            ),
+        ],
+    }
+}
+
+/// The opening of `index.html`: self-contained (no external fonts, scripts or images), readable
+/// on a phone.
+pub fn html_head(lang: Language, title: &str) -> String {
+    let code = match lang {
+        Language::Sv => "sv",
+        Language::En => "en",
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n\
+         <style>body{{font-family:system-ui,sans-serif;line-height:1.5;margin:0 auto;max-width:50em;padding:1em;color:#111}}\
+         table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #888;padding:.3em;text-align:left;vertical-align:top}}\
+         .ctx{{color:#333;font-style:italic}}@media(max-width:40em){{table,tr,td,th{{display:block}}}}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
+        escape_html(title),
+        escape_html(title)
+    )
+}
+
+pub const HTML_TAIL: &str = "</main>\n</body>\n</html>\n";
+
+/// The JSON Schema of `data.json` (also in `openapi/`).
+pub const DATA_SCHEMA: &str = include_str!("../../openapi/package-data.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("Hej"), "Hej");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("säg \"hej\""), "\"säg \"\"hej\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_line(&["1", "å"]), "1,å\r\n");
+    }
+
+    #[test]
+    fn others_are_redacted_the_municipality_is_not() {
+        assert_eq!(
+            context_text(Language::Sv, "drawn_up", Some("Nyhet")),
+            "Nyhet"
+        );
+        assert_eq!(
+            context_text(Language::En, "received", Some("Bo wrote this")),
+            "[removed: another person's data]"
+        );
+        let head = html_head(Language::Sv, "Dina <uppgifter>");
+        assert!(head.contains("lang=\"sv\"") && head.contains("&lt;uppgifter&gt;"));
+        assert!(
+            !head.contains("http"),
+            "self-contained: no external resources"
+        );
+        assert_eq!(article_15(Language::En).len(), 7);
+        let schema: serde_json::Value = serde_json::from_str(DATA_SCHEMA).unwrap();
+        assert_eq!(schema["type"], "object");
+    }
+}

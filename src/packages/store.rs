@@ -1,0 +1,250 @@
+//! Packages over `package`: queued when a request is completed, built by a job, downloaded while
+//! the link is valid, purged when it expires.
+use super::build::{self, BuildError};
+use super::rules::{PackageKind, PackageStatus};
+use crate::audit::{self, Actor, NewEntry, now};
+use crate::mail::rules::{Email, Language};
+use entities::{package, request};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use std::path::PathBuf;
+
+/// The job that builds a package.
+pub const BUILD_JOB: &str = "packages.build";
+/// The job that purges expired packages, daily.
+pub const PURGE_JOB: &str = "packages.purge";
+
+/// Where packages live and for how long.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    pub dir: PathBuf,
+    pub days: i64,
+    pub public_url: String,
+}
+
+fn system(kind: &str) -> Actor {
+    Actor {
+        id: format!("job:{kind}"),
+        role: "system".into(),
+    }
+}
+
+/// Queues the package of a completed access or export request, in the caller's transaction.
+pub async fn queue_build<C: ConnectionTrait>(
+    txn: &C,
+    request_id: i64,
+    kind: PackageKind,
+) -> Result<package::Model, DbErr> {
+    let p = package::ActiveModel {
+        request_id: Set(request_id),
+        kind: Set(kind.as_str().to_owned()),
+        status: Set(PackageStatus::Building.as_str().to_owned()),
+        file_name: Set(None),
+        sha256: Set(None),
+        size: Set(None),
+        records: Set(None),
+        downloads: Set(0),
+        created_at: Set(now()),
+        built_at: Set(None),
+        expires_at: Set(None),
+        error: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    crate::jobs::store::enqueue(txn, BUILD_JOB, &serde_json::json!({"package_id": p.id})).await?;
+    Ok(p)
+}
+
+fn ready_mail(
+    lang: Language,
+    reference: &str,
+    link: &str,
+    until: &str,
+) -> crate::mail::rules::Rendered {
+    use crate::mail::rules::layout;
+    match lang {
+        Language::Sv => layout(
+            lang,
+            &format!("Dina uppgifter finns att hämta – {reference}"),
+            &[
+                "Hej!".into(),
+                format!("Filen med dina uppgifter i ärende {reference} är klar."),
+                format!(
+                    "Hämta den via statussidan för ärendet (använd länken i vårt första mejl): {link}"
+                ),
+                format!("Filen finns kvar till och med {until}."),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            &format!("Your data is ready to download – {reference}"),
+            &[
+                "Hello,".into(),
+                format!("The file with your data for request {reference} is ready."),
+                format!(
+                    "Download it from the request's status page (use the link in our first email): {link}"
+                ),
+                format!("It is available until {until}."),
+            ],
+        ),
+    }
+}
+
+/// Builds a queued package, then mails the person that it is ready. Run by the job; an error
+/// leaves the package `building` and the job retries.
+pub async fn build_queued(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    package_id: i64,
+) -> Result<(), BuildError> {
+    let Some(p) = package::Entity::find_by_id(package_id).one(db).await? else {
+        return Ok(());
+    };
+    if p.status != PackageStatus::Building.as_str() {
+        return Ok(());
+    }
+    let Some(req) = request::Entity::find_by_id(p.request_id).one(db).await? else {
+        return Ok(());
+    };
+    let kind = PackageKind::parse(&p.kind).unwrap_or(PackageKind::Access);
+    let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
+    let expires = now() + chrono::Duration::days(storage.days);
+    let txn = db.begin().await?;
+    let mut a: package::ActiveModel = p.into();
+    a.status = Set(PackageStatus::Ready.as_str().to_owned());
+    a.file_name = Set(built
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned()));
+    a.sha256 = Set(Some(built.sha256.clone()));
+    a.size = Set(Some(built.size as i64));
+    a.records = Set(Some(built.records as i64));
+    a.built_at = Set(Some(now()));
+    a.expires_at = Set(Some(expires));
+    let p = a.update(&txn).await?;
+    let lang = if req.language == "en" {
+        Language::En
+    } else {
+        Language::Sv
+    };
+    if let Ok(to) = Email::parse(&req.email) {
+        let link = format!(
+            "{}/requests/{}",
+            storage.public_url.trim_end_matches('/'),
+            req.id
+        );
+        crate::mail::store::queue(
+            &txn,
+            &to,
+            &ready_mail(
+                lang,
+                &req.reference,
+                &link,
+                &expires.date_naive().to_string(),
+            ),
+        )
+        .await?;
+    }
+    audit::append(
+        &txn,
+        &system(BUILD_JOB),
+        NewEntry {
+            action: "package.build",
+            target: format!("request:{}", req.id),
+            details: serde_json::json!({"package": p.id, "sha256": built.sha256, "size": built.size, "records": built.records}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("there is no package for this request")]
+    None,
+    #[error("the package is being built")]
+    NotReady,
+    #[error("the download link has expired")]
+    Expired,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The latest package of a request, counted and audited as a download.
+pub async fn open_download(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    request_id: i64,
+    actor: &Actor,
+) -> Result<(package::Model, PathBuf), DownloadError> {
+    let p = package::Entity::find()
+        .filter(package::Column::RequestId.eq(request_id))
+        .order_by_desc(package::Column::Id)
+        .one(db)
+        .await?
+        .ok_or(DownloadError::None)?;
+    match PackageStatus::parse(&p.status) {
+        Some(PackageStatus::Ready) => {}
+        Some(PackageStatus::Expired) => return Err(DownloadError::Expired),
+        _ => return Err(DownloadError::NotReady),
+    }
+    if p.expires_at.is_none_or(|e| e < now()) {
+        return Err(DownloadError::Expired);
+    }
+    let path = storage.dir.join(p.file_name.clone().unwrap_or_default());
+    let txn = db.begin().await?;
+    let downloads = p.downloads + 1;
+    let mut a: package::ActiveModel = p.into();
+    a.downloads = Set(downloads);
+    let p = a.update(&txn).await?;
+    audit::append(
+        &txn,
+        actor,
+        NewEntry {
+            action: "package.download",
+            target: format!("request:{request_id}"),
+            details: serde_json::json!({"package": p.id, "downloads": downloads}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((p, path))
+}
+
+/// Deletes the files of expired packages and marks them expired.
+pub async fn purge(db: &DatabaseConnection, storage: &Storage) -> Result<u64, DbErr> {
+    let expired = package::Entity::find()
+        .filter(package::Column::Status.eq(PackageStatus::Ready.as_str()))
+        .filter(package::Column::ExpiresAt.lt(now()))
+        .all(db)
+        .await?;
+    let mut n = 0;
+    for p in expired {
+        if let Some(f) = &p.file_name {
+            let _ = std::fs::remove_file(storage.dir.join(f));
+        }
+        let id = p.id;
+        let request_id = p.request_id;
+        let mut a: package::ActiveModel = p.into();
+        a.status = Set(PackageStatus::Expired.as_str().to_owned());
+        let txn = db.begin().await?;
+        a.update(&txn).await?;
+        audit::append(
+            &txn,
+            &system(PURGE_JOB),
+            NewEntry {
+                action: "package.purge",
+                target: format!("request:{request_id}"),
+                details: serde_json::json!({"package": id}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        n += 1;
+    }
+    Ok(n)
+}

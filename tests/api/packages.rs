@@ -1,0 +1,294 @@
+//! Access and export packages: built by the job after completion, downloaded with the token.
+use crate::archive::{channel, import};
+use crate::both_backends;
+use crate::consent::{PAGE, thread};
+use crate::helpers::{Backend, TestApp, problem, spawn_app_with};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::time::Duration;
+
+async fn download(app: &TestApp, token: &str, id: i64) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/api/v1/requests/{id}/package")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Waits for the build job, then downloads.
+async fn ready(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
+    for _ in 0..100 {
+        let r = download(app, token, id).await;
+        if r.status() == 200 {
+            let sha = r.headers()["x-package-sha256"].to_str().unwrap().to_owned();
+            let bytes = r.bytes().await.unwrap().to_vec();
+            assert_eq!(hex::encode(Sha256::digest(&bytes)), sha);
+            return bytes;
+        }
+        assert_eq!(r.status(), 409, "while it is built");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the package was never built");
+}
+
+fn files(zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut buf = vec![];
+        f.read_to_end(&mut buf).unwrap();
+        out.insert(f.name().unwrap().into_owned(), buf);
+    }
+    out
+}
+
+both_backends!(
+    an_access_package_holds_the_persons_records_and_nobody_elses,
+    |b: Backend| async move {
+        let store = tempfile::tempdir().unwrap();
+        let dir = store.path().to_string_lossy().into_owned();
+        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        // Anna's own reply to Bo is classified: withheld, and counted.
+        let own_reply = json!({"id": "1_40", "from": {"id": "501", "name": "Anna Andersson"},
+            "message": "<script>alert(1)</script> Hemligt", "created_time": "2024-03-02T10:00:00+0000",
+            "parent": {"id": "1_12"}});
+        assert_eq!(import(&app, &archivist, ch, &own_reply).await.status(), 200);
+        let page = crate::archive::get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records?channel={ch}&limit=1000"),
+        )
+        .await;
+        let classified = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["platform_id"] == "1_40")
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let r = app
+            .post_json(
+                &format!("/api/v1/records/{classified}/moderation"),
+                &archivist,
+                &json!({"rule": "classified_information", "action": "hide"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let other = json!({"id": "1_41", "from": {"id": "501", "name": "Anna Andersson"},
+            "message": "Tack <b>allihop</b>, \"särskilt\" Bo", "created_time": "2024-03-02T11:00:00+0000",
+            "parent": {"id": "1_12"}});
+        assert_eq!(import(&app, &archivist, ch, &other).await.status(), 200);
+
+        let s: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(&json!({"type": "access", "email": "anna@example.se", "identities": [{"platform": "facebook", "value": "501"}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (id, token) = (
+            s["id"].as_i64().unwrap(),
+            s["status_token"].as_str().unwrap().to_owned(),
+        );
+        problem(download(&app, &token, id).await, 404).await;
+        for (path, body) in [
+            ("verify-identity", json!({"method": "e_id"})),
+            ("assign", json!({"assignee": "dpo"})),
+            ("complete", json!({"summary": "Här är dina uppgifter."})),
+        ] {
+            let r = app
+                .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
+                .await;
+            assert_eq!(r.status(), 200, "{path}");
+        }
+        let zip = ready(&app, &token, id).await;
+        let f = files(&zip);
+        let names: Vec<&str> = f.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "consents.csv",
+                "data.json",
+                "data.schema.json",
+                "index.html",
+                "manifest.json",
+                "records.csv"
+            ]
+        );
+        // The manifest's hashes are the files'.
+        let manifest: Value = serde_json::from_slice(&f["manifest.json"]).unwrap();
+        assert_eq!(manifest["reference"], s["reference"]);
+        for entry in manifest["files"].as_array().unwrap() {
+            let name = entry["name"].as_str().unwrap();
+            assert_eq!(
+                entry["sha256"],
+                hex::encode(Sha256::digest(&f[name])),
+                "{name}"
+            );
+            assert_eq!(entry["size"], f[name].len());
+        }
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        let records = data["records"].as_array().unwrap();
+        let ids: Vec<&str> = records
+            .iter()
+            .map(|r| r["platform_id"].as_str().unwrap())
+            .collect();
+        // Her comment, her two reactions, her reply to Bo; not the classified one, not Bo's.
+        assert_eq!(records.len(), 4, "{ids:?}");
+        assert!(!ids.contains(&"1_40") && !ids.contains(&"1_12"));
+        assert_eq!(data["withheld"][0]["count"], 1);
+        let comment = records.iter().find(|r| r["platform_id"] == "1_10").unwrap();
+        assert_eq!(
+            comment["in_reply_to"], "Nu öppnar badet",
+            "the municipality's post is kept"
+        );
+        assert_eq!(comment["versions"][0]["change"], "created");
+        let reply = records.iter().find(|r| r["platform_id"] == "1_41").unwrap();
+        assert_eq!(
+            reply["in_reply_to"],
+            "[borttaget: en annan persons uppgifter]"
+        );
+        let text = String::from_utf8(f["data.json"].clone()).unwrap();
+        assert!(
+            !text.contains("Håller med") && !text.contains("Bo Berg"),
+            "no third party"
+        );
+        assert!(
+            data["consents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["legal_basis"] == "consent")
+        );
+        assert!(
+            data["purposes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["legal_basis"] == "legal_obligation")
+        );
+        let csv = String::from_utf8(f["records.csv"].clone()).unwrap();
+        assert!(csv.starts_with('\u{feff}'), "a BOM for Excel");
+        assert!(csv.contains("\"Tack <b>allihop</b>, \"\"särskilt\"\" Bo\""));
+        let html = String::from_utf8(f["index.html"].clone()).unwrap();
+        assert!(html.contains("<html lang=\"sv\">"));
+        assert!(html.contains("Tack &lt;b&gt;allihop&lt;/b&gt;"));
+        assert!(!html.contains("<script>") && !html.contains("src=\"http"));
+        assert!(html.contains("Integritetsskyddsmyndigheten"));
+
+        // Another request's token learns nothing; downloads are counted and audited.
+        let bo: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(&json!({"type": "access", "email": "bo@example.se", "identities": [{"platform": "facebook", "value": "502"}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        problem(
+            download(&app, bo["status_token"].as_str().unwrap(), id).await,
+            404,
+        )
+        .await;
+        let audit =
+            crate::archive::get(&app, &app.admin, "/api/v1/audit?action=package.download").await;
+        assert!(!audit["entries"].as_array().unwrap().is_empty());
+
+        // The link expires, and the purge removes the file.
+        let p = entities::package::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let file = store
+            .path()
+            .join("packages")
+            .join(p.file_name.clone().unwrap());
+        assert!(file.exists());
+        let mut a: entities::package::ActiveModel = p.into();
+        a.expires_at = Set(Some(insyn::audit::now() - chrono::Duration::minutes(1)));
+        a.update(&app.db).await.unwrap();
+        problem(download(&app, &token, id).await, 410).await;
+        let storage = insyn::packages::Storage {
+            dir: store.path().join("packages"),
+            days: 30,
+            public_url: String::new(),
+        };
+        assert_eq!(
+            insyn::packages::store::purge(&app.db, &storage)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(!file.exists());
+        let mail = crate::requests::outbox_for(&app, "anna@example.se").await;
+        assert!(
+            mail.iter()
+                .any(|m| m.starts_with("Dina uppgifter finns att hämta"))
+        );
+    }
+);
+
+both_backends!(
+    an_export_package_is_data_json_with_its_schema,
+    |b: Backend| async move {
+        let store = tempfile::tempdir().unwrap();
+        let dir = store.path().to_string_lossy().into_owned();
+        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        let s: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &json!({"type": "export", "email": "cecilia@example.se", "language": "en",
+                "identities": [{"platform": "facebook", "value": "503"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (id, token) = (
+            s["id"].as_i64().unwrap(),
+            s["status_token"].as_str().unwrap().to_owned(),
+        );
+        for (path, body) in [
+            ("verify-identity", json!({"method": "in_person"})),
+            ("assign", json!({"assignee": "dpo"})),
+            ("complete", json!({"summary": "Your export is attached."})),
+        ] {
+            app.post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
+                .await;
+        }
+        let f = files(&ready(&app, &officer, id).await);
+        let names: Vec<&str> = f.keys().map(String::as_str).collect();
+        assert_eq!(names, ["data.json", "data.schema.json", "manifest.json"]);
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        assert_eq!(data["kind"], "export");
+        assert_eq!(data["records"][0]["kind"], "reaction");
+        assert_eq!(data["records"][0]["reaction_type"], "love");
+        assert!(
+            data["records"][0].get("versions").is_none(),
+            "an export is what the person provided"
+        );
+        let _ = token;
+    }
+);
