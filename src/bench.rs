@@ -116,7 +116,7 @@ async fn create_raw_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr
              direction TEXT NOT NULL, platform_time {ts}, archived_at {ts} NOT NULL, text TEXT, \
              reaction_type TEXT, attachments TEXT NOT NULL, visibility TEXT NOT NULL, \
              registration_number TEXT, version_count INTEGER NOT NULL, current_hash TEXT NOT NULL, \
-             classified BOOLEAN NOT NULL)"
+             classified BOOLEAN NOT NULL, restricted_by BIGINT)"
         ),
         "CREATE UNIQUE INDEX bench_raw_record_uq ON bench_raw_record (channel_id, platform_id)".into(),
         "CREATE INDEX bench_raw_record_author ON bench_raw_record (author_identity_id, platform_time)".into(),

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod package;
 pub mod prelude;
 pub mod record;
+pub mod record_note;
 pub mod record_version;
 pub mod registration;
 pub mod registration_counter;

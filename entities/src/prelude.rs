@@ -11,6 +11,7 @@ pub use super::moderation::Entity as Moderation;
 pub use super::outbox::Entity as Outbox;
 pub use super::package::Entity as Package;
 pub use super::record::Entity as Record;
+pub use super::record_note::Entity as RecordNote;
 pub use super::record_version::Entity as RecordVersion;
 pub use super::registration::Entity as Registration;
 pub use super::registration_counter::Entity as RegistrationCounter;

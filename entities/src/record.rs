@@ -24,6 +24,8 @@ pub struct Model {
     pub version_count: i32,
     pub current_hash: String,
     pub classified: bool,
+    /// The request whose restriction (Art. 18) covers the record, while it holds.
+    pub restricted_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,7 @@ mod m20261124_000015_create_legal_hold;
 mod m20261124_000016_index_record_author_id;
 mod m20261124_000017_create_request;
 mod m20261124_000018_create_package;
+mod m20261124_000019_restriction_and_notes;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000016_index_record_author_id::Migration),
             Box::new(m20261124_000017_create_request::Migration),
             Box::new(m20261124_000018_create_package::Migration),
+            Box::new(m20261124_000019_restriction_and_notes::Migration),
         ]
     }
 }

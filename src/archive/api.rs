@@ -250,6 +250,8 @@ pub struct RecordView {
     pub registration_number: Option<String>,
     /// Moderated as classified information: shown to officers only.
     pub classified: bool,
+    /// The request whose restriction of processing (Art. 18) covers the record: shown to officers only.
+    pub restricted_by: Option<i64>,
     pub version_count: i32,
     /// SHA-256 of the current version's canonical content.
     pub current_hash: String,
@@ -272,6 +274,16 @@ pub struct RecordDetail {
     pub record: RecordView,
     pub versions: Vec<VersionView>,
     pub retention: RetentionView,
+    /// Corrections (Art. 16) noted beside the record, which itself never changes.
+    pub notes: Vec<NoteView>,
+}
+
+#[derive(Object, Debug)]
+pub struct NoteView {
+    pub note: String,
+    /// The rectification request it came from.
+    pub request_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// How long the record is kept, and under which disposal decision.
@@ -367,6 +379,7 @@ impl From<entities::record::Model> for RecordView {
             visibility: r.visibility,
             registration_number: r.registration_number,
             classified: r.classified,
+            restricted_by: r.restricted_by,
             version_count: r.version_count,
             current_hash: r.current_hash,
         }
@@ -395,7 +408,8 @@ impl KindName {
     }
 }
 
-/// Classified records (moderated as `classified_information`) are shown to officers only.
+/// Classified records (moderated as `classified_information`) and records under restriction
+/// (Art. 18) are shown to officers only.
 fn sees_classified(who: &crate::http::auth::Principal) -> bool {
     matches!(who.role, Role::Admin | Role::Officer)
 }
@@ -533,7 +547,7 @@ impl RecordsApi {
                 until: until.0,
                 after_id: after.0,
                 limit,
-                include_classified: sees_classified(who),
+                include_withheld: sees_classified(who),
             },
         )
         .await
@@ -560,7 +574,7 @@ impl RecordsApi {
         let (r, versions) = store::find_record(&state.db, id.0)
             .await
             .map_err(AppError::from)?
-            .filter(|(r, _)| !r.classified || sees_classified(who))
+            .filter(|(r, _)| !(r.classified || r.restricted_by.is_some()) || sees_classified(who))
             .ok_or_else(|| AppError::NotFound(format!("record {}", id.0)))?;
         let retention = crate::retention::store::retention_of_record(
             &state.db,
@@ -569,7 +583,18 @@ impl RecordsApi {
         )
         .await
         .map_err(AppError::from)?;
+        let notes = store::notes_of(&state.db, r.id)
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .map(|n| NoteView {
+                note: n.note,
+                request_id: n.request_id,
+                created_at: n.created_at,
+            })
+            .collect();
         Ok(Json(RecordDetail {
+            notes,
             retention: RetentionView::from(retention),
             record: r.into(),
             versions: versions
@@ -607,7 +632,7 @@ impl RecordsApi {
             let hidden = store::find_record(&state.db, id.0)
                 .await
                 .map_err(AppError::from)?
-                .is_some_and(|(r, _)| r.classified);
+                .is_some_and(|(r, _)| r.classified || r.restricted_by.is_some());
             if hidden {
                 return Err(AppError::NotFound(format!("record {}", id.0)).into());
             }

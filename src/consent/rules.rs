@@ -50,6 +50,7 @@ vocabulary!(
         Moderation => "moderation",
         Erasure => "erasure",
         Objection => "objection",
+        Restriction => "restriction",
     }
 );
 

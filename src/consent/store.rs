@@ -108,14 +108,25 @@ pub async fn withdraw(
     actor: &Actor,
 ) -> Result<Withdrawal, ConsentError> {
     let txn = db.begin().await?;
+    let done = withdraw_in(&txn, w, actor).await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// [`withdraw`] inside the caller's transaction (a citizen's verified request carries it out).
+pub async fn withdraw_in<C: ConnectionTrait>(
+    txn: &C,
+    w: Withdraw,
+    actor: &Actor,
+) -> Result<Withdrawal, ConsentError> {
     identity::Entity::find_by_id(w.identity_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(ConsentError::NoIdentity(w.identity_id))?;
     let channels: BTreeSet<i64> = match w.channel_id {
         Some(c) => {
             channel::Entity::find_by_id(c)
-                .one(&txn)
+                .one(txn)
                 .await?
                 .ok_or(ConsentError::NoChannel(c))?;
             BTreeSet::from([c])
@@ -126,7 +137,7 @@ pub async fn withdraw(
             .filter(record::Column::AuthorIdentityId.eq(w.identity_id))
             .distinct()
             .into_tuple::<i64>()
-            .all(&txn)
+            .all(txn)
             .await?
             .into_iter()
             .chain(
@@ -136,7 +147,7 @@ pub async fn withdraw(
                     .filter(consent_event::Column::IdentityId.eq(w.identity_id))
                     .distinct()
                     .into_tuple::<i64>()
-                    .all(&txn)
+                    .all(txn)
                     .await?,
             )
             .collect(),
@@ -159,7 +170,7 @@ pub async fn withdraw(
                 note: Set(w.note.clone()),
                 ..Default::default()
             }
-            .insert(&txn)
+            .insert(txn)
             .await?,
         );
     }
@@ -180,7 +191,7 @@ pub async fn withdraw(
             )
             .filter(record::Column::Visibility.is_in(["visible", "hidden"]))
             .order_by_asc(record::Column::Id)
-            .all(&txn)
+            .all(txn)
             .await?;
         for r in shown {
             let source = format!(
@@ -191,7 +202,7 @@ pub async fn withdraw(
                     .map_or(0, |e| e.id)
             );
             if let Some(t) = open_task(
-                &txn,
+                txn,
                 &r,
                 Some(w.identity_id),
                 TaskReason::ConsentWithdrawn,
@@ -205,7 +216,7 @@ pub async fn withdraw(
         }
     }
     audit::append(
-        &txn,
+        txn,
         actor,
         NewEntry {
             action: "consent.withdraw",
@@ -219,7 +230,6 @@ pub async fn withdraw(
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(Withdrawal { events, tasks })
 }
 

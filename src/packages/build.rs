@@ -42,8 +42,8 @@ pub struct Built {
 
 /// The identities a request may act on: accounts proven the person's, and matches an officer
 /// confirmed. Nothing matched by name alone.
-pub async fn verified_identities(
-    db: &DatabaseConnection,
+pub async fn verified_identities<C: sea_orm::ConnectionTrait>(
+    db: &C,
     request_id: i64,
 ) -> Result<Vec<identity::Model>, DbErr> {
     let mut ids: Vec<i64> = request_identity::Entity::find()
@@ -77,6 +77,7 @@ struct Item {
     record: record::Model,
     versions: Vec<record_version::Model>,
     moderation: Vec<moderation::Model>,
+    notes: Vec<entities::record_note::Model>,
     /// The text of what it belongs to, redacted when another person wrote it.
     in_reply_to: Option<String>,
 }
@@ -92,6 +93,7 @@ impl Source<'_> {
         let records = record::Entity::find()
             .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
             .filter(record::Column::Classified.eq(false))
+            .filter(record::Column::RestrictedBy.is_null())
             .filter(record::Column::Id.gt(after))
             .order_by_asc(record::Column::Id)
             .limit(PAGE)
@@ -109,6 +111,14 @@ impl Source<'_> {
             .await?
         {
             versions.entry(v.record_id).or_default().push(v);
+        }
+        let mut notes: HashMap<i64, Vec<entities::record_note::Model>> = HashMap::new();
+        for n in entities::record_note::Entity::find()
+            .filter(entities::record_note::Column::RecordId.is_in(ids.clone()))
+            .all(self.db)
+            .await?
+        {
+            notes.entry(n.record_id).or_default().push(n);
         }
         let mut moderations: HashMap<i64, Vec<moderation::Model>> = HashMap::new();
         for m in moderation::Entity::find()
@@ -144,6 +154,7 @@ impl Source<'_> {
                 Item {
                     versions: versions.remove(&r.id).unwrap_or_default(),
                     moderation: moderations.remove(&r.id).unwrap_or_default(),
+                    notes: notes.remove(&r.id).unwrap_or_default(),
                     in_reply_to,
                     record: r,
                 }
@@ -217,6 +228,7 @@ fn record_json(
         "attachments": attachments,
         "visibility": r.visibility,
         "in_reply_to": item.in_reply_to,
+        "corrections": item.notes.iter().map(|n| serde_json::json!({"note": n.note, "at": n.created_at})).collect::<Vec<_>>(),
     });
     if kind == PackageKind::Access {
         v["registration_number"] = serde_json::json!(r.registration_number);
@@ -269,6 +281,12 @@ pub async fn build(
     let withheld = record::Entity::find()
         .filter(record::Column::AuthorIdentityId.is_in(identity_ids.clone()))
         .filter(record::Column::Classified.eq(true))
+        .count(db)
+        .await?;
+    let restricted = record::Entity::find()
+        .filter(record::Column::AuthorIdentityId.is_in(identity_ids.clone()))
+        .filter(record::Column::Classified.eq(false))
+        .filter(record::Column::RestrictedBy.is_not_null())
         .count(db)
         .await?;
     let consents = consent_event::Entity::find()
@@ -342,11 +360,14 @@ pub async fn build(
             e.put(",\"requests\":")?;
             e.put(&serde_json::Value::from(reqs).to_string())?;
         }
-        let withheld_json = if withheld > 0 {
-            serde_json::json!([{"count": withheld, "reason": "sekretess enligt offentlighets- och sekretesslagen (2009:400) / classified under the Public Access to Information and Secrecy Act"}])
-        } else {
-            serde_json::json!([])
-        };
+        let mut withheld_json = vec![];
+        if withheld > 0 {
+            withheld_json.push(serde_json::json!({"count": withheld, "reason": "sekretess enligt offentlighets- och sekretesslagen (2009:400) / classified under the Public Access to Information and Secrecy Act"}));
+        }
+        if restricted > 0 {
+            withheld_json.push(serde_json::json!({"count": restricted, "reason": "begränsad behandling (dataskyddsförordningen art. 18) / restriction of processing (GDPR Art. 18)"}));
+        }
+        let withheld_json = serde_json::Value::from(withheld_json);
         e.put(",\"withheld\":")?;
         e.put(&withheld_json.to_string())?;
         e.put("}")?;

@@ -234,6 +234,26 @@ pub struct QueuePage {
     pub next_after: Option<String>,
 }
 
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct CarryOutBody {
+    /// For a rectification: the records the correction concerns.
+    #[oai(validator(max_items = 1000))]
+    pub record_ids: Option<Vec<i64>>,
+    /// For a rectification: what is wrong and what is right.
+    #[oai(validator(max_length = 5000))]
+    pub note: Option<String>,
+}
+
+impl poem_openapi::types::Example for CarryOutBody {
+    fn example() -> Self {
+        CarryOutBody {
+            record_ids: Some(vec![42]),
+            note: Some("The commenter's name is Anna Andersson, not Anna Andersen.".into()),
+        }
+    }
+}
+
 #[derive(ApiResponse)]
 pub enum PackageDownload {
     /// The ZIP.
@@ -940,6 +960,63 @@ impl RequestsApi {
     ) -> Result<Json<RequestView>, CaseError> {
         let actor = auth.0.require(OFFICERS)?.actor();
         store::decide_match(&state.db, id.0, match_id.0, false, &actor).await?;
+        Ok(Json(view(&state, id.0, true).await?))
+    }
+
+    /// Carry out a rectification, restriction, objection or consent withdrawal
+    ///
+    /// Roles: `admin`, `officer`. On a request in progress, on the accounts the person proved theirs:
+    /// a rectification notes the correction beside the named records (they never change); a
+    /// restriction flags the person's records (left out of listings and packages, hidden on the
+    /// channel by unpublish tasks); an objection stops publication (unpublish tasks); a consent
+    /// withdrawal is written to the ledger. Archiving continues in every case. The request is
+    /// completed and the person mailed what was done and what was not, and why.
+    #[oai(
+        path = "/requests/:id/carry-out",
+        method = "post",
+        operation_id = "carry_out_request"
+    )]
+    #[tracing::instrument(name = "carry_out_request", skip_all, fields(id = id.0))]
+    async fn carry_out(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        id: Path<i64>,
+        body: JsonBody<CarryOutBody>,
+    ) -> Result<Json<RequestView>, CaseError> {
+        let actor = auth.0.require(OFFICERS)?.actor();
+        let b = body.0;
+        store::carry_out(
+            &state.db,
+            &state.request_context(),
+            id.0,
+            store::CarryOut {
+                record_ids: b.record_ids.unwrap_or_default(),
+                note: b.note,
+            },
+            &actor,
+        )
+        .await?;
+        Ok(Json(view(&state, id.0, true).await?))
+    }
+
+    /// Lift a restriction
+    ///
+    /// Roles: `admin`, `officer`. The records the restriction request flagged are processed as before.
+    #[oai(
+        path = "/requests/:id/lift-restriction",
+        method = "post",
+        operation_id = "lift_request_restriction"
+    )]
+    #[tracing::instrument(name = "lift_request_restriction", skip_all, fields(id = id.0))]
+    async fn lift(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        id: Path<i64>,
+    ) -> Result<Json<RequestView>, CaseError> {
+        let actor = auth.0.require(OFFICERS)?.actor();
+        store::lift_restriction(&state.db, id.0, &actor).await?;
         Ok(Json(view(&state, id.0, true).await?))
     }
 

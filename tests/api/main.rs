@@ -14,4 +14,5 @@ mod problems;
 mod registry;
 mod requests;
 mod retention;
+mod rights;
 mod smtp;

@@ -396,6 +396,7 @@ fn record_row(
         version_count: Set(t.seq),
         current_hash: Set(t.hash.clone()),
         classified: Set(false),
+        restricted_by: Set(None),
     }
 }
 

@@ -19,8 +19,8 @@ pub struct RecordFilter {
     pub until: Option<DateTime<Utc>>,
     pub after_id: Option<i64>,
     pub limit: u64,
-    /// Classified records are left out unless the caller may see them.
-    pub include_classified: bool,
+    /// Classified and restricted (Art. 18) records are left out unless the caller may see them.
+    pub include_withheld: bool,
 }
 
 pub async fn list_records(
@@ -49,8 +49,10 @@ pub async fn list_records(
     if let Some(a) = f.after_id {
         q = q.filter(record::Column::Id.gt(a));
     }
-    if !f.include_classified {
-        q = q.filter(record::Column::Classified.eq(false));
+    if !f.include_withheld {
+        q = q
+            .filter(record::Column::Classified.eq(false))
+            .filter(record::Column::RestrictedBy.is_null());
     }
     let page = q.limit(f.limit);
     let backend = db.get_database_backend();
@@ -121,6 +123,7 @@ fn record_from_json(v: &serde_json::Value) -> Option<record::Model> {
             Value::Number(n) => n.as_i64() != Some(0),
             _ => return None,
         },
+        restricted_by: int("restricted_by"),
     })
 }
 
@@ -231,4 +234,16 @@ pub async fn verify_all(db: &DatabaseConnection) -> Result<(u64, Vec<i64>), DbEr
             }
         }
     }
+}
+
+/// Corrections noted beside a record, oldest first.
+pub async fn notes_of(
+    db: &DatabaseConnection,
+    record_id: i64,
+) -> Result<Vec<entities::record_note::Model>, DbErr> {
+    entities::record_note::Entity::find()
+        .filter(entities::record_note::Column::RecordId.eq(record_id))
+        .order_by_asc(entities::record_note::Column::Id)
+        .all(db)
+        .await
 }
