@@ -292,3 +292,118 @@ both_backends!(
         let _ = token;
     }
 );
+
+both_backends!(
+    a_real_commenter_who_messaged_the_page_gets_both_and_nobody_else,
+    |b: Backend| async move {
+        let store = tempfile::tempdir().unwrap();
+        let dir = store.path().to_string_lossy().into_owned();
+        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        // The Page of the python-facebook fixtures ("MyLife").
+        let ch = channel(&app, &archivist, "facebook", "2121008874780932").await;
+        // The rest of the real fixtures too, so that other people are in the archive.
+        let base = format!(
+            "{}/../shared/fixtures/meta-graph",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut others: Vec<String> = vec![];
+        let entries = std::fs::read_dir(format!("{base}/python-facebook"))
+            .unwrap()
+            .chain(std::fs::read_dir(format!("{base}/restfb")).unwrap());
+        for entry in entries {
+            let path = entry.unwrap().path();
+            // NOTICE.md and the like are not payloads.
+            let Ok(body) = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap())
+            else {
+                continue;
+            };
+            collect_people(&body, &mut others);
+            import(&app, &archivist, ch, &body).await;
+        }
+        others.retain(|p| {
+            !["2711636948859886", "Kun Liu", "2121008874780932", "MyLife"].contains(&p.as_str())
+        });
+        others.sort();
+        others.dedup();
+        assert!(!others.is_empty(), "the fixtures name other people");
+
+        let s: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &json!({"type": "access", "email": "kun@example.se", "language": "en",
+                "identities": [{"platform": "facebook", "value": "2711636948859886"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (id, token) = (
+            s["id"].as_i64().unwrap(),
+            s["status_token"].as_str().unwrap().to_owned(),
+        );
+        for (path, body) in [
+            ("verify-identity", json!({"method": "e_id"})),
+            ("assign", json!({"assignee": "dpo"})),
+            ("complete", json!({"summary": "Attached."})),
+        ] {
+            app.post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
+                .await;
+        }
+        let f = files(&ready(&app, &token, id).await);
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        let kinds: Vec<&str> = data["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"comment") && kinds.contains(&"message"),
+            "{kinds:?}"
+        );
+        let texts: Vec<&str> = data["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["text"].as_str())
+            .collect();
+        assert!(texts.iter().any(|t| t.contains("My Nice Car")), "{texts:?}");
+        for name in ["data.json", "index.html", "records.csv", "consents.csv"] {
+            let text = String::from_utf8_lossy(&f[name]);
+            for other in &others {
+                assert!(!text.contains(other.as_str()), "{name} names {other}");
+            }
+        }
+    }
+);
+
+/// Every `from`/`sender` name and id in a payload.
+fn collect_people(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for key in ["from", "sender"] {
+                if let Some(Value::Object(p)) = o.get(key) {
+                    for field in ["id", "name", "username"] {
+                        if let Some(x) = p.get(field) {
+                            let s = x
+                                .as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| x.to_string());
+                            if s.len() > 3 {
+                                out.push(s);
+                            }
+                        }
+                    }
+                }
+            }
+            o.values().for_each(|x| collect_people(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_people(x, out)),
+        _ => {}
+    }
+}
