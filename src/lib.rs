@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod bench_intake;
+pub mod bench_package;
 pub mod config;
 pub mod consent;
 pub mod db;

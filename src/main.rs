@@ -72,6 +72,13 @@ enum BenchCommand {
     /// Time "all records of the heaviest identity" in the archive as it is (after `bench import`),
     /// through the store and as a raw SELECT.
     Query,
+    /// On the archive `bench import` left: the heaviest identity's access package built and
+    /// downloaded over HTTP, beside a raw SELECT; then peak RSS for a package of `--big` records
+    /// (which reassigns that many records of the bench archive to one new identity).
+    Package {
+        #[arg(long, default_value_t = 100_000)]
+        big: u64,
+    },
     /// Serve the app and load `POST /api/v1/requests` at N connections, beside `GET /healthz`.
     Intake {
         #[arg(long, default_value_t = 20_000)]
@@ -184,6 +191,19 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "records of a heavy identity: {} in {:.2} ms (raw indexed SELECT {:.2} ms)",
                 r.heavy_identity_records, r.identity_query_ms, r.raw_identity_query_ms
+            );
+        }
+        Command::Bench {
+            command: BenchCommand::Package { big },
+        } => {
+            let r = insyn::bench_package::run(settings, big).await?;
+            println!(
+                "access package of the heaviest identity: {} records, built and downloaded in {:.2} ms (median; raw SELECT {:.2} ms)",
+                r.records, r.median_ms, r.raw_ms
+            );
+            println!(
+                "package of {} records: {} bytes in {:.0} ms; peak RSS {:.0} MiB (before it: {:.0} MiB)",
+                r.big_records, r.big_bytes, r.big_ms, r.peak_rss_mb, r.rss_before_mb
             );
         }
         Command::Bench {

@@ -248,3 +248,31 @@ pub async fn purge(db: &DatabaseConnection, storage: &Storage) -> Result<u64, Db
     }
     Ok(n)
 }
+
+/// Builds a request's package at once, without the job or the mail: for benchmarks and tools.
+pub async fn build_now(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    request_id: i64,
+    kind: PackageKind,
+) -> Result<package::Model, BuildError> {
+    let p = queue_build(db, request_id, kind).await?;
+    crate::jobs::store::cancel_for(db, BUILD_JOB, "package_id", p.id).await?;
+    let req = request::Entity::find_by_id(request_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("request {request_id}")))?;
+    let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
+    let mut a: package::ActiveModel = p.into();
+    a.status = Set(PackageStatus::Ready.as_str().to_owned());
+    a.file_name = Set(built
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned()));
+    a.sha256 = Set(Some(built.sha256));
+    a.size = Set(Some(built.size as i64));
+    a.records = Set(Some(built.records as i64));
+    a.built_at = Set(Some(now()));
+    a.expires_at = Set(Some(now() + chrono::Duration::days(storage.days)));
+    Ok(a.update(db).await?)
+}

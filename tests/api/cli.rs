@@ -205,3 +205,21 @@ fn the_intake_benchmark_reports_beside_hello_world() {
     );
     assert!(out.contains("% of the hello-world rate"), "{out}");
 }
+
+#[test]
+fn the_package_benchmark_builds_downloads_and_measures_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+    let (ok, _, err) = insyn(&db, &["bench", "import", "--records", "300"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = insyn(&db, &["bench", "package", "--big", "100"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("access package of the heaviest identity:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("package of 100 records:") && out.contains("peak RSS"),
+        "{out}"
+    );
+}
