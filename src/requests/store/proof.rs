@@ -1,0 +1,300 @@
+//! Proof of identity (Art. 12(6)): the mailed code, the account phrase sent from the claimed account, the
+//! officer's check, and the officer's word on possible matches.
+use super::*;
+
+/// Confirms the address with the mailed code.
+pub async fn verify_code(
+    db: &DatabaseConnection,
+    id: i64,
+    code: &str,
+    actor: &Actor,
+) -> Result<request::Model, RequestError> {
+    let txn = db.begin().await?;
+    let r = lock(&txn, id).await?;
+    if r.email_verified_at.is_some() || status_of(&r) != Status::AwaitingVerification {
+        return Err(RequestError::Illegal(format!(
+            "the request is {} and needs no code",
+            r.status
+        )));
+    }
+    if r.code_attempts >= CODE_ATTEMPTS {
+        return Err(RequestError::CodeExhausted);
+    }
+    if r.code_expires_at.is_none_or(|e| e < now()) {
+        return Err(RequestError::CodeExpired);
+    }
+    if r.code_hash.as_deref() != Some(code_hash(id, code).as_str()) {
+        let attempts = r.code_attempts + 1;
+        let mut a: request::ActiveModel = r.into();
+        a.code_attempts = Set(attempts);
+        a.update(&txn).await?;
+        event(
+            &txn,
+            id,
+            &actor.id,
+            "code_wrong",
+            false,
+            serde_json::json!({"attempt": attempts}),
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(if attempts >= CODE_ATTEMPTS {
+            RequestError::CodeExhausted
+        } else {
+            RequestError::WrongCode(CODE_ATTEMPTS - attempts)
+        });
+    }
+    let r = move_to(&txn, r, Action::Verify, |a| {
+        a.email_verified_at = Set(Some(now()));
+        a.code_hash = Set(None);
+    })
+    .await?;
+    event(
+        &txn,
+        id,
+        &actor.id,
+        "email_verified",
+        true,
+        serde_json::json!({}),
+    )
+    .await?;
+    log(
+        &txn,
+        actor,
+        "request.verify_email",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+/// Mails a new code, at most [`CODES_PER_REQUEST`] over the request's life and one a minute.
+pub async fn resend_code(
+    db: &DatabaseConnection,
+    id: i64,
+    actor: &Actor,
+) -> Result<request::Model, RequestError> {
+    let txn = db.begin().await?;
+    let r = lock(&txn, id).await?;
+    if status_of(&r) != Status::AwaitingVerification || r.email_verified_at.is_some() {
+        return Err(RequestError::Illegal(format!(
+            "the request is {} and needs no code",
+            r.status
+        )));
+    }
+    if let Some(sent) = r.code_sent_at {
+        let wait = CODE_PAUSE_SECONDS - (now() - sent).num_seconds();
+        if wait > 0 {
+            return Err(RequestError::CodeTooSoon(wait));
+        }
+    }
+    if r.codes_sent >= CODES_PER_REQUEST {
+        return Err(RequestError::Illegal(
+            "no more codes can be sent for this request; ask the municipality for help".into(),
+        ));
+    }
+    let code = new_code();
+    let at = now();
+    let mut a: request::ActiveModel = r.clone().into();
+    a.code_hash = Set(Some(code_hash(id, &code)));
+    a.code_expires_at = Set(Some(at + chrono::Duration::minutes(CODE_MINUTES)));
+    a.code_attempts = Set(0);
+    a.codes_sent = Set(r.codes_sent + 1);
+    a.code_sent_at = Set(Some(at));
+    let r = a.update(&txn).await?;
+    send(
+        &txn,
+        &r,
+        &letters::code(language_of(&r), &r.reference, &code, CODE_MINUTES),
+    )
+    .await?;
+    event(
+        &txn,
+        id,
+        &actor.id,
+        "code_sent",
+        true,
+        serde_json::json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+/// An officer's proof of identity given outside the system: every named account counts as
+/// verified, and an unverified request moves on.
+pub async fn verify_identity(
+    db: &DatabaseConnection,
+    id: i64,
+    method: ProofMethod,
+    note: Option<String>,
+    actor: &Actor,
+) -> Result<request::Model, RequestError> {
+    let txn = db.begin().await?;
+    let mut r = lock(&txn, id).await?;
+    if !status_of(&r).is_open() {
+        return Err(RequestError::Illegal(format!(
+            "the request is {}",
+            r.status
+        )));
+    }
+    let by = format!("officer:{}", method.as_str());
+    for i in request_identity::Entity::find()
+        .filter(request_identity::Column::RequestId.eq(id))
+        .filter(request_identity::Column::VerifiedAt.is_null())
+        .all(&txn)
+        .await?
+    {
+        let mut a: request_identity::ActiveModel = i.into();
+        a.verified_by = Set(Some(by.clone()));
+        a.verified_at = Set(Some(now()));
+        a.update(&txn).await?;
+    }
+    if status_of(&r) == Status::AwaitingVerification {
+        r = move_to(&txn, r, Action::Verify, |_| {}).await?;
+    }
+    event(
+        &txn,
+        id,
+        &actor.id,
+        "identity_verified",
+        true,
+        serde_json::json!({"method": method.as_str(), "note": note}),
+    )
+    .await?;
+    log(
+        &txn,
+        actor,
+        "request.verify_identity",
+        id,
+        serde_json::json!({"method": method.as_str()}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+/// Called by the import for what it archived: a message or comment carrying an open request's
+/// phrase, from the account the request names, proves control of that account.
+pub async fn prove_by_message<C: ConnectionTrait>(
+    txn: &C,
+    platform: &str,
+    texts: &[(i64, &str, &str)],
+) -> Result<u64, DbErr> {
+    if texts.is_empty() {
+        return Ok(0);
+    }
+    let waiting = request::Entity::find()
+        .filter(
+            request::Column::Status.is_in(
+                [
+                    Status::AwaitingVerification,
+                    Status::Verified,
+                    Status::InProgress,
+                ]
+                .map(Status::as_str),
+            ),
+        )
+        .all(txn)
+        .await?;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let mut proved = 0;
+    for (record_id, author_platform_id, text) in texts {
+        for r in waiting
+            .iter()
+            .filter(|r| contains_phrase(text, &r.account_phrase))
+        {
+            let named = request_identity::Entity::find()
+                .filter(request_identity::Column::RequestId.eq(r.id))
+                .filter(request_identity::Column::VerifiedAt.is_null())
+                .all(txn)
+                .await?;
+            let author = identity::Entity::find()
+                .filter(identity::Column::Platform.eq(platform))
+                .filter(identity::Column::PlatformId.eq(*author_platform_id))
+                .one(txn)
+                .await?;
+            for ri in named {
+                let same = ri.identity_id.is_some()
+                    && ri.identity_id == author.as_ref().map(|a| a.id)
+                    || account_key(&ri.value) == account_key(author_platform_id);
+                if !same {
+                    continue;
+                }
+                let mut a: request_identity::ActiveModel = ri.into();
+                a.identity_id = Set(author.as_ref().map(|a| a.id));
+                a.verified_by = Set(Some(format!("platform_message:record:{record_id}")));
+                a.verified_at = Set(Some(now()));
+                let ri = a.update(txn).await?;
+                event(
+                    txn,
+                    r.id,
+                    "import",
+                    "account_verified",
+                    true,
+                    serde_json::json!({"request_identity": ri.id, "record": record_id}),
+                )
+                .await?;
+                proved += 1;
+            }
+        }
+    }
+    Ok(proved)
+}
+
+/// The officer confirms or rejects a possible match by display name.
+pub async fn decide_match(
+    db: &DatabaseConnection,
+    id: i64,
+    match_id: i64,
+    confirm: bool,
+    actor: &Actor,
+) -> Result<request_match::Model, RequestError> {
+    let txn = db.begin().await?;
+    lock(&txn, id).await?;
+    let m = request_match::Entity::find_by_id(match_id)
+        .filter(request_match::Column::RequestId.eq(id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| {
+            invalid(
+                "match_id",
+                format!("request {id} has no possible match {match_id}"),
+            )
+        })?;
+    if m.state != "possible" {
+        return Err(RequestError::Illegal(format!(
+            "the match is {} already",
+            m.state
+        )));
+    }
+    let state = if confirm { "confirmed" } else { "rejected" };
+    let mut a: request_match::ActiveModel = m.into();
+    a.state = Set(state.into());
+    a.decided_by = Set(Some(actor.id.clone()));
+    a.decided_at = Set(Some(now()));
+    let m = a.update(&txn).await?;
+    event(
+        &txn,
+        id,
+        &actor.id,
+        &format!("match_{state}"),
+        false,
+        serde_json::json!({"identity": m.identity_id}),
+    )
+    .await?;
+    log(
+        &txn,
+        actor,
+        "request.match",
+        id,
+        serde_json::json!({"match": m.id, "state": state}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(m)
+}
