@@ -8,6 +8,7 @@ pub struct TestApp {
     pub admin: String,
     pub client: reqwest::Client,
     _dir: Option<tempfile::TempDir>,
+    _data: tempfile::TempDir,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -52,9 +53,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let (database_url, dir) = fresh_database_url(backend).await;
+    // Packages go to a directory of their own, gone with the test.
+    let data = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings {
         database_url,
         listen: "127.0.0.1:0".into(),
+        data_dir: data.path().to_string_lossy().into_owned(),
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -79,6 +83,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         admin,
         client: reqwest::Client::new(),
         _dir: dir,
+        _data: data,
     }
 }
 
