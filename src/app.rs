@@ -82,7 +82,23 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
 
 /// The OpenAPI document exactly as `openapi/openapi.json` holds it.
 pub fn openapi_json() -> String {
-    let mut s = api_service().spec();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&api_service().spec()).unwrap_or_default();
+    // poem-openapi cannot attach examples to a free-form request body: the import's are added here.
+    if let Some(content) = doc.pointer_mut("/paths/~1api~1v1~1imports/post/requestBody/content") {
+        let webhook = serde_json::json!({"object": "page", "entry": [{"id": "1234567890321", "time": 1732450000,
+            "changes": [{"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "1_10",
+                "post_id": "1234567890321_1", "parent_id": "1234567890321_1", "message": "När öppnar badet?",
+                "created_time": 1732450000, "from": {"id": "501", "name": "Anna Andersson"}}}]}]});
+        content["application/json"]["example"] = webhook.clone();
+        content["application/x-ndjson"]["example"] = serde_json::Value::String(format!(
+            "{}\n{}\n",
+            webhook,
+            serde_json::json!({"id": "1_11", "from": {"id": "502", "name": "Bo Berg"}, "message": "Håller med",
+                "created_time": "2026-11-24T10:00:00+0000", "parent": {"id": "1_10"}})
+        ));
+    }
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
 }
@@ -90,14 +106,19 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
     let service = api_service();
     let docs = service.swagger_ui();
-    let spec = service.spec_endpoint();
+    let spec = openapi_json();
     let limit = state.settings.max_body_bytes;
     let metrics = state.metrics.clone();
     let exposed = state.metrics.clone();
     Route::new()
         .nest("/", service)
         .nest("/docs", docs)
-        .at("/openapi.json", spec)
+        .at(
+            "/openapi.json",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                poem::IntoResponse::with_content_type(spec.clone(), "application/json")
+            })),
+        )
         .at(
             "/metrics",
             poem::get(poem::endpoint::make_sync(move |_| {

@@ -308,19 +308,46 @@ impl poem_openapi::types::Example for VerifyIdentity {
     }
 }
 
+impl poem_openapi::types::Example for Assign {
+    fn example() -> Self {
+        Assign {
+            assignee: "dpo-anna".into(),
+        }
+    }
+}
+
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct Assign {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub assignee: String,
 }
 
+impl poem_openapi::types::Example for Note {
+    fn example() -> Self {
+        Note {
+            text: "Called the person to ask which account they mean.".into(),
+        }
+    }
+}
+
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct Note {
     #[oai(validator(min_length = 1, max_length = 5000))]
     pub text: String,
 }
 
+impl poem_openapi::types::Example for Refuse {
+    fn example() -> Self {
+        Refuse {
+            reason: "The request is manifestly unfounded: it repeats request DSR-2026-000012, answered last week.".into(),
+        }
+    }
+}
+
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct Refuse {
     /// Why, in words the person will read; the refusal mail adds their right to complain to IMY.
     #[oai(validator(min_length = 1, max_length = 5000))]
@@ -345,7 +372,16 @@ impl poem_openapi::types::Example for Extend {
     }
 }
 
+impl poem_openapi::types::Example for Complete {
+    fn example() -> Self {
+        Complete {
+            summary: "Your data is attached as a download; nothing else is held about you.".into(),
+        }
+    }
+}
+
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct Complete {
     /// What was done, in words the person will read.
     #[oai(validator(min_length = 1, max_length = 5000))]

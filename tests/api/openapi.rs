@@ -39,3 +39,28 @@ fn every_operation_has_a_summary_an_id_and_its_errors() {
         }
     }
 }
+
+#[test]
+fn every_request_body_has_an_example() {
+    let doc: serde_json::Value = serde_json::from_str(&insyn::app::openapi_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(content) = op
+                .pointer("/requestBody/content")
+                .and_then(|c| c.as_object())
+            else {
+                continue;
+            };
+            for (ct, c) in content {
+                let named = c["schema"]["$ref"]
+                    .as_str()
+                    .and_then(|r| r.rsplit('/').next())
+                    .map(|n| &schemas[n]);
+                let has =
+                    c.get("example").is_some() || named.is_some_and(|s| s.get("example").is_some());
+                assert!(has, "{method} {path} ({ct}) has no example");
+            }
+        }
+    }
+}
