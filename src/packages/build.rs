@@ -173,7 +173,9 @@ struct Entry<'a, W: Write + std::io::Seek> {
 impl<'a, W: Write + std::io::Seek> Entry<'a, W> {
     fn start(zip: &'a mut zip::ZipWriter<W>, name: &str) -> Result<Self, BuildError> {
         let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
+            .compression_method(zip::CompressionMethod::Deflated)
+            // Fast: packages are built while the person waits, and text compresses well anyway.
+            .compression_level(Some(1));
         zip.start_file(name, options)?;
         Ok(Entry {
             zip,
@@ -182,16 +184,151 @@ impl<'a, W: Write + std::io::Seek> Entry<'a, W> {
         })
     }
 
-    fn put(&mut self, s: &str) -> Result<(), BuildError> {
-        self.zip.write_all(s.as_bytes())?;
-        self.hash.update(s.as_bytes());
-        self.size += s.len() as u64;
+    fn put_bytes(&mut self, b: &[u8]) -> Result<(), BuildError> {
+        self.zip.write_all(b)?;
+        self.hash.update(b);
+        self.size += b.len() as u64;
         Ok(())
     }
 
     fn done(self) -> (String, u64) {
         (hex::encode(self.hash.finalize()), self.size)
     }
+}
+
+/// Where a piece of a package's file is written.
+trait Sink {
+    fn put(&mut self, s: &str) -> Result<(), BuildError>;
+}
+
+impl<W: Write + std::io::Seek> Sink for Entry<'_, W> {
+    fn put(&mut self, s: &str) -> Result<(), BuildError> {
+        self.put_bytes(s.as_bytes())
+    }
+}
+
+/// A file that holds one package file's middle until the ZIP can take it.
+struct Spool {
+    path: PathBuf,
+    w: std::io::BufWriter<std::fs::File>,
+}
+
+impl Spool {
+    fn create(path: PathBuf) -> Result<Self, BuildError> {
+        let w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        Ok(Spool { path, w })
+    }
+
+    fn copy_into<W: Write + std::io::Seek>(
+        &mut self,
+        e: &mut Entry<'_, W>,
+    ) -> Result<(), BuildError> {
+        use std::io::Read;
+        self.w.flush()?;
+        let mut f = std::fs::File::open(&self.path)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            e.put_bytes(&buf[..n])?;
+        }
+    }
+
+    fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Sink for Spool {
+    fn put(&mut self, s: &str) -> Result<(), BuildError> {
+        self.w.write_all(s.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// One row of `records.csv`.
+fn csv_row(
+    e: &mut impl Sink,
+    item: &Item,
+    channels: &HashMap<i64, String>,
+    decisions: &[Decision],
+) -> Result<(), BuildError> {
+    let r = &item.record;
+    let ret = retention_json(r, decisions);
+    e.put(&csv_line(&[
+        &r.id.to_string(),
+        &r.kind,
+        channels.get(&r.channel_id).map_or("", String::as_str),
+        &r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        &r.archived_at.to_rfc3339(),
+        &r.direction,
+        &r.visibility,
+        r.text
+            .as_deref()
+            .or(r.reaction_type.as_deref())
+            .unwrap_or(""),
+        item.in_reply_to.as_deref().unwrap_or(""),
+        r.registration_number.as_deref().unwrap_or(""),
+        &item.versions.len().to_string(),
+        ret["disposable_from"].as_str().unwrap_or(""),
+    ]))?;
+    Ok(())
+}
+
+/// One record's section of `index.html`.
+fn html_section(
+    e: &mut impl Sink,
+    item: &Item,
+    channels: &HashMap<i64, String>,
+    decisions: &[Decision],
+) -> Result<(), BuildError> {
+    let r = &item.record;
+    e.put(&format!(
+        "<section>\n<h3>{} · {} · {}</h3>\n",
+        escape_html(&r.kind),
+        escape_html(channels.get(&r.channel_id).map_or("", String::as_str)),
+        escape_html(&r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default())
+    ))?;
+    if let Some(ctx) = &item.in_reply_to {
+        e.put(&format!("<p class=\"ctx\">{}</p>\n", escape_html(ctx)))?;
+    }
+    e.put(&format!(
+        "<p>{}</p>\n<table><tr><th>#</th><th>change</th><th>seen</th><th>SHA-256</th></tr>\n",
+        escape_html(
+            r.text
+                .as_deref()
+                .or(r.reaction_type.as_deref())
+                .unwrap_or("")
+        )
+    ))?;
+    for v in &item.versions {
+        e.put(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            v.seq,
+            escape_html(&v.change),
+            v.seen_at.to_rfc3339(),
+            escape_html(&v.hash)
+        ))?;
+    }
+    e.put("</table>\n")?;
+    let ret = retention_json(r, decisions);
+    e.put(&format!(
+        "<p>{} · {} · {}</p>\n",
+        escape_html(&r.visibility),
+        escape_html(r.registration_number.as_deref().unwrap_or("")),
+        escape_html(&ret.to_string())
+    ))?;
+    for m in &item.moderation {
+        e.put(&format!(
+            "<p>{} / {}</p>\n",
+            escape_html(&m.rule),
+            escape_html(&m.action)
+        ))?;
+    }
+    e.put("</section>\n")?;
+    Ok(())
 }
 
 fn retention_json(r: &record::Model, decisions: &[Decision]) -> serde_json::Value {
@@ -309,6 +446,10 @@ pub async fn build(
     let mut manifest: Vec<serde_json::Value> = vec![];
     let mut records = 0u64;
 
+    // One pass over the records: data.json goes straight into the ZIP, and the rows of records.csv
+    // and the sections of index.html are spooled to files beside it, to be copied in after.
+    let mut csv = Spool::create(path.with_extension("csv.part"))?;
+    let mut html = Spool::create(path.with_extension("html.part"))?;
     // data.json, streamed a page at a time.
     {
         let mut e = Entry::start(&mut zip, DATA_JSON)?;
@@ -336,6 +477,10 @@ pub async fn build(
                 }
                 first = false;
                 e.put(&record_json(item, &channels, &decisions, kind).to_string())?;
+                if kind == PackageKind::Access {
+                    csv_row(&mut csv, item, &channels, &decisions)?;
+                    html_section(&mut html, item, &channels, &decisions)?;
+                }
                 records += 1;
             }
         }
@@ -398,33 +543,7 @@ pub async fn build(
                 "versions",
                 "disposable_from",
             ]))?;
-            let mut after = 0;
-            loop {
-                let page = source.page(after).await?;
-                let Some(last) = page.last() else { break };
-                after = last.record.id;
-                for item in &page {
-                    let r = &item.record;
-                    let ret = retention_json(r, &decisions);
-                    e.put(&csv_line(&[
-                        &r.id.to_string(),
-                        &r.kind,
-                        channels.get(&r.channel_id).map_or("", String::as_str),
-                        &r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                        &r.archived_at.to_rfc3339(),
-                        &r.direction,
-                        &r.visibility,
-                        r.text
-                            .as_deref()
-                            .or(r.reaction_type.as_deref())
-                            .unwrap_or(""),
-                        item.in_reply_to.as_deref().unwrap_or(""),
-                        r.registration_number.as_deref().unwrap_or(""),
-                        &item.versions.len().to_string(),
-                        ret["disposable_from"].as_str().unwrap_or(""),
-                    ]))?;
-                }
-            }
+            csv.copy_into(&mut e)?;
             let (sha, size) = e.done();
             manifest.push(serde_json::json!({"name": RECORDS_CSV, "sha256": sha, "size": size}));
         }
@@ -492,53 +611,7 @@ pub async fn build(
             if records == 0 {
                 e.put(&format!("<p>{}</p>\n", escape_html(none)))?;
             }
-            let mut after = 0;
-            loop {
-                let page = source.page(after).await?;
-                let Some(last) = page.last() else { break };
-                after = last.record.id;
-                for item in &page {
-                    let r = &item.record;
-                    e.put(&format!(
-                        "<section>\n<h3>{} · {} · {}</h3>\n",
-                        escape_html(&r.kind),
-                        escape_html(channels.get(&r.channel_id).map_or("", String::as_str)),
-                        escape_html(&r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default())
-                    ))?;
-                    if let Some(ctx) = &item.in_reply_to {
-                        e.put(&format!("<p class=\"ctx\">{}</p>\n", escape_html(ctx)))?;
-                    }
-                    e.put(&format!(
-                        "<p>{}</p>\n<table><tr><th>#</th><th>change</th><th>seen</th><th>SHA-256</th></tr>\n",
-                        escape_html(r.text.as_deref().or(r.reaction_type.as_deref()).unwrap_or(""))
-                    ))?;
-                    for v in &item.versions {
-                        e.put(&format!(
-                            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                            v.seq,
-                            escape_html(&v.change),
-                            v.seen_at.to_rfc3339(),
-                            escape_html(&v.hash)
-                        ))?;
-                    }
-                    e.put("</table>\n")?;
-                    let ret = retention_json(r, &decisions);
-                    e.put(&format!(
-                        "<p>{} · {} · {}</p>\n",
-                        escape_html(&r.visibility),
-                        escape_html(r.registration_number.as_deref().unwrap_or("")),
-                        escape_html(&ret.to_string())
-                    ))?;
-                    for m in &item.moderation {
-                        e.put(&format!(
-                            "<p>{} / {}</p>\n",
-                            escape_html(&m.rule),
-                            escape_html(&m.action)
-                        ))?;
-                    }
-                    e.put("</section>\n")?;
-                }
-            }
+            html.copy_into(&mut e)?;
             if withheld > 0 {
                 e.put(&format!("<p>{withheld} {}</p>\n", escape_html(withheld_t)))?;
             }
@@ -580,6 +653,8 @@ pub async fn build(
         e.put(&serde_json::to_string_pretty(&m).unwrap_or_default())?;
     }
     zip.finish()?.sync_all()?;
+    csv.remove();
+    html.remove();
     std::fs::rename(&partial, &path)?;
     let (sha256, size) = hash_file(&path)?;
     Ok(Built {
