@@ -141,7 +141,9 @@ pub async fn run(mut settings: crate::config::Settings, big: u64) -> anyhow::Res
     for _ in 0..11 {
         let started = Instant::now();
         let p = crate::packages::store::build_now(&db, &storage, id, PackageKind::Access).await?;
+        let built = started.elapsed();
         fetch(addr, &format!("/api/v1/requests/{id}/package"), &token).await?;
+        tracing::debug!(build_ms = built.as_secs_f64() * 1000.0, "package built");
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         records = p.records.unwrap_or(0) as u64;
     }
