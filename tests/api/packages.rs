@@ -34,6 +34,34 @@ async fn ready(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
     panic!("the package was never built");
 }
 
+/// Submits a request for `account` (a Facebook id), has an officer verify, start and complete it:
+/// the package job starts. Answers the request's id, status token and reference.
+async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64, String, Value) {
+    let s: Value = app
+        .client
+        .post(app.url("/api/v1/requests"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = s["id"].as_i64().unwrap();
+    for (path, body) in [
+        ("verify-identity", json!({"method": "e_id"})),
+        ("assign", json!({"assignee": "dpo"})),
+        ("complete", json!({"summary": "Here is what we hold."})),
+    ] {
+        let r = app
+            .post_json(&format!("/api/v1/requests/{id}/{path}"), officer, &body)
+            .await;
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let token = s["status_token"].as_str().unwrap().to_owned();
+    (id, token, s["reference"].clone())
+}
+
 fn files(zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     let mut out = std::collections::BTreeMap::new();
@@ -88,31 +116,7 @@ both_backends!(
             "parent": {"id": "1_12"}});
         assert_eq!(import(&app, &archivist, ch, &other).await.status(), 200);
 
-        let s: Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(&json!({"type": "access", "email": "anna@example.se", "identities": [{"platform": "facebook", "value": "501"}]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (id, token) = (
-            s["id"].as_i64().unwrap(),
-            s["status_token"].as_str().unwrap().to_owned(),
-        );
-        problem(download(&app, &token, id).await, 404).await;
-        for (path, body) in [
-            ("verify-identity", json!({"method": "e_id"})),
-            ("assign", json!({"assignee": "dpo"})),
-            ("complete", json!({"summary": "Här är dina uppgifter."})),
-        ] {
-            let r = app
-                .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
-                .await;
-            assert_eq!(r.status(), 200, "{path}");
-        }
+        let (id, token, reference) = completed(&app, &officer, json!({"type": "access", "email": "anna@example.se", "identities": [{"platform": "facebook", "value": "501"}]})).await;
         let zip = ready(&app, &token, id).await;
         let f = files(&zip);
         let names: Vec<&str> = f.keys().map(String::as_str).collect();
@@ -129,7 +133,7 @@ both_backends!(
         );
         // The manifest's hashes are the files'.
         let manifest: Value = serde_json::from_slice(&f["manifest.json"]).unwrap();
-        assert_eq!(manifest["reference"], s["reference"]);
+        assert_eq!(manifest["reference"], reference);
         for entry in manifest["files"].as_array().unwrap() {
             let name = entry["name"].as_str().unwrap();
             assert_eq!(
@@ -204,6 +208,13 @@ both_backends!(
             404,
         )
         .await;
+        // Bo's own request has no package: 404 for it too.
+        let bo_id = bo["id"].as_i64().unwrap();
+        problem(
+            download(&app, bo["status_token"].as_str().unwrap(), bo_id).await,
+            404,
+        )
+        .await;
         let audit =
             crate::archive::get(&app, &app.admin, "/api/v1/audit?action=package.download").await;
         assert!(!audit["entries"].as_array().unwrap().is_empty());
@@ -253,31 +264,13 @@ both_backends!(
         let (_, officer) = app.token("officer").await;
         let ch = channel(&app, &archivist, "facebook", PAGE).await;
         assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
-        let s: Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(
-                &json!({"type": "export", "email": "cecilia@example.se", "language": "en",
+        let (id, token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "export", "email": "cecilia@example.se", "language": "en",
                 "identities": [{"platform": "facebook", "value": "503"}]}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (id, token) = (
-            s["id"].as_i64().unwrap(),
-            s["status_token"].as_str().unwrap().to_owned(),
-        );
-        for (path, body) in [
-            ("verify-identity", json!({"method": "in_person"})),
-            ("assign", json!({"assignee": "dpo"})),
-            ("complete", json!({"summary": "Your export is attached."})),
-        ] {
-            app.post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
-                .await;
-        }
+        )
+        .await;
         let f = files(&ready(&app, &officer, id).await);
         let names: Vec<&str> = f.keys().map(String::as_str).collect();
         assert_eq!(names, ["data.json", "data.schema.json", "manifest.json"]);
@@ -329,31 +322,13 @@ both_backends!(
         others.dedup();
         assert!(!others.is_empty(), "the fixtures name other people");
 
-        let s: Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(
-                &json!({"type": "access", "email": "kun@example.se", "language": "en",
+        let (id, token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "kun@example.se", "language": "en",
                 "identities": [{"platform": "facebook", "value": "2711636948859886"}]}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (id, token) = (
-            s["id"].as_i64().unwrap(),
-            s["status_token"].as_str().unwrap().to_owned(),
-        );
-        for (path, body) in [
-            ("verify-identity", json!({"method": "e_id"})),
-            ("assign", json!({"assignee": "dpo"})),
-            ("complete", json!({"summary": "Attached."})),
-        ] {
-            app.post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
-                .await;
-        }
+        )
+        .await;
         let f = files(&ready(&app, &token, id).await);
         let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
         let kinds: Vec<&str> = data["records"]
