@@ -211,9 +211,14 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
             let id = payload["package_id"]
                 .as_i64()
                 .ok_or("payload has no package_id")?;
-            crate::packages::store::build_queued(&db, &storage, id)
-                .await
-                .map_err(|e| e.to_string())
+            match crate::packages::store::build_queued(&db, &storage, id).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let why = e.to_string();
+                    let _ = crate::packages::store::record_failure(&db, id, &why).await;
+                    Err(why)
+                }
+            }
         }
     });
     let (db, storage) = (state.db.clone(), state.package_storage());

@@ -162,12 +162,29 @@ pub async fn build_queued(
     Ok(())
 }
 
+/// Keeps why a build failed (ids and causes, no personal data) for the officer and the
+/// citizen's status; the job retries.
+pub async fn record_failure(
+    db: &DatabaseConnection,
+    package_id: i64,
+    why: &str,
+) -> Result<(), DbErr> {
+    if let Some(p) = package::Entity::find_by_id(package_id).one(db).await? {
+        let mut a: package::ActiveModel = p.into();
+        a.error = Set(Some(why.chars().take(500).collect()));
+        a.update(db).await?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     #[error("there is no package for this request")]
     None,
     #[error("the package is being built")]
     NotReady,
+    #[error("the package could not be built")]
+    Failed,
     #[error("the download link has expired")]
     Expired,
     #[error(transparent)]
@@ -190,6 +207,7 @@ pub async fn open_download(
     match PackageStatus::parse(&p.status) {
         Some(PackageStatus::Ready) => {}
         Some(PackageStatus::Expired) => return Err(DownloadError::Expired),
+        _ if p.error.is_some() => return Err(DownloadError::Failed),
         _ => return Err(DownloadError::NotReady),
     }
     if p.expires_at.is_none_or(|e| e < now()) {

@@ -1089,6 +1089,14 @@ impl RequestsApi {
                     "the package is being built; you will be mailed when it is ready".into(),
                 )));
             }
+            Err(DownloadError::Failed) => {
+                return Err(CaseError::Conflict(typed(
+                    StatusCode::CONFLICT,
+                    "package-failed",
+                    "the package could not be built yet; it is retried, and the municipality can see why"
+                        .into(),
+                )));
+            }
             Err(DownloadError::Expired) => {
                 return Err(CaseError::Gone(typed(
                     StatusCode::GONE,

@@ -382,3 +382,37 @@ fn collect_people(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+both_backends!(
+    a_package_that_cannot_be_built_says_so,
+    |b: Backend| async move {
+        // The data directory is a file: nothing can be written under it.
+        let blocker = tempfile::NamedTempFile::new().unwrap();
+        let dir = blocker.path().to_string_lossy().into_owned();
+        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let (_, officer) = app.token("officer").await;
+        let (id, token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "dora@example.se",
+                "identities": [{"platform": "facebook", "value": "777"}]}),
+        )
+        .await;
+        let mut kind = String::new();
+        for _ in 0..100 {
+            let r = download(&app, &token, id).await;
+            kind = problem(r, 409).await["type"].as_str().unwrap().to_owned();
+            if kind.ends_with("package-failed") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(kind, "https://insyn.example/problems/package-failed");
+        let p = entities::package::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(p.error.unwrap().contains("writing the package"));
+    }
+);
