@@ -687,3 +687,86 @@ both_backends!(
         assert!(next.len() >= 2 && next.iter().all(|j| j.run_at > insyn::audit::now()));
     }
 );
+
+both_backends!(
+    the_queue_filters_sorts_by_the_extended_due_date_and_pages,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        let mut ids = vec![];
+        for who in ["ida", "jan", "kim"] {
+            let s: Value = submit(&app, &body(&format!("{who}@example.se"), who))
+                .await
+                .json()
+                .await
+                .unwrap();
+            ids.push(s["id"].as_i64().unwrap());
+        }
+        // ida is overdue; jan's deadline was extended past kim's.
+        let set = |id: i64, due: chrono::NaiveDate, extended: Option<chrono::NaiveDate>| {
+            let db = app.db.clone();
+            async move {
+                let row = entities::request::Entity::find_by_id(id)
+                    .one(&db)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let mut a: entities::request::ActiveModel = row.into();
+                a.due_at = Set(due);
+                a.extended_due_at = Set(extended);
+                a.update(&db).await.unwrap();
+            }
+        };
+        let t = today();
+        set(ids[0], t - chrono::Days::new(3), None).await;
+        set(
+            ids[1],
+            t + chrono::Days::new(5),
+            Some(t + chrono::Days::new(40)),
+        )
+        .await;
+        set(ids[2], t + chrono::Days::new(10), None).await;
+        let order = |q: Value| -> Vec<i64> {
+            q["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            order(get(&app, &officer, "/api/v1/queue").await),
+            [ids[0], ids[2], ids[1]]
+        );
+        let overdue = get(&app, &officer, "/api/v1/queue?overdue=true").await;
+        assert_eq!(order(overdue.clone()), [ids[0]]);
+        assert_eq!(overdue["requests"][0]["days_left"], -3);
+        assert_eq!(overdue["requests"][0]["overdue"], true);
+        assert_eq!(
+            order(get(&app, &officer, "/api/v1/queue?overdue=false").await),
+            [ids[2], ids[1]]
+        );
+        let before = format!("/api/v1/queue?due_before={}", t + chrono::Days::new(20));
+        assert_eq!(order(get(&app, &officer, &before).await), [ids[0], ids[2]]);
+        // Paging by (due date, id).
+        let first = get(&app, &officer, "/api/v1/queue?limit=2").await;
+        assert_eq!(order(first.clone()), [ids[0], ids[2]]);
+        let next = first["next_after"].as_str().unwrap();
+        let second = get(
+            &app,
+            &officer,
+            &format!("/api/v1/queue?limit=2&after={next}"),
+        )
+        .await;
+        assert_eq!(order(second.clone()), [ids[1]]);
+        assert!(second["next_after"].is_null());
+        let r = app
+            .client
+            .get(app.url("/api/v1/queue?after=yesterday"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "after");
+    }
+);

@@ -35,16 +35,30 @@ pub async fn queue(db: &DatabaseConnection, f: &QueueFilter) -> Result<Vec<reque
     if let Some(a) = &f.assignee {
         q = q.filter(request::Column::Assignee.eq(a.clone()));
     }
-    let mut rows = q.order_by_asc(request::Column::Id).all(db).await?;
-    rows.retain(|r| {
-        let due = due_of(r);
-        f.overdue.is_none_or(|o| (due < f.today) == o)
-            && f.due_before.is_none_or(|b| due < b)
-            && f.after.is_none_or(|a| (due, r.id) > a)
-    });
-    rows.sort_by_key(|r| (due_of(r), r.id));
-    rows.truncate(f.limit as usize);
-    Ok(rows)
+    // The date a request must be answered by: the extended one once it is extended.
+    const DUE: &str = "COALESCE(extended_due_at, due_at)";
+    use sea_orm::sea_query::{Expr, Order};
+    let due = || Expr::cust(DUE);
+    match f.overdue {
+        Some(true) => q = q.filter(due().lt(f.today)),
+        Some(false) => q = q.filter(due().gte(f.today)),
+        None => {}
+    }
+    if let Some(b) = f.due_before {
+        q = q.filter(due().lt(b));
+    }
+    if let Some((after_due, after_id)) = f.after {
+        q = q.filter(
+            due()
+                .gt(after_due)
+                .or(due().eq(after_due).and(request::Column::Id.gt(after_id))),
+        );
+    }
+    q.order_by(Expr::cust(DUE), Order::Asc)
+        .order_by_asc(request::Column::Id)
+        .limit(f.limit)
+        .all(db)
+        .await
 }
 
 pub async fn assign(
