@@ -4,6 +4,7 @@ use super::rules::{
     BOM, CONSENTS_CSV, DATA_JSON, DATA_SCHEMA, HTML_TAIL, INDEX_HTML, MANIFEST_JSON, PackageKind,
     RECORDS_CSV, SCHEMA_JSON, article_15, context_text, csv_line, html_head,
 };
+use crate::archive::store::{fetch_records, json_rows};
 use crate::consent::rules::Purpose;
 use crate::mail::rules::{Language, escape_html};
 use crate::retention::rules::{Decision, Retention, retention_of};
@@ -13,7 +14,7 @@ use entities::{
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -90,26 +91,23 @@ struct Source<'a> {
 
 impl Source<'_> {
     async fn page(&self, after: i64) -> Result<Vec<Item>, DbErr> {
-        let records = record::Entity::find()
-            .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
-            .filter(record::Column::Classified.eq(false))
-            .filter(record::Column::RestrictedBy.is_null())
-            .filter(record::Column::Id.gt(after))
-            .order_by_asc(record::Column::Id)
-            .limit(PAGE)
-            .all(self.db)
-            .await?;
+        let records = fetch_records(
+            self.db,
+            record::Entity::find()
+                .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
+                .filter(record::Column::Classified.eq(false))
+                .filter(record::Column::RestrictedBy.is_null())
+                .filter(record::Column::Id.gt(after))
+                .order_by_asc(record::Column::Id)
+                .limit(PAGE),
+        )
+        .await?;
         if records.is_empty() {
             return Ok(vec![]);
         }
         let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
         let mut versions: HashMap<i64, Vec<record_version::Model>> = HashMap::new();
-        for v in record_version::Entity::find()
-            .filter(record_version::Column::RecordId.is_in(ids.clone()))
-            .order_by_asc(record_version::Column::Seq)
-            .all(self.db)
-            .await?
-        {
+        for v in versions_of(self.db, &ids).await? {
             versions.entry(v.record_id).or_default().push(v);
         }
         let mut notes: HashMap<i64, Vec<entities::record_note::Model>> = HashMap::new();
@@ -129,13 +127,14 @@ impl Source<'_> {
             moderations.entry(m.record_id).or_default().push(m);
         }
         let parent_ids: Vec<i64> = records.iter().filter_map(|r| r.parent_id).collect();
-        let parents: HashMap<i64, record::Model> = record::Entity::find()
-            .filter(record::Column::Id.is_in(parent_ids))
-            .all(self.db)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
+        let parents: HashMap<i64, record::Model> = fetch_records(
+            self.db,
+            record::Entity::find().filter(record::Column::Id.is_in(parent_ids)),
+        )
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
         Ok(records
             .into_iter()
             .map(|r| {
@@ -161,6 +160,58 @@ impl Source<'_> {
             })
             .collect())
     }
+}
+
+/// The versions of `ids`, in order; on SQLite as one JSON row (see [`fetch_records`]).
+async fn versions_of(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<Vec<record_version::Model>, DbErr> {
+    let select = record_version::Entity::find()
+        .filter(record_version::Column::RecordId.is_in(ids.to_vec()))
+        .order_by_asc(record_version::Column::RecordId)
+        .order_by_asc(record_version::Column::Seq);
+    let backend = db.get_database_backend();
+    if backend != sea_orm::DbBackend::Sqlite {
+        return select.all(db).await;
+    }
+    let columns: Vec<String> = [
+        "id",
+        "record_id",
+        "seq",
+        "change",
+        "seen_at",
+        "content",
+        "hash",
+    ]
+    .map(String::from)
+    .to_vec();
+    #[derive(serde::Deserialize)]
+    struct Row {
+        id: i64,
+        record_id: i64,
+        seq: i32,
+        change: String,
+        seen_at: chrono::DateTime<chrono::Utc>,
+        content: String,
+        hash: String,
+    }
+    let mut rows: Vec<record_version::Model> =
+        json_rows::<Row, _>(db, select.build(backend), &columns)
+            .await?
+            .into_iter()
+            .map(|r| record_version::Model {
+                id: r.id,
+                record_id: r.record_id,
+                seq: r.seq,
+                change: r.change,
+                seen_at: r.seen_at,
+                content: r.content,
+                hash: r.hash,
+            })
+            .collect();
+    rows.sort_by_key(|v| (v.record_id, v.seq));
+    Ok(rows)
 }
 
 /// Writes one file into the ZIP and keeps its hash and size for the manifest.

@@ -74,6 +74,6 @@ mod records;
 pub use amend::amend;
 pub use ingest::{Counts, ImportError, import};
 pub use records::{
-    RecordFilter, Verification, find_record, list_identities, list_records, notes_of, verify_all,
-    verify_record,
+    RecordFilter, Verification, fetch_records, find_record, json_rows, list_identities,
+    list_records, notes_of, verify_all, verify_record,
 };

@@ -54,17 +54,39 @@ pub async fn list_records(
             .filter(record::Column::Classified.eq(false))
             .filter(record::Column::RestrictedBy.is_null());
     }
-    let page = q.limit(f.limit);
+    fetch_records(db, q.limit(f.limit)).await
+}
+
+/// Runs a select of records. On SQLite the rows come back as one JSON array built by the database:
+/// the driver then hands over one row instead of a thousand, which is most of the cost of a large
+/// page there (sqlx passes SQLite's rows one at a time from its worker thread).
+pub async fn fetch_records<C: ConnectionTrait>(
+    db: &C,
+    select: sea_orm::Select<record::Entity>,
+) -> Result<Vec<record::Model>, DbErr> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Sqlite {
-        return page.all(db).await;
+        return select.all(db).await;
     }
-    // On SQLite the page comes back as one JSON array built by the database: the driver then hands
-    // over one row instead of a thousand, which is most of the cost of a large page there.
-    let inner = page.build(backend);
     let columns: Vec<String> = record::Column::iter()
         .map(|c| c.as_str().to_owned())
         .collect();
+    let mut records: Vec<record::Model> =
+        json_rows::<PageRow, C>(db, select.build(backend), &columns)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+    records.sort_by_key(|r| r.id);
+    Ok(records)
+}
+
+/// Wraps `inner` (on SQLite) so that its rows come back as one JSON array, and reads them into `T`.
+pub async fn json_rows<T: serde::de::DeserializeOwned, C: ConnectionTrait>(
+    db: &C,
+    inner: Statement,
+    columns: &[String],
+) -> Result<Vec<T>, DbErr> {
     let sql = format!(
         "SELECT json_group_array(json_object({})) AS page FROM ({}) AS r",
         columns
@@ -79,13 +101,8 @@ pub async fn list_records(
         return Ok(vec![]);
     };
     let text: String = row.try_get("", "page")?;
-    let mut records: Vec<record::Model> = serde_json::from_str::<Vec<PageRow>>(&text)
-        .map_err(|e| DbErr::Custom(format!("a record page has an unexpected shape: {e}")))?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    records.sort_by_key(|r| r.id);
-    Ok(records)
+    serde_json::from_str::<Vec<T>>(&text)
+        .map_err(|e| DbErr::Custom(format!("a page of rows has an unexpected shape: {e}")))
 }
 
 /// A record row as SQLite's `json_object` renders it: read straight into a struct, which is what
