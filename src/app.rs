@@ -29,15 +29,21 @@ impl AppState {
         }
     }
 
+    /// The diarium's series and number pattern.
+    pub fn numbering(&self) -> crate::registry::Numbering {
+        crate::registry::Numbering {
+            series: self.settings.registration_series.clone(),
+            pattern: self.settings.registration_pattern.clone(),
+            // Checked when the settings were loaded.
+            time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
+        }
+    }
+
     /// What requests need of the settings.
     pub fn request_context(&self) -> crate::requests::store::Context {
         crate::requests::store::Context {
             public_url: self.settings.public_url.clone(),
-            numbering: crate::registry::Numbering {
-                series: self.settings.registration_series.clone(),
-                pattern: self.settings.registration_pattern.clone(),
-                time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
-            },
+            numbering: self.numbering(),
             // Checked when the settings were loaded.
             time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
         }

@@ -286,20 +286,7 @@ pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report
     let raw_rows_per_sec = raw_copy(db, channel.id, identities_before).await?;
 
     // "All records of one identity" for the heaviest identity, through the store and as raw SQL.
-    let id: i64 = record::Entity::find()
-        .select_only()
-        .column(record::Column::AuthorIdentityId)
-        .filter(record::Column::ChannelId.eq(channel.id))
-        .filter(record::Column::AuthorIdentityId.is_not_null())
-        .filter(record::Column::Direction.eq("received"))
-        .group_by(record::Column::AuthorIdentityId)
-        .order_by_desc(record::Column::Id.count())
-        .limit(1)
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten()
-        .unwrap_or(0);
+    let id = heaviest_identity(db, Some(channel.id)).await?.unwrap_or(0);
     let started = Instant::now();
     let mut found = 0;
     for _ in 0..20 {
@@ -345,28 +332,7 @@ pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report
 /// "All records of one identity" for the heaviest identity in the archive as it is, through the
 /// store and as a raw SELECT of the same rows from the same table: milliseconds each.
 pub async fn query(db: &DatabaseConnection) -> anyhow::Result<(u64, f64, f64)> {
-    // `bench package` gives records to identities of its own; they are not the generated archive's.
-    let made_big: Vec<i64> = identity::Entity::find()
-        .filter(identity::Column::PlatformId.starts_with("bench-big-"))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    let id: i64 = record::Entity::find()
-        .select_only()
-        .column(record::Column::AuthorIdentityId)
-        .filter(record::Column::AuthorIdentityId.is_not_null())
-        .filter(record::Column::AuthorIdentityId.is_not_in(made_big))
-        .filter(record::Column::Direction.eq("received"))
-        .group_by(record::Column::AuthorIdentityId)
-        .order_by_desc(record::Column::Id.count())
-        .limit(1)
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten()
-        .unwrap_or(0);
+    let id = heaviest_identity(db, None).await?.unwrap_or(0);
     let filter = store::RecordFilter {
         identity: Some(id),
         limit: 1000,
@@ -392,4 +358,35 @@ pub async fn query(db: &DatabaseConnection) -> anyhow::Result<(u64, f64, f64)> {
     }
     let raw_ms = started.elapsed().as_secs_f64() * 1000.0 / 20.0;
     Ok((found as u64, store_ms, raw_ms))
+}
+
+/// The identity with the most received records (in one channel, or anywhere), leaving out the
+/// identities `bench package` made big: they are not the generated archive's.
+pub async fn heaviest_identity(
+    db: &DatabaseConnection,
+    channel: Option<i64>,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    let made_big: Vec<i64> = identity::Entity::find()
+        .filter(identity::Column::PlatformId.starts_with("bench-big-"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    let mut q = record::Entity::find()
+        .select_only()
+        .column(record::Column::AuthorIdentityId)
+        .filter(record::Column::AuthorIdentityId.is_not_null())
+        .filter(record::Column::AuthorIdentityId.is_not_in(made_big))
+        .filter(record::Column::Direction.eq("received"));
+    if let Some(c) = channel {
+        q = q.filter(record::Column::ChannelId.eq(c));
+    }
+    Ok(q.group_by(record::Column::AuthorIdentityId)
+        .order_by_desc(record::Column::Id.count())
+        .limit(1)
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten())
 }

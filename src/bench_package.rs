@@ -6,11 +6,8 @@ use crate::mail::rules::{Email, Language};
 use crate::packages::rules::PackageKind;
 use crate::requests::rules::{ProofMethod, RequestType};
 use crate::requests::store::{self as requests, NewIdentity, NewRequest};
-use entities::{identity, record};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
-};
+use entities::identity;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -109,27 +106,8 @@ pub async fn run(mut settings: crate::config::Settings, big: u64) -> anyhow::Res
     let (acceptor, addr) = crate::app::bind("127.0.0.1:0").await?;
     tokio::spawn(crate::app::serve(state, acceptor, std::future::pending()));
 
-    // Identities an earlier run made big are not "the heaviest identity" of the generated archive.
-    let made_big: Vec<i64> = identity::Entity::find()
-        .filter(identity::Column::PlatformId.starts_with("bench-big-"))
-        .all(&db)
+    let heaviest = crate::bench::heaviest_identity(&db, None)
         .await?
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    let heaviest: i64 = record::Entity::find()
-        .select_only()
-        .column(record::Column::AuthorIdentityId)
-        .filter(record::Column::AuthorIdentityId.is_not_null())
-        .filter(record::Column::AuthorIdentityId.is_not_in(made_big))
-        .filter(record::Column::Direction.eq("received"))
-        .group_by(record::Column::AuthorIdentityId)
-        .order_by_desc(record::Column::Id.count())
-        .limit(1)
-        .into_tuple::<Option<i64>>()
-        .one(&db)
-        .await?
-        .flatten()
         .ok_or_else(|| anyhow::anyhow!("the archive is empty: run `insyn bench import` first"))?;
     let who = identity::Entity::find_by_id(heaviest)
         .one(&db)

@@ -165,28 +165,3 @@ pub async fn fail(
         .await?;
     Ok(())
 }
-
-/// Marks the queued jobs of `kind` whose payload's `key` is `value` done without running them: the
-/// work was done another way.
-pub async fn cancel_for(
-    db: &DatabaseConnection,
-    kind: &str,
-    key: &str,
-    value: i64,
-) -> Result<(), DbErr> {
-    for j in job::Entity::find()
-        .filter(job::Column::Kind.eq(kind))
-        .filter(job::Column::Status.eq(QUEUED))
-        .all(db)
-        .await?
-    {
-        let payload: serde_json::Value = serde_json::from_str(&j.payload).unwrap_or_default();
-        if payload[key].as_i64() == Some(value) {
-            let mut a: job::ActiveModel = j.into();
-            a.status = Set(DONE.to_owned());
-            a.finished_at = Set(Some(now()));
-            a.update(db).await?;
-        }
-    }
-    Ok(())
-}

@@ -37,7 +37,17 @@ pub async fn queue_build<C: ConnectionTrait>(
     request_id: i64,
     kind: PackageKind,
 ) -> Result<package::Model, DbErr> {
-    let p = package::ActiveModel {
+    let p = new_package(txn, request_id, kind).await?;
+    crate::jobs::store::enqueue(txn, BUILD_JOB, &serde_json::json!({"package_id": p.id})).await?;
+    Ok(p)
+}
+
+async fn new_package<C: ConnectionTrait>(
+    txn: &C,
+    request_id: i64,
+    kind: PackageKind,
+) -> Result<package::Model, DbErr> {
+    package::ActiveModel {
         request_id: Set(request_id),
         kind: Set(kind.as_str().to_owned()),
         status: Set(PackageStatus::Building.as_str().to_owned()),
@@ -53,9 +63,28 @@ pub async fn queue_build<C: ConnectionTrait>(
         ..Default::default()
     }
     .insert(txn)
-    .await?;
-    crate::jobs::store::enqueue(txn, BUILD_JOB, &serde_json::json!({"package_id": p.id})).await?;
-    Ok(p)
+    .await
+}
+
+/// The package as built: ready until `days` from now.
+async fn mark_ready<C: ConnectionTrait>(
+    conn: &C,
+    p: package::Model,
+    built: &build::Built,
+    days: i64,
+) -> Result<package::Model, DbErr> {
+    let mut a: package::ActiveModel = p.into();
+    a.status = Set(PackageStatus::Ready.as_str().to_owned());
+    a.file_name = Set(built
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned()));
+    a.sha256 = Set(Some(built.sha256.clone()));
+    a.size = Set(Some(built.size as i64));
+    a.records = Set(Some(built.records as i64));
+    a.built_at = Set(Some(now()));
+    a.expires_at = Set(Some(now() + chrono::Duration::days(days)));
+    a.update(conn).await
 }
 
 fn ready_mail(
@@ -111,20 +140,9 @@ pub async fn build_queued(
     };
     let kind = PackageKind::parse(&p.kind).unwrap_or(PackageKind::Access);
     let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
-    let expires = now() + chrono::Duration::days(storage.days);
     let txn = db.begin().await?;
-    let mut a: package::ActiveModel = p.into();
-    a.status = Set(PackageStatus::Ready.as_str().to_owned());
-    a.file_name = Set(built
-        .path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned()));
-    a.sha256 = Set(Some(built.sha256.clone()));
-    a.size = Set(Some(built.size as i64));
-    a.records = Set(Some(built.records as i64));
-    a.built_at = Set(Some(now()));
-    a.expires_at = Set(Some(expires));
-    let p = a.update(&txn).await?;
+    let p = mark_ready(&txn, p, &built, storage.days).await?;
+    let expires = p.expires_at.unwrap_or_else(now);
     let lang = if req.language == "en" {
         Language::En
     } else {
@@ -274,23 +292,11 @@ pub async fn build_now(
     request_id: i64,
     kind: PackageKind,
 ) -> Result<package::Model, BuildError> {
-    let p = queue_build(db, request_id, kind).await?;
-    crate::jobs::store::cancel_for(db, BUILD_JOB, "package_id", p.id).await?;
+    let p = new_package(db, request_id, kind).await?;
     let req = request::Entity::find_by_id(request_id)
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("request {request_id}")))?;
     let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
-    let mut a: package::ActiveModel = p.into();
-    a.status = Set(PackageStatus::Ready.as_str().to_owned());
-    a.file_name = Set(built
-        .path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned()));
-    a.sha256 = Set(Some(built.sha256));
-    a.size = Set(Some(built.size as i64));
-    a.records = Set(Some(built.records as i64));
-    a.built_at = Set(Some(now()));
-    a.expires_at = Set(Some(now() + chrono::Duration::days(storage.days)));
-    Ok(a.update(db).await?)
+    Ok(mark_ready(db, p, &built, storage.days).await?)
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/records/{id}/moderation`, `/records/{id}/registration`, `/registrations`, `/blocks`.
 use super::rules::{CommentRule, ModerationAction};
-use super::store::{self, NewModeration, Numbering, RegistryError};
+use super::store::{self, NewModeration, RegistryError};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::http::{ApiError, AppError, JsonBody, TokenAuth};
@@ -208,14 +208,6 @@ pub struct BlockView {
     pub blocked_by: String,
 }
 
-fn numbering(state: &AppState) -> Numbering {
-    Numbering {
-        series: state.settings.registration_series.clone(),
-        pattern: state.settings.registration_pattern.clone(),
-        time_zone: state.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
-    }
-}
-
 fn registry_error(e: RegistryError) -> AppError {
     match e {
         RegistryError::NoRecord(id) => AppError::NotFound(format!("record {id}")),
@@ -255,7 +247,7 @@ impl RegistryApi {
         let body = body.0;
         let done = store::moderate(
             &state.db,
-            &numbering(&state),
+            &state.numbering(),
             id.0,
             NewModeration {
                 rule: body.rule.into(),
@@ -301,7 +293,7 @@ impl RegistryApi {
         if title.is_empty() {
             return Err(AppError::field("title", "must not be blank").into());
         }
-        let reg = store::register_record(&state.db, &numbering(&state), id.0, title, &who)
+        let reg = store::register_record(&state.db, &state.numbering(), id.0, title, &who)
             .await
             .map_err(registry_error)?;
         Ok(RegisterResponse::Created(Json(reg.into())))

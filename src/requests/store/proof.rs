@@ -183,7 +183,7 @@ pub async fn prove_by_message<C: ConnectionTrait>(
     platform: &str,
     texts: &[(i64, &str, &str)],
 ) -> Result<u64, DbErr> {
-    if texts.is_empty() {
+    if !texts.iter().any(|(_, _, text)| may_hold_phrase(text)) {
         return Ok(0);
     }
     let waiting = request::Entity::find()
