@@ -1,7 +1,7 @@
 //! Builds the state, the router and the OpenAPI service; serves with graceful shutdown.
 use crate::config::Settings;
 use crate::http::{body_limit, health::HealthApi, problem, request_id};
-use crate::{archive, audit, auth, consent, mail, registry, requests, retention};
+use crate::{archive, audit, auth, consent, erasure, mail, registry, requests, retention};
 use poem::{
     EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
@@ -17,6 +17,10 @@ pub struct AppState {
     pub metrics: Arc<crate::http::metrics::Metrics>,
     /// The budget of the public endpoints, per client address.
     pub limiter: Arc<crate::http::rate_limit::RateLimiter>,
+    /// The erasure policy: public-document kinds, grounds, the reply's words.
+    pub erasure_policy: Arc<crate::erasure::Policy>,
+    /// The key of the suppression list's hashes.
+    pub suppression_key: crate::erasure::SuppressionKey,
 }
 
 impl AppState {
@@ -36,6 +40,16 @@ impl AppState {
             pattern: self.settings.registration_pattern.clone(),
             // Checked when the settings were loaded.
             time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
+        }
+    }
+
+    /// What erasure needs of the settings.
+    pub fn erasure_context(&self) -> crate::erasure::Context {
+        crate::erasure::Context {
+            policy: self.erasure_policy.clone(),
+            key: self.suppression_key.clone(),
+            requests: self.request_context(),
+            packages: self.package_storage(),
         }
     }
 
@@ -61,6 +75,7 @@ pub type Apis = (
     registry::api::RegistryApi,
     retention::api::RetentionApi,
     requests::api::RequestsApi,
+    erasure::api::ErasureApi,
 );
 
 pub fn api_service() -> OpenApiService<Apis, ()> {
@@ -76,6 +91,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             registry::api::RegistryApi,
             retention::api::RetentionApi,
             requests::api::RequestsApi,
+            erasure::api::ErasureApi,
         ),
         "insyn",
         env!("CARGO_PKG_VERSION"),
@@ -153,11 +169,15 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         settings.public_rate_limit,
         std::time::Duration::from_secs(settings.public_rate_window_secs),
     );
+    let erasure_policy = crate::erasure::load_policy(&settings).map_err(anyhow::Error::msg)?;
+    let suppression_key = crate::erasure::load_key(&settings)?;
     let state = AppState {
         db,
         settings: Arc::new(settings),
         metrics: Arc::default(),
         limiter: Arc::new(limiter),
+        erasure_policy: Arc::new(erasure_policy),
+        suppression_key,
     };
     // The recurring jobs wait in the job table from the first start on.
     crate::jobs::store::ensure_scheduled(&state.db, retention::JOB_KIND, retention::next_run())

@@ -266,6 +266,7 @@ pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report
             parsed.skipped,
             &Actor::cli(),
             "bench",
+            &crate::erasure::SuppressionKey::new(b"bench"),
         )
         .await?;
         imported += counts.created;

@@ -33,6 +33,12 @@ pub struct Settings {
     pub data_dir: String,
     /// How many days a package's download link stays valid.
     pub package_days: i64,
+    /// The secret behind the suppression list's keyed hashes. Without it, one is made on first
+    /// start and kept in `data_dir/secret.key`; every instance of one database needs the same.
+    pub secret_key: Option<String>,
+    /// A TOML file laid over the built-in erasure policy: which kinds are public documents, the
+    /// grounds' and the reply's words.
+    pub erasure_policy: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
@@ -62,6 +68,8 @@ impl Default for Settings {
             officer_emails: vec![],
             data_dir: "insyn-data".into(),
             package_days: 30,
+            secret_key: None,
+            erasure_policy: None,
         }
     }
 }
@@ -155,6 +163,18 @@ impl Settings {
                 reason: format!("must be a number of days, got {v:?}"),
             })?;
         }
+        if let Some(v) = var("INSYN_SECRET_KEY") {
+            s.secret_key = Some(v);
+        }
+        if let Some(v) = var("INSYN_ERASURE_POLICY") {
+            s.erasure_policy = Some(v);
+        }
+        if s.secret_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err(ConfigError::Invalid {
+                name: "secret_key",
+                reason: "must be at least 32 characters (e.g. 64 hex digits)".into(),
+            });
+        }
         if let Some(v) = var("INSYN_OFFICER_EMAILS") {
             s.officer_emails = v
                 .split(',')
@@ -236,6 +256,8 @@ impl fmt::Debug for Settings {
             .field("officer_emails", &self.officer_emails.len())
             .field("data_dir", &self.data_dir)
             .field("package_days", &self.package_days)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("erasure_policy", &self.erasure_policy)
             .finish()
     }
 }
@@ -249,11 +271,13 @@ mod tests {
         let s = Settings {
             database_url: "postgres://insyn:hunter2@db/insyn".into(),
             smtp_url: Some("smtp://mail:s3cret@mx:25".into()),
+            secret_key: Some("a-suppression-secret-of-32-chars-or-more".into()),
             ..Settings::default()
         };
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("suppression-secret"), "{shown}");
         assert!(shown.contains("***"));
     }
 }

@@ -10,6 +10,7 @@ pub mod bench_package;
 pub mod config;
 pub mod consent;
 pub mod db;
+pub mod erasure;
 pub mod http;
 pub mod jobs;
 pub mod mail;

@@ -154,7 +154,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { channel, files } => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
-            import_files(&conn, channel, &files, &settings.policy_version).await?;
+            let key = insyn::erasure::load_key(&settings)?;
+            import_files(&conn, channel, &files, &settings.policy_version, &key).await?;
         }
         Command::Archive {
             command: ArchiveCommand::Verify,
@@ -316,6 +317,7 @@ async fn import_files(
     channel: i64,
     files: &[std::path::PathBuf],
     policy_version: &str,
+    key: &insyn::erasure::SuppressionKey,
 ) -> anyhow::Result<()> {
     use insyn::archive::{import, store};
     let total: u64 = files
@@ -353,14 +355,16 @@ async fn import_files(
                     p.skipped,
                     &Actor::cli(),
                     policy_version,
+                    key,
                 )
                 .await?;
                 bar.suspend(|| {
                     eprintln!(
-                        "{name}: {} created, {} new versions, {} unchanged, {} skipped",
+                        "{name}: {} created, {} new versions, {} unchanged, {} suppressed, {} skipped",
                         counts.created,
                         counts.new_versions,
                         counts.unchanged,
+                        counts.suppressed,
                         counts.skipped.len()
                     )
                 });

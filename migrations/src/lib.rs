@@ -20,6 +20,7 @@ mod m20261124_000016_index_record_author_id;
 mod m20261124_000017_create_request;
 mod m20261124_000018_create_package;
 mod m20261124_000019_restriction_and_notes;
+mod m20261124_000020_create_erasure;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000017_create_request::Migration),
             Box::new(m20261124_000018_create_package::Migration),
             Box::new(m20261124_000019_restriction_and_notes::Migration),
+            Box::new(m20261124_000020_create_erasure::Migration),
         ]
     }
 }

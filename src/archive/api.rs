@@ -203,6 +203,8 @@ pub struct ImportResult {
     pub created: u64,
     pub new_versions: u64,
     pub unchanged: u64,
+    /// Items left out because an erasure suppressed them: they stay erased.
+    pub suppressed: u64,
     pub skipped: Vec<SkippedItem>,
 }
 
@@ -456,6 +458,7 @@ impl RecordsApi {
             skipped,
             &who,
             &state.settings.policy_version,
+            &state.suppression_key,
         )
         .await
         {
@@ -469,6 +472,7 @@ impl RecordsApi {
             created: counts.created,
             new_versions: counts.new_versions,
             unchanged: counts.unchanged,
+            suppressed: counts.suppressed,
             skipped: counts
                 .skipped
                 .into_iter()

@@ -17,6 +17,7 @@ vocabulary!(
         Ready => "ready",
         Failed => "failed",
         Expired => "expired",
+        Erased => "erased",
     }
 );
 

@@ -205,6 +205,8 @@ pub enum DownloadError {
     Failed,
     #[error("the download link has expired")]
     Expired,
+    #[error("the package was erased at the person's request")]
+    Erased,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -225,6 +227,7 @@ pub async fn open_download(
     match PackageStatus::parse(&p.status) {
         Some(PackageStatus::Ready) => {}
         Some(PackageStatus::Expired) => return Err(DownloadError::Expired),
+        Some(PackageStatus::Erased) => return Err(DownloadError::Erased),
         _ if p.error.is_some() => return Err(DownloadError::Failed),
         _ => return Err(DownloadError::NotReady),
     }
@@ -253,6 +256,7 @@ pub async fn open_download(
 
 /// Deletes the files of expired packages and marks them expired.
 pub async fn purge(db: &DatabaseConnection, storage: &Storage) -> Result<u64, DbErr> {
+    remove_erased_files(db, storage).await?;
     let expired = package::Entity::find()
         .filter(package::Column::Status.eq(PackageStatus::Ready.as_str()))
         .filter(package::Column::ExpiresAt.lt(now()))
@@ -281,6 +285,35 @@ pub async fn purge(db: &DatabaseConnection, storage: &Storage) -> Result<u64, Db
         .await?;
         txn.commit().await?;
         n += 1;
+    }
+    Ok(n)
+}
+
+/// Removes the files of packages an erasure marked erased, and then forgets their names. The
+/// erasure calls it after its commit; the purge job calls it too, so a file left behind by a crash
+/// between the two is removed the next night.
+pub async fn remove_erased_files(db: &DatabaseConnection, storage: &Storage) -> Result<u64, DbErr> {
+    let erased = package::Entity::find()
+        .filter(package::Column::Status.eq(PackageStatus::Erased.as_str()))
+        .filter(package::Column::FileName.is_not_null())
+        .all(db)
+        .await?;
+    let n = erased.len() as u64;
+    for p in erased {
+        if let Some(f) = &p.file_name {
+            match std::fs::remove_file(storage.dir.join(f)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Kept for the next sweep rather than forgotten with the file still there.
+                Err(e) => {
+                    tracing::warn!(package = p.id, error = %e, "could not remove an erased package's file");
+                    continue;
+                }
+            }
+        }
+        let mut a: package::ActiveModel = p.into();
+        a.file_name = Set(None);
+        a.update(db).await?;
     }
     Ok(n)
 }

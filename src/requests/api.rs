@@ -211,6 +211,26 @@ pub struct RequestView {
     pub email: Option<String>,
     pub assignee: Option<String>,
     pub message: Option<String>,
+    /// For an executed erasure: what was erased, what was kept on which ground until when, and
+    /// what is being taken down on the platform, item by item. Empty otherwise.
+    pub erasure_outcome: Vec<ErasureOutcomeItem>,
+}
+
+/// One item of an executed erasure, as the person is told it.
+#[derive(Object, Debug)]
+pub struct ErasureOutcomeItem {
+    /// What the item is, without its content: "Kommentar 2024-03-01".
+    pub label: String,
+    /// `erase`, `retain`, `retain_under_hold` or `unpublish`.
+    pub decision: String,
+    /// The machine-readable ground (see the erasure plan).
+    pub ground: String,
+    /// The ground in the request's language.
+    pub sentence: String,
+    /// Kept until (or disposable from) this date, where there is one.
+    pub until: Option<NaiveDate>,
+    /// For a take-down on the platform: `open`, `done` or `not_possible`.
+    pub task_status: Option<String>,
 }
 
 #[derive(Object, Debug)]
@@ -551,6 +571,28 @@ async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView, Cas
         .ok_or_else(|| AppError::NotFound(format!("request {id}")))?;
     let r = d.request;
     let today = state.request_context().today(Utc::now());
+    let erasure_outcome = if r.request_type == RequestType::Erasure.as_str() {
+        crate::erasure::outcome(
+            &state.db,
+            &state.erasure_context(),
+            r.id,
+            store::language_of(&r),
+        )
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|t| ErasureOutcomeItem {
+            label: t.label,
+            decision: t.decision,
+            ground: t.ground,
+            sentence: t.sentence,
+            until: t.until,
+            task_status: t.task_status,
+        })
+        .collect()
+    } else {
+        vec![]
+    };
     let due = due_of(&r);
     Ok(RequestView {
         id: r.id,
@@ -610,6 +652,7 @@ async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView, Cas
         email: staff.then_some(r.email),
         assignee: if staff { r.assignee } else { None },
         message: r.message,
+        erasure_outcome,
     })
 }
 
@@ -1102,6 +1145,13 @@ impl RequestsApi {
                     StatusCode::GONE,
                     "package-expired",
                     "the download link has expired; ask the municipality for a new package".into(),
+                )));
+            }
+            Err(DownloadError::Erased) => {
+                return Err(CaseError::Gone(typed(
+                    StatusCode::GONE,
+                    "package-erased",
+                    "the package was erased with the person's other data at their request".into(),
                 )));
             }
             Err(DownloadError::Db(e)) => return Err(AppError::from(e).into()),

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod cli;
 mod consent;
+mod erasure;
 mod jobs;
 mod mail;
 mod openapi;

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::time::Duration;
 
-async fn download(app: &TestApp, token: &str, id: i64) -> reqwest::Response {
+pub(crate) async fn download(app: &TestApp, token: &str, id: i64) -> reqwest::Response {
     app.client
         .get(app.url(&format!("/api/v1/requests/{id}/package")))
         .bearer_auth(token)
@@ -19,7 +19,7 @@ async fn download(app: &TestApp, token: &str, id: i64) -> reqwest::Response {
 }
 
 /// Waits for the build job, then downloads.
-async fn ready(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
+pub(crate) async fn ready(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
     for _ in 0..100 {
         let r = download(app, token, id).await;
         if r.status() == 200 {
@@ -36,7 +36,7 @@ async fn ready(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
 
 /// Submits a request for `account` (a Facebook id), has an officer verify, start and complete it:
 /// the package job starts. Answers the request's id, status token and reference.
-async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64, String, Value) {
+pub(crate) async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64, String, Value) {
     let s: Value = app
         .client
         .post(app.url("/api/v1/requests"))
@@ -62,7 +62,7 @@ async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64, String, V
     (id, token, s["reference"].clone())
 }
 
-fn files(zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub(crate) fn files(zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     let mut out = std::collections::BTreeMap::new();
     for i in 0..archive.len() {
@@ -79,7 +79,12 @@ both_backends!(
     |b: Backend| async move {
         let store = tempfile::tempdir().unwrap();
         let dir = store.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let app = spawn_app_with(b, move |s| {
+            s.data_dir = dir;
+            // The suppression key cannot be kept there either: it is given.
+            s.secret_key = Some("k".repeat(32));
+        })
+        .await;
         let (_, archivist) = app.token("archivist").await;
         let (_, officer) = app.token("officer").await;
         let ch = channel(&app, &archivist, "facebook", PAGE).await;
@@ -259,7 +264,12 @@ both_backends!(
     |b: Backend| async move {
         let store = tempfile::tempdir().unwrap();
         let dir = store.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let app = spawn_app_with(b, move |s| {
+            s.data_dir = dir;
+            // The suppression key cannot be kept there either: it is given.
+            s.secret_key = Some("k".repeat(32));
+        })
+        .await;
         let (_, archivist) = app.token("archivist").await;
         let (_, officer) = app.token("officer").await;
         let ch = channel(&app, &archivist, "facebook", PAGE).await;
@@ -291,7 +301,12 @@ both_backends!(
     |b: Backend| async move {
         let store = tempfile::tempdir().unwrap();
         let dir = store.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let app = spawn_app_with(b, move |s| {
+            s.data_dir = dir;
+            // The suppression key cannot be kept there either: it is given.
+            s.secret_key = Some("k".repeat(32));
+        })
+        .await;
         let (_, archivist) = app.token("archivist").await;
         let (_, officer) = app.token("officer").await;
         // The Page of the python-facebook fixtures ("MyLife").
@@ -389,7 +404,12 @@ both_backends!(
         // The data directory is a file: nothing can be written under it.
         let blocker = tempfile::NamedTempFile::new().unwrap();
         let dir = blocker.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let app = spawn_app_with(b, move |s| {
+            s.data_dir = dir;
+            // The suppression key cannot be kept there either: it is given.
+            s.secret_key = Some("k".repeat(32));
+        })
+        .await;
         let (_, officer) = app.token("officer").await;
         let (id, token, _) = completed(
             &app,

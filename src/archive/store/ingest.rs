@@ -10,8 +10,9 @@ use crate::archive::rules::{
     Change, Content, Direction, Kind, Visibility, change_between, fixity_of,
 };
 use crate::audit::{self, Actor, NewEntry, now};
+use crate::erasure::SuppressionKey;
 use chrono::{DateTime, Utc};
-use entities::{channel, identity, record, record_version};
+use entities::{channel, identity, record, record_version, suppression};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, DbErr, EntityTrait, QueryFilter, Set, Statement, TransactionTrait, Value,
@@ -28,6 +29,8 @@ pub struct Counts {
     pub created: u64,
     pub new_versions: u64,
     pub unchanged: u64,
+    /// Items left out because they were erased before (the suppression list).
+    pub suppressed: u64,
     pub skipped: Vec<Skipped>,
 }
 
@@ -41,7 +44,8 @@ pub enum ImportError {
 
 /// Imports parsed payloads for a channel in one transaction, with one audit entry for the import.
 /// Each interaction of a member of the public it archives is a consent event under
-/// `policy_version`, written in the same transaction.
+/// `policy_version`, written in the same transaction. Items an erasure put on the suppression list
+/// are left out, and the profile details of erased identities are not written again.
 pub async fn import(
     db: &DatabaseConnection,
     channel_id: i64,
@@ -49,6 +53,7 @@ pub async fn import(
     skipped: Vec<Skipped>,
     actor: &Actor,
     policy_version: &str,
+    key: &SuppressionKey,
 ) -> Result<Counts, ImportError> {
     let txn = db.begin().await?;
     let channel = channel::Entity::find_by_id(channel_id)
@@ -59,8 +64,15 @@ pub async fn import(
         skipped,
         ..Counts::default()
     };
+    // An archive that never erased anything pays one look-up per import, not one per batch.
+    let suppressing = suppression::Entity::find().one(&txn).await?.is_some();
     for batch in observations.chunks(BATCH) {
-        apply_batch(&txn, &channel, batch, policy_version, &mut counts).await?;
+        if suppressing {
+            let kept = suppress(&txn, key, &channel, batch, &mut counts).await?;
+            apply_batch(&txn, &channel, &kept, policy_version, &mut counts).await?;
+        } else {
+            apply_batch(&txn, &channel, batch, policy_version, &mut counts).await?;
+        }
     }
     audit::append(
         &txn,
@@ -72,6 +84,7 @@ pub async fn import(
                 "created": counts.created,
                 "new_versions": counts.new_versions,
                 "unchanged": counts.unchanged,
+                "suppressed": counts.suppressed,
                 "skipped": counts.skipped.len(),
             }),
         },
@@ -82,6 +95,55 @@ pub async fn import(
         refresh_statistics(db, counts.created).await;
     }
     Ok(counts)
+}
+
+/// The batch without the items an erasure suppressed, and without the profile details of erased
+/// identities. The hashes of the batch's ids are looked up with one query per chunk.
+async fn suppress(
+    txn: &DatabaseTransaction,
+    key: &SuppressionKey,
+    channel: &channel::Model,
+    batch: &[Observation],
+    counts: &mut Counts,
+) -> Result<Vec<Observation>, DbErr> {
+    let record_hash = |o: &Observation| key.record(channel.id, &o.platform_id);
+    let person_hash = |p: &Person| key.identity(&channel.platform, &p.platform_id);
+    let mut hashes: Vec<String> = Vec::with_capacity(batch.len() * 2);
+    for o in batch {
+        hashes.push(record_hash(o));
+        if let Some(p) = &o.author {
+            hashes.push(person_hash(p));
+        }
+    }
+    hashes.sort_unstable();
+    hashes.dedup();
+    let mut found = std::collections::HashSet::new();
+    for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
+        found.extend(
+            suppression::Entity::find()
+                .filter(suppression::Column::KeyHash.is_in(chunk.to_vec()))
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|s| s.key_hash),
+        );
+    }
+    let mut kept = Vec::with_capacity(batch.len());
+    for o in batch {
+        if found.contains(&record_hash(o)) {
+            counts.suppressed += 1;
+            continue;
+        }
+        let mut o = o.clone();
+        if let Some(p) = o.author.as_mut()
+            && found.contains(&person_hash(p))
+        {
+            p.name = None;
+            p.profile_link = None;
+        }
+        kept.push(o);
+    }
+    Ok(kept)
 }
 
 /// Keeps PostgreSQL's planner statistics in step with a growing archive, as autovacuum's analyse

@@ -84,7 +84,7 @@ pub fn due_of(r: &request::Model) -> NaiveDate {
     r.extended_due_at.unwrap_or(r.due_at)
 }
 
-pub(super) async fn event<C: ConnectionTrait>(
+pub async fn event<C: ConnectionTrait>(
     txn: &C,
     request_id: i64,
     actor: &str,
@@ -106,7 +106,7 @@ pub(super) async fn event<C: ConnectionTrait>(
     Ok(())
 }
 
-pub(super) async fn log<C: ConnectionTrait>(
+pub async fn log<C: ConnectionTrait>(
     txn: &C,
     actor: &Actor,
     action: &'static str,
@@ -126,7 +126,7 @@ pub(super) async fn log<C: ConnectionTrait>(
     .map(|_| ())
 }
 
-pub(super) async fn send<C: ConnectionTrait>(
+pub async fn send<C: ConnectionTrait>(
     txn: &C,
     r: &request::Model,
     mail: &crate::mail::rules::Rendered,
@@ -182,10 +182,7 @@ pub async fn detail(db: &DatabaseConnection, id: i64) -> Result<Option<Detail>, 
     }))
 }
 
-pub(super) async fn lock(
-    txn: &DatabaseTransaction,
-    id: i64,
-) -> Result<request::Model, RequestError> {
+pub async fn lock(txn: &DatabaseTransaction, id: i64) -> Result<request::Model, RequestError> {
     let mut q = request::Entity::find_by_id(id);
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
         q = q.lock_exclusive();
@@ -193,7 +190,7 @@ pub(super) async fn lock(
     q.one(txn).await?.ok_or(RequestError::NotFound(id))
 }
 
-pub(super) async fn move_to(
+pub async fn move_to(
     txn: &DatabaseTransaction,
     r: request::Model,
     action: Action,

@@ -1,0 +1,765 @@
+//! Erasure: the plan's decisions and grounds over the real fixtures, exclusions, approval in one
+//! transaction, the archive untouched where it keeps, suppression on re-import, the reply.
+use crate::archive::{channel, get, import};
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, problem, spawn_app};
+use crate::packages::{completed, download, files, ready};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use serde_json::{Value, json};
+
+/// The Page the fixtures' member of the public writes to. In the restfb captures the sender
+/// `1234567890321` is the capturing Page itself; here the municipality's Page is another, so that
+/// "Tester" / "John Doe" (`1234567890321`) is the citizen.
+const PAGE: &str = "555000111";
+const PERSON: &str = "1234567890321";
+const POST: &str = "1234567890321_901097836652708";
+const C1: &str = "901097836652708_903438993085259";
+const C2: &str = "900728623356296_900744590021366";
+const REPLY: &str = "901097836652708_903438993085260";
+const BO_REPLY: &str = "901097836652708_903438993085261";
+/// The reaction capture: the person's love of another post of the Page.
+const REACTION: &str = "1234567890321_98735342324352/reaction/1234567890321";
+/// The messenger Page of the messaging fixtures, and the person's id there.
+const MESSENGER_PAGE: &str = "12345654332";
+const MESSENGER_PERSON: &str = "987654321432";
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../shared/fixtures/meta-graph/restfb/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The comment-add capture, as a comment (or reply) with `id` under `parent`, by `who`.
+fn comment(id: &str, parent: &str, who: (&str, &str)) -> Value {
+    let mut body = fixture("webhooks_feed-comment-add-25.json");
+    let v = &mut body["entry"][0]["changes"][0]["value"];
+    v["comment_id"] = id.into();
+    v["parent_id"] = parent.into();
+    v["post_id"] = POST.into();
+    v["sender_id"] = who.0.into();
+    v["sender_name"] = who.1.into();
+    body
+}
+
+struct World {
+    facebook: i64,
+    messenger: i64,
+    archivist: String,
+    officer: String,
+}
+
+async fn ids_by_platform_id(app: &TestApp, token: &str) -> std::collections::HashMap<String, i64> {
+    let page = get(app, token, "/api/v1/records?limit=1000").await;
+    page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["platform_id"].as_str().unwrap().to_owned(),
+                r["id"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Two comments, a reply and a reaction by the person on Facebook, a reply by Bo to the first
+/// comment, and a private message by the person on Messenger; a disposal decision that lets
+/// reactions go at once and keeps comments twenty years; a hold on the second comment.
+async fn world(app: &TestApp) -> World {
+    let (_, archivist) = app.token("archivist").await;
+    let (_, officer) = app.token("officer").await;
+    let facebook = channel(app, &archivist, "facebook", PAGE).await;
+    let messenger = channel(app, &archivist, "messenger", MESSENGER_PAGE).await;
+    for body in [
+        fixture("webhooks_feed-comment-add-25.json"),
+        fixture("webhooks_feed-comment-edited-25.json"),
+        comment(REPLY, C1, (PERSON, "Tester")),
+        comment(BO_REPLY, C1, ("777", "Bo Berg")),
+        fixture("webhooks_feed-reaction-add.json"),
+    ] {
+        let r = import(app, &archivist, facebook, &body).await;
+        assert_eq!(r.status(), 200);
+    }
+    let r = import(
+        app,
+        &archivist,
+        messenger,
+        &fixture("webhooks_messaging-message-basic.json"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post_json(
+            "/api/v1/disposal-decisions",
+            &archivist,
+            &json!({"reference": "KS 2024-0456", "title": "Gallring av sociala medier",
+                "decided_on": "2024-05-01",
+                "rules": [{"kind": "reaction", "keep": "P0D"}, {"kind": "comment", "keep": "P20Y"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let ids = ids_by_platform_id(app, &officer).await;
+    let r = app
+        .post_json(
+            "/api/v1/legal-holds",
+            &officer,
+            &json!({"reason": "Tvist om bygglov, mål 1234-26", "scope": "records",
+                "record_ids": [ids[C2]], "from": "2026-01-01", "until": "2027-06-30"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    World {
+        facebook,
+        messenger,
+        archivist,
+        officer,
+    }
+}
+
+/// An erasure request naming both accounts, verified by an officer and assigned.
+async fn erasure_request(app: &TestApp, officer: &str) -> (i64, String) {
+    let s: Value = app
+        .client
+        .post(app.url("/api/v1/requests"))
+        .json(
+            &json!({"type": "erasure", "email": "tester@example.se", "language": "sv",
+            "identities": [{"platform": "facebook", "value": PERSON},
+                           {"platform": "messenger", "value": MESSENGER_PERSON}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = s["id"].as_i64().unwrap();
+    for (path, body) in [
+        ("verify-identity", json!({"method": "e_id"})),
+        ("assign", json!({"assignee": "dpo"})),
+    ] {
+        let r = app
+            .post_json(&format!("/api/v1/requests/{id}/{path}"), officer, &body)
+            .await;
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    (id, s["status_token"].as_str().unwrap().to_owned())
+}
+
+/// `(kind, target, decision, ground)` of every item, in the plan's order.
+fn decisions(plan: &Value) -> Vec<(String, i64, String, String)> {
+    plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_owned(),
+                i["target_id"].as_i64().unwrap_or(0),
+                i["decision"].as_str().unwrap().to_owned(),
+                i["ground"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn item<'a>(plan: &'a Value, kind: &str, target: i64) -> &'a Value {
+    plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == kind && i["target_id"] == target)
+        .unwrap_or_else(|| panic!("no {kind} item for {target}"))
+}
+
+async fn identity_id(app: &TestApp, token: &str, platform: &str, platform_id: &str) -> i64 {
+    let found = get(
+        app,
+        token,
+        &format!("/api/v1/identities?platform={platform}&q={platform_id}"),
+    )
+    .await;
+    found[0]["id"].as_i64().unwrap()
+}
+
+both_backends!(
+    the_plan_holds_a_decision_and_ground_per_item_and_approval_keeps_the_archive,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let w = world(&app).await;
+        let officer = w.officer.clone();
+        let ids = ids_by_platform_id(&app, &officer).await;
+        let reaction = ids[REACTION];
+        let messages = get(&app, &officer, "/api/v1/records?kind=message").await;
+        let message = messages["records"][0]["id"].as_i64().unwrap();
+        let fb_person = identity_id(&app, &officer, "facebook", PERSON).await;
+        let ms_person = identity_id(&app, &officer, "messenger", MESSENGER_PERSON).await;
+
+        // An earlier access request of the person, with its package.
+        let (access, access_token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "tester@example.se",
+                "identities": [{"platform": "facebook", "value": PERSON}]}),
+        )
+        .await;
+        let before = files(&ready(&app, &access_token, access).await);
+        assert!(String::from_utf8_lossy(&before["data.json"]).contains(REACTION));
+
+        let (id, status_token) = erasure_request(&app, &officer).await;
+        let plan_path = format!("/api/v1/requests/{id}/plan");
+        // Not before a plan exists.
+        let r = app
+            .client
+            .get(app.url(&plan_path))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        problem(r, 404).await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/approve"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        problem(r, 409).await;
+        // Only officers plan.
+        let r = app.post_json(&plan_path, &w.archivist, &json!({})).await;
+        problem(r, 403).await;
+
+        let r = app.post_json(&plan_path, &officer, &json!({})).await;
+        assert_eq!(r.status(), 200);
+        let plan: Value = r.json().await.unwrap();
+        assert_eq!(plan["status"], "proposed");
+        let package_id = {
+            let p = entities::package::Entity::find()
+                .order_by_asc(entities::package::Column::Id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            p.id
+        };
+        let s = |x: &str| x.to_owned();
+        let mut expected = vec![
+            (s("record"), ids[C1], s("retain"), s("public_document")),
+            (
+                s("record"),
+                ids[C2],
+                s("retain_under_hold"),
+                s("legal_hold"),
+            ),
+            (
+                s("record"),
+                ids[REPLY],
+                s("retain"),
+                s("public_document_no_decision"),
+            ),
+            (s("record"), reaction, s("erase"), s("disposal_due")),
+            (
+                s("record"),
+                message,
+                s("retain"),
+                s("public_document_no_decision"),
+            ),
+            (s("publication"), ids[C1], s("unpublish"), s("publication")),
+            (s("publication"), ids[C2], s("unpublish"), s("publication")),
+            (
+                s("publication"),
+                ids[REPLY],
+                s("unpublish"),
+                s("publication"),
+            ),
+            (s("publication"), reaction, s("unpublish"), s("publication")),
+            (s("profile"), fb_person, s("erase"), s("profile_details")),
+            (s("profile"), ms_person, s("erase"), s("profile_details")),
+            (
+                s("consent_events"),
+                fb_person,
+                s("erase"),
+                s("consent_events"),
+            ),
+            (s("package"), package_id, s("erase"), s("earlier_package")),
+            (s("case_file"), id, s("retain"), s("case_file")),
+        ];
+        let mut got = decisions(&plan);
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected);
+        assert_eq!(
+            plan["totals"],
+            json!({"retain": 4, "retain_under_hold": 1, "erase": 5, "unpublish": 4, "excluded": 0})
+        );
+        // Grounds name the rule and the date, in the request's language.
+        let c1 = item(&plan, "record", ids[C1]);
+        assert_eq!(c1["until"], "2035-12-03");
+        assert_eq!(
+            c1["sentence"],
+            "Behålls: allmän handling som inkommit till kommunen (TF 2 kap.), får gallras tidigast \
+             2035-12-03 enligt gallringsbeslut KS 2024-0456; GDPR art. 17.3 b och d."
+        );
+        let held = item(&plan, "record", ids[C2]);
+        assert_eq!(held["until"], "2027-06-30");
+        assert!(
+            held["sentence"]
+                .as_str()
+                .unwrap()
+                .contains("Tvist om bygglov, mål 1234-26")
+        );
+        let gone = item(&plan, "record", reaction);
+        assert_eq!(gone["until"], "2016-10-04");
+        assert_eq!(gone["label"], "Reaktion 2016-10-04");
+        assert_eq!(item(&plan, "consent_events", fb_person)["count"], 1);
+        // Computing changed nothing: the reaction is there, no task is open.
+        get(&app, &officer, &format!("/api/v1/records/{reaction}")).await;
+        let tasks = get(&app, &officer, "/api/v1/unpublish-tasks?status=open").await;
+        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 0);
+
+        // Exclusions: only what acts can be left out; a reason is needed; it can be undone.
+        let excl = |item_id: i64| format!("/api/v1/requests/{id}/plan/items/{item_id}/exclude");
+        let kept = c1["id"].as_i64().unwrap();
+        let r = app
+            .post_json(&excl(kept), &officer, &json!({"reason": "x"}))
+            .await;
+        problem(r, 409).await;
+        let task_item = item(&plan, "publication", ids[REPLY])["id"]
+            .as_i64()
+            .unwrap();
+        let r = app
+            .post_json(&excl(task_item), &officer, &json!({"reason": "  "}))
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "reason");
+        let r = app
+            .post_json(&excl(999_999), &officer, &json!({"reason": "x"}))
+            .await;
+        problem(r, 404).await;
+        let r = app
+            .post_json(
+                &excl(task_item),
+                &officer,
+                &json!({"reason": "Svaret är redan borttaget av Meta."}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["totals"]["excluded"], 1);
+        let profile_item = item(&plan, "profile", ms_person)["id"].as_i64().unwrap();
+        app.post_json(
+            &excl(profile_item),
+            &officer,
+            &json!({"reason": "tillfälligt"}),
+        )
+        .await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/plan/items/{profile_item}/include"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["totals"]["excluded"], 1);
+
+        // What the archive keeps, as it is now, to the byte.
+        let retained = [ids[C1], ids[C2], ids[REPLY], ids[BO_REPLY], message];
+        let mut snapshot = vec![];
+        for rid in retained {
+            snapshot.push(get(&app, &officer, &format!("/api/v1/records/{rid}")).await);
+        }
+
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/approve"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let done: Value = r.json().await.unwrap();
+        assert_eq!(done["recomputed"], false);
+        assert_eq!(done["already_executed"], false);
+        let plan = &done["plan"];
+        assert_eq!(plan["status"], "executed");
+        assert_eq!(item(plan, "record", reaction)["outcome"], "erased");
+        assert_eq!(item(plan, "record", ids[C1])["outcome"], "kept");
+        assert_eq!(item(plan, "publication", ids[REPLY])["outcome"], "excluded");
+        let opened = item(plan, "publication", ids[C1]);
+        assert_eq!(opened["outcome"], "task_opened");
+        assert_eq!(opened["task"]["status"], "open");
+
+        // Kept records and their versions are byte-identical, and fixity holds.
+        for (rid, before) in retained.iter().zip(&snapshot) {
+            let after = get(&app, &officer, &format!("/api/v1/records/{rid}")).await;
+            assert_eq!(&after, before, "record {rid}");
+            let v = get(&app, &officer, &format!("/api/v1/records/{rid}/verify")).await;
+            assert_eq!(v["intact"], true, "record {rid}");
+        }
+        // The erased reaction is gone from every API.
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/records/{reaction}")))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        problem(r, 404).await;
+        let theirs = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records?identity={fb_person}"),
+        )
+        .await;
+        assert!(
+            theirs["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["id"] != reaction)
+        );
+        assert_eq!(theirs["records"].as_array().unwrap().len(), 3);
+        let consents = get(
+            &app,
+            &officer,
+            &format!("/api/v1/consents?identity={fb_person}"),
+        )
+        .await;
+        assert!(
+            !consents
+                .to_string()
+                .contains(&format!("\"record_id\":{reaction}"))
+        );
+        // Unpublish tasks: the three not left out.
+        let tasks = get(&app, &officer, "/api/v1/unpublish-tasks?status=open").await;
+        let tasks = tasks["tasks"].as_array().unwrap();
+        assert_eq!(tasks.len(), 3);
+        assert!(tasks.iter().all(|t| t["reason"] == "erasure"));
+        // The earlier package is erased.
+        let r = download(&app, &access_token, access).await;
+        assert_eq!(
+            problem(r, 410).await["type"],
+            "https://insyn.example/problems/package-erased"
+        );
+        // A new access package no longer holds the reaction.
+        let (again, again_token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "tester@example.se",
+                "identities": [{"platform": "facebook", "value": PERSON}]}),
+        )
+        .await;
+        let after = files(&ready(&app, &again_token, again).await);
+        let data = String::from_utf8_lossy(&after["data.json"]).to_string();
+        assert!(
+            !data.contains(REACTION),
+            "the erased reaction is not in a new package"
+        );
+        assert!(data.contains(C1));
+
+        // The audit names what was erased, by id.
+        let audit = get(
+            &app,
+            &app.admin,
+            &format!("/api/v1/audit?target=request:{id}&action=erasure.execute"),
+        )
+        .await;
+        let entry = &audit["entries"][0]["details"];
+        assert_eq!(entry["erased_records"], json!([reaction]));
+        assert_eq!(entry["packages"], json!([package_id]));
+        let verify = get(&app, &app.admin, "/api/v1/audit/verify").await;
+        assert_eq!(verify["intact"], true);
+
+        // Re-importing the same payload does not bring the reaction back.
+        let r = import(
+            &app,
+            &w.archivist,
+            w.facebook,
+            &fixture("webhooks_feed-reaction-add.json"),
+        )
+        .await;
+        let counts: Value = r.json().await.unwrap();
+        assert_eq!(
+            (counts["created"].as_u64(), counts["suppressed"].as_u64()),
+            (Some(0), Some(1))
+        );
+        let r = app
+            .client
+            .get(app.url("/api/v1/records?kind=reaction"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["records"].as_array().unwrap().len(), 0);
+        let _ = w.messenger;
+
+        // Approving again changes nothing and answers the same plan.
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/approve"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        let again: Value = r.json().await.unwrap();
+        assert_eq!(again["already_executed"], true);
+        assert_eq!(again["plan"]["id"], plan["id"]);
+
+        // The person reads the outcome item by item on the status page, and in the mail.
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/requests/{id}")))
+            .bearer_auth(&status_token)
+            .send()
+            .await
+            .unwrap();
+        let view: Value = r.json().await.unwrap();
+        assert_eq!(view["status"], "completed");
+        let outcome = view["erasure_outcome"].as_array().unwrap();
+        assert!(
+            outcome
+                .iter()
+                .any(|o| o["label"] == "Reaktion 2016-10-04" && o["decision"] == "erase")
+        );
+        assert!(outcome.iter().any(|o| o["decision"] == "retain"
+            && o["ground"] == "excluded"
+            && o["sentence"] == "Behålls efter prövning: Svaret är redan borttaget av Meta."));
+        assert!(
+            outcome
+                .iter()
+                .any(|o| o["decision"] == "unpublish" && o["task_status"] == "open")
+        );
+        let mails = entities::outbox::Entity::find().all(&app.db).await.unwrap();
+        let reply = mails
+            .iter()
+            .find(|m| m.subject.starts_with("Svar på din begäran om radering"))
+            .expect("the reply is queued");
+        for part in [
+            "Raderat:",
+            "Reaktion 2016-10-04: Raderas: gallringsbeslut KS 2024-0456 medger gallring sedan 2016-10-04.",
+            "Bevarat:",
+            "får gallras tidigast 2035-12-03",
+            "Tvist om bygglov",
+            "Meta",
+            "sekretessprövning",
+            "IMY",
+        ] {
+            assert!(
+                reply.body_text.contains(part),
+                "the reply says {part:?}:\n{}",
+                reply.body_text
+            );
+        }
+        assert!(
+            !reply.body_text.contains("and the next one"),
+            "no message text in the mail"
+        );
+    }
+);
+
+both_backends!(
+    a_stale_plan_is_recomputed_and_the_officer_told,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let w = world(&app).await;
+        let (id, _) = erasure_request(&app, &w.officer).await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/plan"),
+                &w.officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        // A new comment of the person reaches the archive after the plan was computed.
+        let r = import(
+            &app,
+            &w.archivist,
+            w.facebook,
+            &comment("901097836652708_903438993085299", POST, (PERSON, "Tester")),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/approve"),
+                &w.officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let done: Value = r.json().await.unwrap();
+        assert_eq!(done["recomputed"], true);
+        let changes = done["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(
+            changes
+                .iter()
+                .all(|c| c.as_str().unwrap().contains("is new"))
+        );
+        assert_eq!(done["plan"]["status"], "executed");
+        assert!(done["plan"]["supersedes"].is_i64());
+        assert_eq!(done["plan"]["totals"]["unpublish"], 5);
+    }
+);
+
+both_backends!(
+    an_execution_that_fails_midway_leaves_nothing_half_done,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let w = world(&app).await;
+        let (id, _) = erasure_request(&app, &w.officer).await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/plan"),
+                &w.officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let records_before = ids_by_platform_id(&app, &w.officer).await;
+        let audit_before = get(&app, &app.admin, "/api/v1/audit?limit=500").await["entries"]
+            .as_array()
+            .unwrap()
+            .len();
+
+        // The suppression list is written after the unpublish tasks and before the records go:
+        // a failure there is a failure in the middle of the execution.
+        let backend = app.db.get_database_backend();
+        let install: &[&str] = match backend {
+            DbBackend::Postgres => &[
+                "CREATE FUNCTION fail_midway() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER fail_midway BEFORE INSERT ON suppression FOR EACH ROW EXECUTE FUNCTION fail_midway()",
+            ],
+            _ => &[
+                "CREATE TRIGGER fail_midway BEFORE INSERT ON suppression BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+            ],
+        };
+        for sql in install {
+            app.db.execute_unprepared(sql).await.unwrap();
+        }
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/approve"),
+                &w.officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 500);
+        let p: Value = r.json().await.unwrap();
+        assert!(
+            !p.to_string().contains("injected"),
+            "the cause stays in the log"
+        );
+
+        // Nothing happened: records, tasks, mail, the request, the plan, the audit log.
+        assert_eq!(ids_by_platform_id(&app, &w.officer).await, records_before);
+        let tasks = get(&app, &w.officer, "/api/v1/unpublish-tasks").await;
+        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 0);
+        let view = get(&app, &w.officer, &format!("/api/v1/requests/{id}")).await;
+        assert_eq!(view["status"], "awaiting_approval");
+        let plan = get(&app, &w.officer, &format!("/api/v1/requests/{id}/plan")).await;
+        assert_eq!(plan["status"], "proposed");
+        assert!(
+            plan["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["outcome"].is_null())
+        );
+        let mails = entities::outbox::Entity::find().all(&app.db).await.unwrap();
+        assert!(mails.iter().all(|m| !m.subject.contains("radering –")));
+        let audit_after = get(&app, &app.admin, "/api/v1/audit?limit=500").await["entries"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(audit_after, audit_before);
+
+        // After the fault is gone, approval does all of it, once.
+        app.db
+            .execute_unprepared("DROP TRIGGER fail_midway".to_owned().as_str())
+            .await
+            .ok();
+        if backend == DbBackend::Postgres {
+            app.db
+                .execute_unprepared("DROP TRIGGER IF EXISTS fail_midway ON suppression")
+                .await
+                .unwrap();
+        }
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/approve"),
+                &w.officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let done: Value = r.json().await.unwrap();
+        assert_eq!(done["plan"]["status"], "executed");
+        assert_eq!(done["plan"]["totals"]["erase"], 4);
+        let tasks = get(&app, &w.officer, "/api/v1/unpublish-tasks").await;
+        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 4);
+    }
+);
+
+both_backends!(
+    only_a_verified_erasure_request_in_progress_is_planned,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        // An access request has no plan.
+        let s: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(&json!({"type": "access", "email": "a@example.se",
+                "identities": [{"platform": "facebook", "value": "1"}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = s["id"].as_i64().unwrap();
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{access}/plan"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        problem(r, 409).await;
+        // An erasure request not yet started cannot be planned.
+        let s: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(&json!({"type": "erasure", "email": "a@example.se",
+                "identities": [{"platform": "facebook", "value": "1"}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let erasure = s["id"].as_i64().unwrap();
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{erasure}/plan"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        let p = problem(r, 409).await;
+        assert!(
+            p["detail"].as_str().unwrap().contains("assign it first"),
+            "{p}"
+        );
+        let r = app
+            .post_json("/api/v1/requests/999999/plan", &officer, &json!({}))
+            .await;
+        problem(r, 404).await;
+    }
+);
