@@ -96,6 +96,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         "insyn",
         env!("CARGO_PKG_VERSION"),
     )
+    // Relative: the document is served by the instance it describes, wherever that is.
+    .server("/")
+    .license(poem_openapi::LicenseObject::new("EUPL-1.2").identifier("EUPL-1.2"))
     .description(
         "GDPR data-subject requests over a public body's archived social-media records. \
          Every operation's description names the roles its bearer token must have.",
@@ -120,20 +123,74 @@ pub fn openapi_json() -> String {
                 "created_time": "2026-11-24T10:00:00+0000", "parent": {"id": "1_10"}})
         ));
     }
+    let enums: std::collections::HashSet<String> = doc
+        .pointer("/components/schemas")
+        .and_then(serde_json::Value::as_object)
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter(|(_, s)| s.get("enum").is_some())
+                .map(|(name, _)| format!("#/components/schemas/{name}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    tidy(&mut doc, &enums);
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// What poem-openapi writes in its own dialect, put the way other tools read it: dates as `date`
+/// (not `naive-date`), and a field of an enum type as a plain `$ref` (poem-openapi wraps it in
+/// `allOf` to carry the field's description, which client generators reject; the enum's own
+/// description stays).
+fn tidy(v: &mut serde_json::Value, enums: &std::collections::HashSet<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str) == Some("naive-date") {
+                map.insert("format".into(), Value::String("date".into()));
+            }
+            let single_enum_ref = map
+                .get("allOf")
+                .and_then(Value::as_array)
+                .filter(|all| all.len() == 1)
+                .and_then(|all| all[0].get("$ref"))
+                .and_then(Value::as_str)
+                .filter(|r| enums.contains(*r))
+                .map(str::to_owned);
+            if let Some(r) = single_enum_ref {
+                map.clear();
+                map.insert("$ref".into(), Value::String(r));
+                return;
+            }
+            for child in map.values_mut() {
+                tidy(child, enums);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                tidy(child, enums);
+            }
+        }
+        _ => {}
+    }
 }
 
 pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
     let service = api_service();
     let docs = service.swagger_ui();
     let spec = openapi_json();
+    let methods = Arc::new(crate::http::allow::Methods::from_openapi(&spec));
     let limit = state.settings.max_body_bytes;
     let metrics = state.metrics.clone();
     let exposed = state.metrics.clone();
-    Route::new()
-        .nest("/", service)
+    // The API owns `/api/…` and the probes; the pages own the rest.
+    let api = Arc::new(poem::IntoEndpoint::into_endpoint(service));
+    crate::pages::mount(Route::new())
+        .nest_no_strip("/api", api.clone())
+        .at("/healthz", api.clone())
+        .at("/readyz", api)
         .nest("/docs", docs)
         .at(
             "/openapi.json",
@@ -148,6 +205,7 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
             })),
         )
         .around(move |ep, req| body_limit::enforce(ep, req, limit))
+        .around(move |ep, req| crate::http::allow::middleware(ep, req, methods.clone()))
         .data(state)
         .with(poem::middleware::CatchPanic::new().with_handler(|_| {
             // The panic's message may hold request data; it went to the log through the panic hook.

@@ -367,6 +367,15 @@ pub async fn heaviest_identity(
     db: &DatabaseConnection,
     channel: Option<i64>,
 ) -> Result<Option<i64>, sea_orm::DbErr> {
+    Ok(heaviest_identities(db, channel, 1).await?.first().copied())
+}
+
+/// The `n` identities with the most received records, heaviest first.
+pub async fn heaviest_identities(
+    db: &DatabaseConnection,
+    channel: Option<i64>,
+    n: u64,
+) -> Result<Vec<i64>, sea_orm::DbErr> {
     let made_big: Vec<i64> = identity::Entity::find()
         .filter(identity::Column::PlatformId.starts_with("bench-big-"))
         .all(db)
@@ -385,9 +394,11 @@ pub async fn heaviest_identity(
     }
     Ok(q.group_by(record::Column::AuthorIdentityId)
         .order_by_desc(record::Column::Id.count())
-        .limit(1)
+        .limit(n)
         .into_tuple::<Option<i64>>()
-        .one(db)
+        .all(db)
         .await?
-        .flatten())
+        .into_iter()
+        .flatten()
+        .collect())
 }

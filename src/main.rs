@@ -79,6 +79,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         big: u64,
     },
+    /// On the archive `bench import` left: the erasure of the `--identities` heaviest identities
+    /// (about 1,000 records each, every one due for disposal) planned and executed, each beside
+    /// the raw anonymising UPDATE of the same rows. It erases those records: run it last.
+    Erasure {
+        #[arg(long, default_value_t = 5)]
+        identities: u64,
+    },
     /// Serve the app and load `POST /api/v1/requests` at N connections, beside `GET /healthz`.
     Intake {
         #[arg(long, default_value_t = 20_000)]
@@ -205,6 +212,21 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "package of {} records: {} bytes in {:.0} ms; peak RSS {:.0} MiB (before it: {:.0} MiB)",
                 r.big_records, r.big_bytes, r.big_ms, r.peak_rss_mb, r.rss_before_mb
+            );
+        }
+        Command::Bench {
+            command: BenchCommand::Erasure { identities },
+        } => {
+            let r = insyn::bench_erasure::run(settings, identities).await?;
+            println!(
+                "erasure of {} identities of {:.0} records each (medians): plan {:.1} ms + execute {:.1} ms = {:.1} ms; raw anonymising UPDATE of the same rows {:.2} ms ({:.1}x)",
+                r.identities,
+                r.records,
+                r.plan_ms,
+                r.execute_ms,
+                r.total_ms,
+                r.raw_ms,
+                r.total_ms / r.raw_ms.max(f64::EPSILON)
             );
         }
         Command::Bench {

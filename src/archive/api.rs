@@ -46,6 +46,7 @@ impl From<PlatformName> for Platform {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct CreateChannel {
     pub platform: PlatformName,
@@ -69,6 +70,7 @@ impl poem_openapi::types::Example for CreateChannel {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChannelView {
     pub id: i64,
     pub platform: String,
@@ -192,6 +194,7 @@ pub enum ImportBody {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SkippedItem {
     /// Where in the payload (`line N` for NDJSON, then a JSON pointer).
     pub pointer: String,
@@ -199,6 +202,7 @@ pub struct SkippedItem {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImportResult {
     pub created: u64,
     pub new_versions: u64,
@@ -209,6 +213,7 @@ pub struct ImportResult {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IdentityView {
     pub id: i64,
     pub platform: String,
@@ -220,6 +225,7 @@ pub struct IdentityView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AttachmentView {
     #[oai(rename = "type")]
     pub kind: String,
@@ -229,6 +235,7 @@ pub struct AttachmentView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RecordView {
     pub id: i64,
     pub channel_id: i64,
@@ -260,6 +267,7 @@ pub struct RecordView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VersionView {
     pub seq: i32,
     /// `created`, `edited`, `hidden`, `unhidden`, `removed` or `deleted`.
@@ -271,6 +279,7 @@ pub struct VersionView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RecordDetail {
     #[oai(flatten)]
     pub record: RecordView,
@@ -281,6 +290,7 @@ pub struct RecordDetail {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct NoteView {
     pub note: String,
     /// The rectification request it came from.
@@ -290,6 +300,7 @@ pub struct NoteView {
 
 /// How long the record is kept, and under which disposal decision.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RetentionView {
     /// False when no disposal decision covers the record: it is kept (no disposal without one).
     pub covered: bool,
@@ -332,6 +343,7 @@ impl From<crate::retention::store::RecordRetention> for RetentionView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RecordPage {
     pub records: Vec<RecordView>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -339,12 +351,14 @@ pub struct RecordPage {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VersionCheck {
     pub seq: i32,
     pub matches: bool,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FixityVerdict {
     pub record_id: i64,
     /// True when every version's content matches its hash and the record points at its last version.

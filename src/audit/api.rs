@@ -14,6 +14,7 @@ enum ApiTags {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -31,6 +32,7 @@ pub struct AuditEntry {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Pass as `after` to get the next page; absent on the last page.
@@ -38,6 +40,7 @@ pub struct AuditPage {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ChainVerdict {
     /// True when every entry links to the one before and matches its own hash.

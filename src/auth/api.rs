@@ -37,6 +37,7 @@ impl From<RoleName> for Role {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct CreateToken {
     /// What the token is for, e.g. `registrar integration`.
@@ -55,6 +56,7 @@ impl poem_openapi::types::Example for CreateToken {
 
 /// A token as listed: never its secret.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TokenView {
     pub id: i64,
     pub name: String,
@@ -77,6 +79,7 @@ impl From<entities::api_token::Model> for TokenView {
 
 /// A new token, with its secret shown this once.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreatedToken {
     #[oai(flatten)]
     pub token: TokenView,

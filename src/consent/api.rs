@@ -21,6 +21,7 @@ enum ApiTags {
 
 /// A purpose of processing and its legal basis, kept apart: archiving is not consent-based.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PurposeView {
     /// `archiving` or `publication_on_channel`.
     pub purpose: String,
@@ -45,6 +46,7 @@ fn purposes() -> Vec<PurposeView> {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ConsentEventView {
     pub id: i64,
     pub identity_id: i64,
@@ -86,6 +88,7 @@ impl From<entities::consent_event::Model> for ConsentEventView {
 
 /// Whether publication on a channel currently rests on consent.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChannelConsent {
     pub channel_id: i64,
     /// `given` when the latest event is a consent, `withdrawn` when it is a withdrawal.
@@ -94,6 +97,7 @@ pub struct ChannelConsent {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ConsentLedger {
     pub identity_id: i64,
     /// The legal basis of each purpose.
@@ -105,6 +109,7 @@ pub struct ConsentLedger {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct WithdrawConsent {
     pub identity_id: i64,
@@ -126,6 +131,7 @@ impl poem_openapi::types::Example for WithdrawConsent {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UnpublishTaskView {
     pub id: i64,
     /// The archived record; the archive keeps it whatever the task's outcome.
@@ -169,6 +175,7 @@ impl From<entities::unpublish_task::Model> for UnpublishTaskView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WithdrawalView {
     pub events: Vec<ConsentEventView>,
     /// One task per place on the channel where the person's content still shows.
@@ -201,6 +208,7 @@ pub enum ClosedStatus {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct CloseTask {
     /// `done`, or `not_possible` with the reason in `note`.
@@ -219,6 +227,7 @@ impl poem_openapi::types::Example for CloseTask {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TaskPage {
     pub tasks: Vec<UnpublishTaskView>,
     /// Pass as `after` for the next page; absent on the last page.

@@ -19,6 +19,7 @@ const OFFICERS: &[Role] = &[Role::Admin, Role::Officer];
 
 /// An unpublish task opened for a publication item, as it stands now.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ItemTask {
     pub id: i64,
     /// `open`, `done` or `not_possible`.
@@ -27,6 +28,7 @@ pub struct ItemTask {
 
 /// One decision of the plan.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErasureItemView {
     pub id: i64,
     /// `record`, `publication` (where a record shows on the channel), `profile`, `consent_events`,
@@ -61,6 +63,7 @@ pub struct ErasureItemView {
 
 /// How many items the plan erases, keeps, keeps under a hold, unpublishes, and leaves out.
 #[derive(Object, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErasureTotals {
     pub retain: i64,
     pub retain_under_hold: i64,
@@ -70,6 +73,7 @@ pub struct ErasureTotals {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErasurePlanView {
     pub id: i64,
     pub request_id: i64,
@@ -89,6 +93,7 @@ pub struct ErasurePlanView {
 
 /// What approval did.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErasureApproval {
     /// The executed plan, with each item's outcome.
     pub plan: ErasurePlanView,
@@ -101,6 +106,7 @@ pub struct ErasureApproval {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Exclude {
     /// Why the item is left out; the person reads it in the reply.

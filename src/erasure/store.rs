@@ -597,7 +597,16 @@ pub async fn approve(
         )));
     }
     let mut plan = current.ok_or(ErasureError::NoPlan(id))?;
+    let started = std::time::Instant::now();
+    let lap = |phase: &str| {
+        tracing::debug!(
+            phase,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "erasure approval"
+        )
+    };
     let mut items = items_of(&txn, plan.id).await?;
+    lap("items read");
 
     // The archive may have changed since the officer saw the plan: recompute, and say how.
     let fresh = compute(&txn, ctx, &r, today).await?;
@@ -612,7 +621,8 @@ pub async fn approve(
         items = items_of(&txn, plan.id).await?;
     }
 
-    let done = execute(&txn, ctx, &r, &items).await?;
+    lap("recomputed");
+    let done = execute(&txn, ctx, &r, &items, &lap).await?;
 
     let mut a: erasure_plan::ActiveModel = plan.clone().into();
     a.status = Set(PlanStatus::Executed.as_str().into());
@@ -635,6 +645,7 @@ pub async fn approve(
         serde_json::json!({"plan": plan.id, "recomputed": recomputed}),
     )
     .await?;
+    lap("reply queued");
     log(
         &txn,
         actor,
@@ -653,6 +664,7 @@ pub async fn approve(
     )
     .await?;
     txn.commit().await?;
+    lap("committed");
     crate::packages::store::remove_erased_files(db, &ctx.packages).await?;
     Ok(Approved {
         view: view(db, id).await?,
@@ -678,6 +690,7 @@ async fn execute(
     ctx: &Context,
     r: &request::Model,
     items: &[erasure_item::Model],
+    lap: &(dyn Fn(&str) + Sync),
 ) -> Result<Done, DbErr> {
     let mut done = Done::default();
     let acting = |kind: ItemKind, decision: ItemDecision| {
@@ -779,6 +792,7 @@ async fn execute(
         }
     }
 
+    lap("tasks opened");
     // The suppression list, so that a later import does not bring back what goes now.
     let identities: Vec<identity::Model> = identity::Entity::find()
         .filter(identity::Column::Id.is_in(profiles.clone()))
@@ -819,6 +833,7 @@ async fn execute(
             .await?;
     }
 
+    lap("suppressed");
     // Consent events of the erased records, then the records (their versions and notes go with
     // them; a reply by someone else keeps its versions and loses only its link to the parent).
     for chunk in erase.chunks(CHUNK) {
@@ -834,6 +849,7 @@ async fn execute(
             .await?;
     }
     done.records = erase.clone();
+    lap("records erased");
 
     // Profile details: the link always; the name and the platform's id when no kept record
     // names the person any more (then the row stays only as the target of the case's links).
@@ -866,6 +882,7 @@ async fn execute(
         done.packages = packages;
     }
 
+    lap("profiles and packages");
     // Each item's outcome: one statement per outcome, and the task of each publication item.
     for (outcome, filter) in [
         (Outcome::Excluded, erasure_item::Column::Excluded.eq(true)),
@@ -901,6 +918,7 @@ async fn execute(
         })
         .collect();
     set_tasks(txn, &publication_items).await?;
+    lap("outcomes");
     Ok(done)
 }
 

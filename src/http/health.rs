@@ -11,6 +11,7 @@ enum ApiTags {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Status {
     /// `ok`
     pub status: String,

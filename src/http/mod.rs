@@ -1,4 +1,5 @@
 //! Cross-cutting HTTP: the problem+json error, bearer-token auth, request ids and logging.
+pub mod allow;
 pub mod auth;
 pub mod body_limit;
 pub mod health;

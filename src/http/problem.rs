@@ -7,6 +7,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A field that made the request invalid, and why.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FieldError {
     /// The field's name or JSON pointer, e.g. `role` or `/identities/0/platform`.
     pub field: String,
@@ -15,6 +16,7 @@ pub struct FieldError {
 
 /// An RFC 9457 problem details object.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Problem {
     /// A URI naming the kind of problem.
@@ -24,7 +26,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// For validation problems: each field at fault.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default)]
     pub errors: Vec<FieldError>,
 }
 
@@ -164,6 +166,9 @@ pub enum ApiError {
     /// The request body is larger than the configured limit.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// The request body is not of a media type the operation takes (see its `Content-Type`).
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
     /// An internal error; its cause is in the log under the request id.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
@@ -175,6 +180,7 @@ fn bad_request(err: poem::Error) -> ApiError {
     match status.as_u16() {
         401 => ApiError::Unauthorized(Json(problem)),
         413 => ApiError::PayloadTooLarge(Json(problem)),
+        415 => ApiError::UnsupportedMediaType(Json(problem)),
         _ => ApiError::BadRequest(Json(problem)),
     }
 }

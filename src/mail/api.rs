@@ -31,6 +31,7 @@ impl From<LanguageCode> for Language {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct TestMail {
     /// Where to send the test message.
@@ -49,6 +50,7 @@ impl poem_openapi::types::Example for TestMail {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Queued {
     /// The outbox entry; the mail is sent by a background job, retried until the server takes it.
     pub outbox_id: i64,

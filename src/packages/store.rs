@@ -289,6 +289,18 @@ pub async fn purge(db: &DatabaseConnection, storage: &Storage) -> Result<u64, Db
     Ok(n)
 }
 
+/// The request's newest package, if it has one.
+pub async fn latest(
+    db: &DatabaseConnection,
+    request_id: i64,
+) -> Result<Option<package::Model>, DbErr> {
+    package::Entity::find()
+        .filter(package::Column::RequestId.eq(request_id))
+        .order_by_desc(package::Column::Id)
+        .one(db)
+        .await
+}
+
 /// Removes the files of packages an erasure marked erased, and then forgets their names. The
 /// erasure calls it after its commit; the purge job calls it too, so a file left behind by a crash
 /// between the two is removed the next night.

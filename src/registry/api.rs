@@ -68,6 +68,7 @@ impl From<ActionName> for ModerationAction {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ModerateRecord {
     pub rule: RuleName,
@@ -87,6 +88,7 @@ impl poem_openapi::types::Example for ModerateRecord {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ModerationView {
     pub id: i64,
     pub record_id: i64,
@@ -114,6 +116,7 @@ impl From<entities::moderation::Model> for ModerationView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ModerationOutcome {
     pub moderation: ModerationView,
     /// The record's version count after the decision was added as a version.
@@ -133,6 +136,7 @@ enum ModerateResponse {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct RegisterRecord {
     /// What the matter is about, for the diarium; no personal data needed.
@@ -149,6 +153,7 @@ impl poem_openapi::types::Example for RegisterRecord {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegistrationView {
     pub id: i64,
     /// E.g. `KS 2026-000123`.
@@ -191,6 +196,7 @@ enum RegisterResponse {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegistrationPage {
     pub registrations: Vec<RegistrationView>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -198,6 +204,7 @@ pub struct RegistrationPage {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BlockView {
     pub id: i64,
     pub identity_id: i64,

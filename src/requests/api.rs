@@ -84,6 +84,7 @@ impl From<StatusName> for Status {
 
 /// An account the person says is theirs.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct NamedAccount {
     /// `facebook`, `instagram`, `messenger`, `x`, `linkedin`, `youtube` or `other`.
     pub platform: crate::archive::api::PlatformName,
@@ -93,6 +94,7 @@ pub struct NamedAccount {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct SubmitRequest {
     #[oai(rename = "type")]
@@ -127,6 +129,7 @@ impl poem_openapi::types::Example for SubmitRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Submitted {
     pub id: i64,
     /// `DSR-2026-000123`: quote it when you contact us.
@@ -150,6 +153,7 @@ enum SubmitResponse {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct NamedAccountView {
     pub id: i64,
     pub platform: String,
@@ -162,6 +166,7 @@ pub struct NamedAccountView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PossibleMatch {
     pub id: i64,
     pub request_identity_id: i64,
@@ -171,6 +176,7 @@ pub struct PossibleMatch {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     /// `received`, `email_verified`, `account_verified`, `identity_verified`, `assigned`, `note`,
@@ -182,6 +188,7 @@ pub struct HistoryEntry {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RequestView {
     pub id: i64,
     pub reference: String,
@@ -218,6 +225,7 @@ pub struct RequestView {
 
 /// One item of an executed erasure, as the person is told it.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErasureOutcomeItem {
     /// What the item is, without its content: "Kommentar 2024-03-01".
     pub label: String,
@@ -234,6 +242,7 @@ pub struct ErasureOutcomeItem {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QueueRow {
     pub id: i64,
     pub reference: String,
@@ -248,6 +257,7 @@ pub struct QueueRow {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QueuePage {
     pub requests: Vec<QueueRow>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -255,6 +265,7 @@ pub struct QueuePage {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct CarryOutBody {
     /// For a rectification: the records the correction concerns.
@@ -287,6 +298,7 @@ pub enum PackageDownload {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct VerifyCode {
     /// The code from the mail.
@@ -312,6 +324,7 @@ pub enum ProofMethodName {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct VerifyIdentity {
     pub method: ProofMethodName,
@@ -337,6 +350,7 @@ impl poem_openapi::types::Example for Assign {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Assign {
     #[oai(validator(min_length = 1, max_length = 200))]
@@ -352,6 +366,7 @@ impl poem_openapi::types::Example for Note {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Note {
     #[oai(validator(min_length = 1, max_length = 5000))]
@@ -367,6 +382,7 @@ impl poem_openapi::types::Example for Refuse {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Refuse {
     /// Why, in words the person will read; the refusal mail adds their right to complain to IMY.
@@ -375,6 +391,7 @@ pub struct Refuse {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Extend {
     /// 1 or 2; at most two months over the request's life.
@@ -401,6 +418,7 @@ impl poem_openapi::types::Example for Complete {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Complete {
     /// What was done, in words the person will read.
@@ -433,6 +451,9 @@ pub enum CaseError {
     /// The request body is larger than the configured limit.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// The request body is not of a media type the operation takes (see its `Content-Type`).
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
     /// Too many calls from this address, or a new code asked for too soon.
     #[oai(status = 429, content_type = "application/problem+json")]
     TooManyRequests(
@@ -451,6 +472,7 @@ fn bad_request(err: poem::Error) -> CaseError {
     match err.status().as_u16() {
         401 => CaseError::Unauthorized(Json(problem)),
         413 => CaseError::PayloadTooLarge(Json(problem)),
+        415 => CaseError::UnsupportedMediaType(Json(problem)),
         _ => CaseError::BadRequest(Json(problem)),
     }
 }
@@ -464,6 +486,7 @@ impl From<ApiError> for CaseError {
             ApiError::NotFound(p) => CaseError::NotFound(p),
             ApiError::Conflict(p) => CaseError::Conflict(p),
             ApiError::PayloadTooLarge(p) => CaseError::PayloadTooLarge(p),
+            ApiError::UnsupportedMediaType(p) => CaseError::UnsupportedMediaType(p),
             ApiError::Internal(p) => CaseError::Internal(p),
         }
     }
@@ -564,7 +587,8 @@ fn citizen(auth: &StatusTokenAuth, id: i64) -> Result<crate::audit::Actor, CaseE
     Ok(citizen_actor())
 }
 
-async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView, CaseError> {
+/// A request as the API shows it: to staff in full, to its citizen their part.
+pub async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView, CaseError> {
     let d = store::detail(&state.db, id)
         .await
         .map_err(AppError::from)?
@@ -656,6 +680,65 @@ async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView, Cas
     })
 }
 
+/// Checks a submission as the API and the pages take it: every field at fault is named. Only staff
+/// may say when a letter was received.
+pub fn new_request(b: SubmitRequest, staff: bool) -> Result<NewRequest, AppError> {
+    let mut errors = vec![];
+    let email = Email::parse(&b.email).map_err(|why| FieldError {
+        field: "email".into(),
+        reason: why.into(),
+    });
+    if let Err(e) = &email {
+        errors.push(e.clone());
+    }
+    if b.received_at.is_some() && !staff {
+        errors.push(FieldError {
+            field: "received_at".into(),
+            reason: "only an officer registering a request may set it".into(),
+        });
+    }
+    if b.received_at.is_some_and(|r| r > Utc::now()) {
+        errors.push(FieldError {
+            field: "received_at".into(),
+            reason: "must not be in the future".into(),
+        });
+    }
+    for (i, a) in b.identities.iter().enumerate() {
+        if a.value.trim().is_empty() {
+            errors.push(FieldError {
+                field: format!("identities/{i}/value"),
+                reason: "must not be blank".into(),
+            });
+        }
+    }
+    let Ok(email) = email else {
+        return Err(AppError::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok(NewRequest {
+        request_type: b.request_type.into(),
+        email,
+        language: match b.language.unwrap_or_default() {
+            LanguageName::Sv => Language::Sv,
+            LanguageName::En => Language::En,
+        },
+        identities: b
+            .identities
+            .into_iter()
+            .map(|a| NewIdentity {
+                platform: crate::archive::rules::Platform::from(a.platform)
+                    .as_str()
+                    .to_owned(),
+                value: a.value,
+            })
+            .collect(),
+        message: b.message.filter(|m| !m.trim().is_empty()),
+        received_at: b.received_at,
+    })
+}
+
 pub struct RequestsApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Requests")]
@@ -682,67 +765,8 @@ impl RequestsApi {
                 citizen_actor()
             }
         };
-        let b = body.0;
-        let mut errors = vec![];
-        let email = Email::parse(&b.email).map_err(|why| FieldError {
-            field: "email".into(),
-            reason: why.into(),
-        });
-        if let Err(e) = &email {
-            errors.push(e.clone());
-        }
-        if b.received_at.is_some() && matches!(auth, IntakeAuth::Anonymous) {
-            errors.push(FieldError {
-                field: "received_at".into(),
-                reason: "only an officer registering a request may set it".into(),
-            });
-        }
-        if b.received_at.is_some_and(|r| r > Utc::now()) {
-            errors.push(FieldError {
-                field: "received_at".into(),
-                reason: "must not be in the future".into(),
-            });
-        }
-        for (i, a) in b.identities.iter().enumerate() {
-            if a.value.trim().is_empty() {
-                errors.push(FieldError {
-                    field: format!("identities/{i}/value"),
-                    reason: "must not be blank".into(),
-                });
-            }
-        }
-        let Ok(email) = email else {
-            return Err(AppError::Validation(errors).into());
-        };
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors).into());
-        }
-        let submitted = store::submit(
-            &state.db,
-            &state.request_context(),
-            NewRequest {
-                request_type: b.request_type.into(),
-                email,
-                language: match b.language.unwrap_or_default() {
-                    LanguageName::Sv => Language::Sv,
-                    LanguageName::En => Language::En,
-                },
-                identities: b
-                    .identities
-                    .into_iter()
-                    .map(|a| NewIdentity {
-                        platform: crate::archive::rules::Platform::from(a.platform)
-                            .as_str()
-                            .to_owned(),
-                        value: a.value,
-                    })
-                    .collect(),
-                message: b.message.filter(|m| !m.trim().is_empty()),
-                received_at: b.received_at,
-            },
-            &actor,
-        )
-        .await?;
+        let new = new_request(body.0, matches!(auth, IntakeAuth::Staff(_)))?;
+        let submitted = store::submit(&state.db, &state.request_context(), new, &actor).await?;
         let r = submitted.request;
         Ok(SubmitResponse::Accepted(Json(Submitted {
             id: r.id,

@@ -24,6 +24,7 @@ pub enum DirectionName {
 
 /// One rule of a decision: every condition given must hold for it to cover a record.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DisposalRuleBody {
     pub kind: Option<KindName>,
     pub direction: Option<DirectionName>,
@@ -36,6 +37,7 @@ pub struct DisposalRuleBody {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct CreateDecision {
     /// The decision's reference, e.g. `KS 2024-0456`.
@@ -76,6 +78,7 @@ impl poem_openapi::types::Example for CreateDecision {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DecisionView {
     pub id: i64,
     pub reference: String,
@@ -141,6 +144,7 @@ pub enum HoldScopeName {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct CreateHold {
     #[oai(validator(min_length = 1, max_length = 2000))]
@@ -171,6 +175,7 @@ impl poem_openapi::types::Example for CreateHold {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HoldView {
     pub id: i64,
     pub reason: String,
@@ -212,6 +217,7 @@ enum HoldCreated {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DisposedUnder {
     /// The disposal decision's reference.
     pub decision: String,
@@ -220,6 +226,7 @@ pub struct DisposedUnder {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DisposalReport {
     /// False for a dry run: nothing was deleted.
     pub executed: bool,

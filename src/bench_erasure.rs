@@ -1,0 +1,158 @@
+//! `insyn bench erasure`: on the archive `insyn bench import` left, the erasure of heavy identities
+//! (about 1,000 records each) planned and executed through the store, each beside the raw
+//! anonymising UPDATE of the very same rows, measured on them just before (and undone).
+//!
+//! Every record of theirs is made due for disposal (a decision keeping everything for `P0D`, removed
+//! afterwards), so each one is erased and each visible one unpublished: the heaviest case.
+use crate::audit::Actor;
+use crate::mail::rules::{Email, Language};
+use crate::requests::rules::{ProofMethod, RequestType};
+use crate::requests::store::{self as requests, NewIdentity, NewRequest};
+use entities::{disposal_decision, identity, record};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, Statement, TransactionTrait,
+};
+use std::time::Instant;
+
+pub struct Report {
+    pub identities: usize,
+    /// Records of each identity, on average.
+    pub records: f64,
+    /// Medians over the identities, in milliseconds.
+    pub plan_ms: f64,
+    pub execute_ms: f64,
+    pub total_ms: f64,
+    pub raw_ms: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The raw limit: one transaction anonymising the identity's rows in place, timed; then undone.
+async fn raw_anonymise(db: &DatabaseConnection, identity_id: i64) -> anyhow::Result<f64> {
+    let backend = db.get_database_backend();
+    let id = identity_id;
+    db.execute_unprepared("DROP TABLE IF EXISTS bench_saved")
+        .await?;
+    db.execute_unprepared(&format!(
+        "CREATE TABLE bench_saved AS SELECT id, text, reaction_type, attachments, author_identity_id \
+         FROM record WHERE author_identity_id = {id}"
+    ))
+    .await?;
+    let started = Instant::now();
+    let txn = db.begin().await?;
+    txn.execute_raw(Statement::from_string(
+        backend,
+        format!(
+            "UPDATE record SET text = NULL, reaction_type = NULL, attachments = '[]', \
+             author_identity_id = NULL WHERE author_identity_id = {id}"
+        ),
+    ))
+    .await?;
+    txn.commit().await?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    db.execute_unprepared(
+        "UPDATE record SET \
+           text = (SELECT s.text FROM bench_saved s WHERE s.id = record.id), \
+           reaction_type = (SELECT s.reaction_type FROM bench_saved s WHERE s.id = record.id), \
+           attachments = (SELECT s.attachments FROM bench_saved s WHERE s.id = record.id), \
+           author_identity_id = (SELECT s.author_identity_id FROM bench_saved s WHERE s.id = record.id) \
+         WHERE id IN (SELECT id FROM bench_saved)",
+    )
+    .await?;
+    db.execute_unprepared("DROP TABLE bench_saved").await?;
+    Ok(ms)
+}
+
+pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Result<Report> {
+    let dir = std::env::temp_dir().join(format!("insyn-bench-{}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
+    settings.data_dir = dir.to_string_lossy().into_owned();
+    settings.smtp_url = None;
+    let state = crate::app::prepare(settings).await?;
+    let db = state.db.clone();
+    let ctx = state.erasure_context();
+    let actor = Actor::cli();
+    let heavy = crate::bench::heaviest_identities(&db, None, n).await?;
+    anyhow::ensure!(
+        !heavy.is_empty(),
+        "the archive is empty: run `insyn bench import` first"
+    );
+    let decision = disposal_decision::ActiveModel {
+        reference: Set("BENCH P0D".into()),
+        title: Set("bench: everything may go".into()),
+        decided_on: Set(chrono::Utc::now().date_naive()),
+        rules: Set(r#"[{"keep": "P0D"}]"#.into()),
+        created_at: Set(crate::audit::now()),
+        created_by: Set("bench".into()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await?;
+
+    let (mut plans, mut executions, mut totals, mut raws, mut counts) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let today = ctx.requests.today(chrono::Utc::now());
+    for identity_id in heavy {
+        let who = identity::Entity::find_by_id(identity_id)
+            .one(&db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no identity {identity_id}"))?;
+        let records = record::Entity::find()
+            .filter(record::Column::AuthorIdentityId.eq(identity_id))
+            .count(&db)
+            .await?;
+        raws.push(raw_anonymise(&db, identity_id).await?);
+
+        let submitted = requests::submit(
+            &db,
+            &ctx.requests,
+            NewRequest {
+                request_type: RequestType::Erasure,
+                email: Email::parse(&format!("bench-{}@example.se", rand::random::<u32>()))
+                    .map_err(anyhow::Error::msg)?,
+                language: Language::Sv,
+                identities: vec![NewIdentity {
+                    platform: who.platform.clone(),
+                    value: who.platform_id.clone(),
+                }],
+                message: None,
+                received_at: None,
+            },
+            &actor,
+        )
+        .await?;
+        let id = submitted.request.id;
+        requests::verify_identity(&db, id, ProofMethod::Other, None, &actor).await?;
+        requests::assign(&db, id, "bench".into(), &actor).await?;
+
+        let started = Instant::now();
+        crate::erasure::store::plan(&db, &ctx, id, today, &actor).await?;
+        let planned = started.elapsed().as_secs_f64() * 1000.0;
+        let done = crate::erasure::store::approve(&db, &ctx, id, today, &actor).await?;
+        let total = started.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(
+            !done.recomputed,
+            "nothing changed between plan and approval"
+        );
+        plans.push(planned);
+        executions.push(total - planned);
+        totals.push(total);
+        counts.push(records as f64);
+    }
+    disposal_decision::Entity::delete_by_id(decision.id)
+        .exec(&db)
+        .await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Report {
+        identities: counts.len(),
+        records: counts.iter().sum::<f64>() / counts.len() as f64,
+        plan_ms: median(plans),
+        execute_ms: median(executions),
+        total_ms: median(totals),
+        raw_ms: median(raws),
+    })
+}

@@ -1,0 +1,536 @@
+//! The citizen's pages: what one may ask for and the form (`/`), and the request's status page with
+//! the code, the account phrase, the outcome and the download (`/requests/{id}?token=…`).
+use super::{Frame, Lang, message, render, see_other, state};
+use crate::archive::api::PlatformName;
+use crate::audit::Actor;
+use crate::http::AppError;
+use crate::requests::api::{
+    LanguageName, NamedAccount, RequestTypeName, SubmitRequest, new_request, view,
+};
+use crate::requests::rules::{RequestType, Status};
+use crate::requests::store::{self as requests, RequestError};
+use poem::http::StatusCode;
+use poem::web::{Form, Path, Query};
+use poem::{Request, Response, handler};
+use poem_openapi::types::ParseFromJSON;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+const KINDS: &[&str] = &[
+    "access",
+    "export",
+    "erasure",
+    "rectification",
+    "restriction",
+    "objection",
+    "withdraw_consent",
+];
+const PLATFORMS: &[&str] = &[
+    "facebook",
+    "instagram",
+    "messenger",
+    "x",
+    "linkedin",
+    "youtube",
+    "other",
+];
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TokenQuery {
+    lang: Option<String>,
+    token: Option<String>,
+    submitted: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Deserialize, Default, serde::Serialize)]
+#[serde(default)]
+pub struct SubmitForm {
+    #[serde(rename = "type")]
+    kind: String,
+    email: String,
+    platform0: String,
+    account0: String,
+    platform1: String,
+    account1: String,
+    message: String,
+}
+
+#[derive(Deserialize, Default, serde::Serialize)]
+#[serde(default)]
+pub struct TokenForm {
+    token: String,
+    code: String,
+}
+
+fn citizen() -> Actor {
+    Actor {
+        id: "citizen".into(),
+        role: "citizen".into(),
+    }
+}
+
+fn home_page(
+    lang: Lang,
+    status: StatusCode,
+    values: Value,
+    errors: Map<String, Value>,
+) -> Response {
+    render(
+        status,
+        "home.html",
+        Frame {
+            lang,
+            title: lang.text("home_title", &[]),
+            path: "/",
+            officer: None,
+            flash: None,
+        },
+        json!({"kinds": KINDS, "platforms": PLATFORMS, "values": values, "errors": errors}),
+    )
+}
+
+#[handler]
+pub fn home(Query(q): Query<LangQuery>) -> Response {
+    home_page(
+        Lang::of(q.lang.as_deref()),
+        StatusCode::OK,
+        json!({}),
+        Map::new(),
+    )
+}
+
+fn rate_limited(lang: Lang, path: &str, wait: u64) -> Response {
+    let mut r = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        lang,
+        path,
+        lang.text("rate_limited", &[("seconds", wait.to_string())]),
+        None,
+    );
+    if let Ok(v) = poem::http::HeaderValue::from_str(&wait.to_string()) {
+        r.headers_mut().insert(poem::http::header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// The page to answer instead, when the address has used up its budget.
+fn limited(req: &Request, lang: Lang, path: &str) -> Option<Response> {
+    let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    state(req)
+        .limiter
+        .check(addr)
+        .err()
+        .map(|wait| rate_limited(lang, path, wait))
+}
+
+/// The form's field an API field name stands for.
+fn form_field(api: &str) -> String {
+    match api {
+        "identities/0/value" | "identities" => "account0".into(),
+        "identities/1/value" => "account1".into(),
+        other => other.to_owned(),
+    }
+}
+
+#[handler]
+pub async fn submit(
+    req: &Request,
+    Query(q): Query<LangQuery>,
+    Form(f): Form<SubmitForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    if let Some(r) = limited(req, lang, "/") {
+        return r;
+    }
+    let mut errors = Map::new();
+    let required = lang.text("field_required", &[]);
+    let kind = RequestTypeName::parse_from_json(Some(Value::String(f.kind.clone()))).ok();
+    if kind.is_none() {
+        errors.insert("type".into(), json!(lang.text("type_label", &[])));
+    }
+    if f.email.trim().is_empty() {
+        errors.insert("email".into(), json!(required));
+    } else if let Err(why) = crate::mail::rules::Email::parse(f.email.trim()) {
+        errors.insert("email".into(), json!(why));
+    }
+    let mut identities = vec![];
+    for (platform, account) in [(&f.platform0, &f.account0), (&f.platform1, &f.account1)] {
+        if account.trim().is_empty() {
+            continue;
+        }
+        let platform = PlatformName::parse_from_json(Some(Value::String(platform.clone())))
+            .unwrap_or(PlatformName::Other);
+        identities.push(NamedAccount {
+            platform,
+            value: account.trim().chars().take(300).collect(),
+        });
+    }
+    if identities.is_empty() {
+        errors.insert("account0".into(), json!(required));
+    }
+    let values = serde_json::to_value(&f).unwrap_or_default();
+    let (Some(kind), true) = (kind, errors.is_empty()) else {
+        return home_page(lang, StatusCode::BAD_REQUEST, values, errors);
+    };
+    let body = SubmitRequest {
+        request_type: kind,
+        email: f.email.trim().to_owned(),
+        language: Some(match lang {
+            Lang::Sv => LanguageName::Sv,
+            Lang::En => LanguageName::En,
+        }),
+        identities,
+        message: Some(f.message.chars().take(5000).collect()),
+        received_at: None,
+    };
+    let new = match new_request(body, false) {
+        Ok(n) => n,
+        Err(AppError::Validation(fields)) => {
+            for e in fields {
+                errors.insert(form_field(&e.field), json!(e.reason));
+            }
+            return home_page(lang, StatusCode::BAD_REQUEST, values, errors);
+        }
+        Err(_) => return internal(lang, "/"),
+    };
+    let st = state(req);
+    match requests::submit(&st.db, &st.request_context(), new, &citizen()).await {
+        Ok(s) => match s.status_token {
+            Some(token) => see_other(&format!(
+                "/requests/{}?token={token}&lang={}&submitted=1",
+                s.request.id,
+                lang.code()
+            )),
+            // Added to an open request of the same person: its link was mailed before.
+            None => message(
+                StatusCode::OK,
+                lang,
+                "/",
+                format!("{} {}", lang.text("reference", &[]), s.request.reference),
+                Some(format!("/?lang={}", lang.code())),
+            ),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "a submission from the form failed");
+            internal(lang, "/")
+        }
+    }
+}
+
+fn internal(lang: Lang, path: &str) -> Response {
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        lang,
+        path,
+        lang.text("internal", &[]),
+        None,
+    )
+}
+
+fn not_found(lang: Lang) -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        lang,
+        "/",
+        lang.text("not_found", &[]),
+        Some(format!("/?lang={}", lang.code())),
+    )
+}
+
+/// The request behind the token, if the token is this request's.
+async fn owned(req: &Request, id: i64, token: &str) -> Option<entities::request::Model> {
+    let st = state(req);
+    requests::by_status_token(&st.db, token)
+        .await
+        .ok()
+        .flatten()
+        .filter(|r| r.id == id)
+}
+
+async fn status_page(
+    req: &Request,
+    id: i64,
+    token: &str,
+    lang: Lang,
+    code: StatusCode,
+    flash: Option<String>,
+    errors: Map<String, Value>,
+) -> Response {
+    let st = state(req);
+    let Some(r) = owned(req, id, token).await else {
+        return not_found(lang);
+    };
+    let v = match view(st, id, false).await {
+        Ok(v) => v,
+        Err(_) => return internal(lang, "/"),
+    };
+    let r_json = poem_openapi::types::ToJSON::to_json(&v).unwrap_or_default();
+    let status = requests::status_of(&r);
+    let sv = lang == Lang::Sv;
+    let mut outcome = vec![];
+    for (heading, decisions) in [
+        ("outcome_erased", &["erase"][..]),
+        ("outcome_kept", &["retain", "retain_under_hold"][..]),
+        ("outcome_unpublished", &["unpublish"][..]),
+    ] {
+        let items: Vec<&crate::requests::api::ErasureOutcomeItem> = v
+            .erasure_outcome
+            .iter()
+            .filter(|o| decisions.contains(&o.decision.as_str()))
+            .collect();
+        if !items.is_empty() {
+            outcome.push(json!({
+                "heading": lang.text(heading, &[]),
+                "items": items.iter().map(|o| json!({"label": o.label, "sentence": o.sentence, "task_status": o.task_status})).collect::<Vec<_>>(),
+            }));
+        }
+    }
+    let notes = if outcome.is_empty() {
+        vec![]
+    } else {
+        st.erasure_policy.notes(if sv {
+            crate::mail::rules::Language::Sv
+        } else {
+            crate::mail::rules::Language::En
+        })
+    };
+    let kind = RequestType::parse(&r.request_type);
+    let package = if matches!(kind, Some(RequestType::Access | RequestType::Export))
+        && status == Status::Completed
+    {
+        crate::packages::store::latest(&st.db, id)
+            .await
+            .ok()
+            .flatten()
+            .map(|p| p.status)
+    } else {
+        None
+    };
+    render(
+        code,
+        "status.html",
+        Frame {
+            lang,
+            title: format!("{} {}", lang.text("status_title", &[]), r.reference),
+            path: &format!("/requests/{id}?token={token}"),
+            officer: None,
+            flash,
+        },
+        json!({
+            "r": r_json,
+            "token": token,
+            "open": status.is_open(),
+            "needs_code": status == Status::AwaitingVerification && r.email_verified_at.is_none(),
+            "cancellable": matches!(status, Status::AwaitingVerification | Status::Verified),
+            "outcome": outcome,
+            "notes": notes,
+            "package": package,
+            "errors": errors,
+        }),
+    )
+}
+
+#[handler]
+pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery>) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let flash = q.done.as_deref().and_then(|d| match d {
+        "verified" => Some(lang.text("verified_done", &[])),
+        "code" => Some(lang.text("code_sent", &[])),
+        "cancelled" => Some(lang.text("cancelled_done", &[])),
+        _ => None,
+    });
+    // Just submitted: say that it arrived and that the link is the way back.
+    let flash = flash.or_else(|| {
+        q.submitted
+            .is_some()
+            .then(|| lang.text("submitted_note", &[]))
+    });
+    status_page(
+        req,
+        id,
+        q.token.as_deref().unwrap_or_default(),
+        lang,
+        StatusCode::OK,
+        flash,
+        Map::new(),
+    )
+    .await
+}
+
+fn back_to(id: i64, token: &str, lang: Lang, done: &str) -> Response {
+    see_other(&format!(
+        "/requests/{id}?token={token}&lang={}&done={done}",
+        lang.code()
+    ))
+}
+
+/// What a failed citizen action shows: on the status page, next to the code field where it is
+/// about the code.
+async fn failed(req: &Request, id: i64, token: &str, lang: Lang, e: RequestError) -> Response {
+    let mut errors = Map::new();
+    let (code, text) = match e {
+        RequestError::WrongCode(left) => (
+            StatusCode::BAD_REQUEST,
+            lang.text("code_wrong", &[("left", left.to_string())]),
+        ),
+        RequestError::CodeExpired => (StatusCode::GONE, lang.text("code_expired", &[])),
+        RequestError::CodeExhausted => (StatusCode::CONFLICT, lang.text("code_exhausted", &[])),
+        RequestError::CodeTooSoon(s) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            lang.text("code_too_soon", &[("seconds", s.to_string())]),
+        ),
+        RequestError::Invalid { reason, .. } => (StatusCode::BAD_REQUEST, reason),
+        RequestError::Illegal(why) => (
+            StatusCode::CONFLICT,
+            lang.text("not_allowed", &[("reason", why)]),
+        ),
+        RequestError::NotFound(_) => return not_found(lang),
+        RequestError::Db(e) => {
+            tracing::error!(error = %e, "a citizen action failed");
+            return internal(lang, "/");
+        }
+    };
+    errors.insert("code".into(), json!(text));
+    status_page(req, id, token, lang, code, None, errors).await
+}
+
+#[handler]
+pub async fn verify(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    if let Some(r) = limited(req, lang, "/") {
+        return r;
+    }
+    if owned(req, id, &f.token).await.is_none() {
+        return not_found(lang);
+    }
+    if f.code.trim().is_empty() {
+        let mut errors = Map::new();
+        errors.insert("code".into(), json!(lang.text("field_required", &[])));
+        return status_page(
+            req,
+            id,
+            &f.token,
+            lang,
+            StatusCode::BAD_REQUEST,
+            None,
+            errors,
+        )
+        .await;
+    }
+    match requests::verify_code(&state(req).db, id, &f.code, &citizen()).await {
+        Ok(_) => back_to(id, &f.token, lang, "verified"),
+        Err(e) => failed(req, id, &f.token, lang, e).await,
+    }
+}
+
+#[handler]
+pub async fn resend(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    if let Some(r) = limited(req, lang, "/") {
+        return r;
+    }
+    if owned(req, id, &f.token).await.is_none() {
+        return not_found(lang);
+    }
+    match requests::resend_code(&state(req).db, id, &citizen()).await {
+        Ok(_) => back_to(id, &f.token, lang, "code"),
+        Err(e) => failed(req, id, &f.token, lang, e).await,
+    }
+}
+
+#[handler]
+pub async fn cancel(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    if owned(req, id, &f.token).await.is_none() {
+        return not_found(lang);
+    }
+    match requests::cancel(&state(req).db, id, &citizen()).await {
+        Ok(_) => back_to(id, &f.token, lang, "cancelled"),
+        Err(e) => failed(req, id, &f.token, lang, e).await,
+    }
+}
+
+/// The package, for a browser: the status token comes in the link, not in a header.
+#[handler]
+pub async fn download(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery>) -> Response {
+    use crate::packages::store::{DownloadError, open_download};
+    let lang = Lang::of(q.lang.as_deref());
+    let token = q.token.unwrap_or_default();
+    if owned(req, id, &token).await.is_none() {
+        return not_found(lang);
+    }
+    let st = state(req);
+    let back = Some(format!("/requests/{id}?token={token}&lang={}", lang.code()));
+    let path = format!("/requests/{id}?token={token}");
+    let gone = |key: &str| {
+        message(
+            StatusCode::GONE,
+            lang,
+            &path,
+            lang.text(key, &[]),
+            back.clone(),
+        )
+    };
+    let (p, file) = match open_download(&st.db, &st.package_storage(), id, &citizen()).await {
+        Ok(found) => found,
+        Err(DownloadError::Expired) => return gone("package_expired"),
+        Err(DownloadError::Erased) => return gone("package_erased"),
+        Err(DownloadError::None) => return not_found(lang),
+        Err(DownloadError::NotReady | DownloadError::Failed) => {
+            return message(
+                StatusCode::CONFLICT,
+                lang,
+                &path,
+                lang.text("download_building", &[]),
+                back,
+            );
+        }
+        Err(DownloadError::Db(e)) => {
+            tracing::error!(error = %e, "a download failed");
+            return internal(lang, "/");
+        }
+    };
+    match tokio::fs::File::open(&file).await {
+        Ok(f) => {
+            let mut r = Response::builder()
+                .content_type("application/zip")
+                .header(
+                    poem::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}-{id}.zip\"", p.kind),
+                )
+                .header(poem::http::header::CACHE_CONTROL, "no-store")
+                .body(poem::Body::from_async_read(f));
+            if let Some(sha) = p.sha256.as_deref()
+                && let Ok(v) = poem::http::HeaderValue::from_str(sha)
+            {
+                r.headers_mut().insert("x-package-sha256", v);
+            }
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, package = p.id, "a package file could not be opened");
+            internal(lang, "/")
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Server-rendered pages for citizens (`/`, `/requests/{id}?token=…`) and the privacy officer
+//! (`/officer/…`), in Swedish by default and English by a switch. No scripts: every form posts and
+//! the server answers with a page or a redirect. The pages call the same stores as the API.
+mod citizen;
+mod officer;
+
+use crate::app::AppState;
+use minijinja::Environment;
+use poem::http::{StatusCode, header};
+use poem::{Response, Route, get, post};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The templates and the words, read once.
+struct Pages {
+    env: Environment<'static>,
+    texts: HashMap<&'static str, Value>,
+}
+
+fn pages() -> &'static Pages {
+    static PAGES: OnceLock<Pages> = OnceLock::new();
+    PAGES.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("macros.html", include_str!("templates/macros.html")),
+            ("home.html", include_str!("templates/home.html")),
+            ("status.html", include_str!("templates/status.html")),
+            ("message.html", include_str!("templates/message.html")),
+            ("login.html", include_str!("templates/login.html")),
+            ("queue.html", include_str!("templates/queue.html")),
+            ("request.html", include_str!("templates/request.html")),
+            ("plan.html", include_str!("templates/plan.html")),
+            ("tasks.html", include_str!("templates/tasks.html")),
+        ] {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name}: {e}"));
+        }
+        let all: toml::Table =
+            toml::from_str(include_str!("texts.toml")).expect("texts.toml is valid TOML");
+        let texts = ["sv", "en"]
+            .into_iter()
+            .map(|l| (l, serde_json::to_value(&all[l]).expect("texts are strings")))
+            .collect();
+        Pages { env, texts }
+    })
+}
+
+/// The page's language: `?lang=en`, else Swedish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Sv,
+    En,
+}
+
+impl Lang {
+    pub fn of(q: Option<&str>) -> Lang {
+        if q == Some("en") { Lang::En } else { Lang::Sv }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Sv => "sv",
+            Lang::En => "en",
+        }
+    }
+
+    fn other(self) -> Lang {
+        match self {
+            Lang::Sv => Lang::En,
+            Lang::En => Lang::Sv,
+        }
+    }
+
+    /// A text by key, with `{name}` placeholders filled.
+    pub fn text(self, key: &str, args: &[(&str, String)]) -> String {
+        let mut s = pages().texts[self.code()][key]
+            .as_str()
+            .unwrap_or(key)
+            .to_owned();
+        for (name, value) in args {
+            s = s.replace(&format!("{{{name}}}"), value);
+        }
+        s
+    }
+}
+
+/// What every page needs besides its own data.
+pub struct Frame<'a> {
+    pub lang: Lang,
+    pub title: String,
+    /// The same page in the other language.
+    pub path: &'a str,
+    pub officer: Option<&'a str>,
+    pub flash: Option<String>,
+}
+
+/// Renders `template` with `data` (a JSON object) and the frame.
+pub fn render(status: StatusCode, template: &str, frame: Frame<'_>, data: Value) -> Response {
+    let p = pages();
+    let sep = if frame.path.contains('?') { '&' } else { '?' };
+    let mut ctx = json!({
+        "t": p.texts[frame.lang.code()],
+        "lang": frame.lang.code(),
+        "title": frame.title,
+        "other_url": format!("{}{sep}lang={}", frame.path, frame.lang.other().code()),
+        "officer": frame.officer.is_some(),
+        "csrf": frame.officer.unwrap_or_default(),
+        "flash": frame.flash,
+        "errors": {},
+        "values": {},
+    });
+    if let (Some(ctx), Value::Object(data)) = (ctx.as_object_mut(), data) {
+        ctx.extend(data);
+    }
+    match p.env.get_template(template).and_then(|t| t.render(&ctx)) {
+        Ok(body) => html(status, body),
+        Err(e) => {
+            tracing::error!(template, error = %e, "a page could not be rendered");
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "<!doctype html><html lang=\"{0}\"><head><meta charset=\"utf-8\"><title>{1}</title></head><body><main><h1>{1}</h1></main></body></html>",
+                    frame.lang.code(),
+                    frame.lang.text("internal", &[])
+                ),
+            )
+        }
+    }
+}
+
+/// A page that only says what went wrong, with a way back.
+pub fn message(
+    status: StatusCode,
+    lang: Lang,
+    path: &str,
+    text: String,
+    back: Option<String>,
+) -> Response {
+    render(
+        status,
+        "message.html",
+        Frame {
+            lang,
+            title: lang.text("error_title", &[]),
+            path,
+            officer: None,
+            flash: None,
+        },
+        json!({"text": text, "back": back}),
+    )
+}
+
+/// Pages carry tokens in their links: nothing is cached, nothing leaks in a Referer, nothing frames
+/// them, and no script runs.
+fn html(status: StatusCode, body: String) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("referrer-policy", "no-referrer")
+        .header("x-content-type-options", "nosniff")
+        .header("x-frame-options", "DENY")
+        .header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        )
+        .body(body)
+}
+
+pub fn see_other(to: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, to)
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish()
+}
+
+#[poem::handler]
+fn stylesheet() -> Response {
+    Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(include_str!("site.css"))
+}
+
+/// Adds the pages to the router, beside the API.
+pub fn mount(route: Route) -> Route {
+    route
+        .at("/", get(citizen::home))
+        .at("/assets/site.css", get(stylesheet))
+        .at("/requests", post(citizen::submit))
+        .at("/requests/:id", get(citizen::show))
+        .at("/requests/:id/verify", post(citizen::verify))
+        .at("/requests/:id/code", post(citizen::resend))
+        .at("/requests/:id/cancel", post(citizen::cancel))
+        .at("/requests/:id/package", get(citizen::download))
+        .at("/officer", get(officer::show_queue))
+        .at(
+            "/officer/login",
+            get(officer::login_form).post(officer::login),
+        )
+        .at("/officer/logout", post(officer::logout))
+        .at("/officer/tasks", get(officer::show_tasks))
+        .at("/officer/tasks/:id/close", post(officer::close_task))
+        .at("/officer/requests/:id", get(officer::show_request))
+        .at(
+            "/officer/requests/:id/plan",
+            get(officer::show_plan).post(officer::compute_plan),
+        )
+        .at("/officer/requests/:id/approve", post(officer::approve))
+        .at(
+            "/officer/requests/:id/plan/items/:item/:what",
+            post(officer::exclusion),
+        )
+        .at(
+            "/officer/requests/:id/matches/:m/:what",
+            post(officer::decide_match),
+        )
+        .at("/officer/requests/:id/:action", post(officer::act))
+}
+
+/// The state, which the router always provides.
+fn state(req: &poem::Request) -> &AppState {
+    req.data::<AppState>()
+        .expect("the router provides the state")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_every_text_and_every_template_compiles() {
+        let p = pages();
+        let sv = p.texts["sv"].as_object().unwrap();
+        let en = p.texts["en"].as_object().unwrap();
+        let mut a: Vec<&String> = sv.keys().collect();
+        let mut b: Vec<&String> = en.keys().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        for name in ["home.html", "status.html", "queue.html", "plan.html"] {
+            p.env.get_template(name).unwrap();
+        }
+    }
+}

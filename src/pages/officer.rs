@@ -1,0 +1,814 @@
+//! The officer's pages, behind an officer's (or admin's) API token entered once at `/officer/login`
+//! and kept in an HttpOnly, SameSite=Strict cookie. Every form carries a token derived from it
+//! (a second guard against cross-site posts).
+use super::{Frame, Lang, message, render, see_other, state};
+use crate::audit::Actor;
+use crate::auth::Role;
+use crate::consent::rules::TaskStatus;
+use crate::erasure::store::{self as erasure, ErasureError};
+use crate::requests::api::view;
+use crate::requests::rules::{ProofMethod, RequestType, Status};
+use crate::requests::store::{self as requests, QueueFilter, RequestError};
+use poem::http::{StatusCode, header};
+use poem::web::{Form, Path, Query};
+use poem::{Request, Response, handler};
+use sea_orm::EntityTrait;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+const COOKIE: &str = "insyn_officer";
+
+/// The signed-in officer: who acts, and the form token their pages carry.
+struct Officer {
+    actor: Actor,
+    csrf: String,
+}
+
+fn csrf_of(secret: &str) -> String {
+    hex::encode(&Sha256::digest(format!("insyn-csrf:{secret}").as_bytes())[..16])
+}
+
+fn cookie(req: &Request) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+async fn officer(req: &Request) -> Option<Officer> {
+    let secret = cookie(req)?;
+    let t = crate::auth::store::find_by_secret(&state(req).db, &secret)
+        .await
+        .ok()
+        .flatten()?;
+    let role: Role = t.role.parse().ok()?;
+    if !matches!(role, Role::Admin | Role::Officer) {
+        return None;
+    }
+    Some(Officer {
+        actor: Actor {
+            id: format!("token:{}", t.id),
+            role: role.as_str().into(),
+        },
+        csrf: csrf_of(&secret),
+    })
+}
+
+fn to_login(lang: Lang) -> Response {
+    see_other(&format!("/officer/login?lang={}", lang.code()))
+}
+
+/// The officer, or the answer to give instead: the login page, or 403 for a form without its token.
+async fn signed_in(
+    req: &Request,
+    lang: Lang,
+    form_csrf: Option<&str>,
+) -> Result<Officer, Response> {
+    let Some(o) = officer(req).await else {
+        return Err(to_login(lang));
+    };
+    if let Some(sent) = form_csrf
+        && sent != o.csrf
+    {
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            lang,
+            "/officer",
+            lang.text("login_wrong", &[]),
+            Some(format!("/officer?lang={}", lang.code())),
+        ));
+    }
+    Ok(o)
+}
+
+fn frame<'a>(
+    lang: Lang,
+    title: String,
+    path: &'a str,
+    o: &'a Officer,
+    flash: Option<String>,
+) -> Frame<'a> {
+    Frame {
+        lang,
+        title,
+        path,
+        officer: Some(&o.csrf),
+        flash,
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+    done: Option<String>,
+}
+
+fn flash(lang: Lang, done: Option<&str>) -> Option<String> {
+    done.map(|_| lang.text("done", &[]))
+}
+
+#[handler]
+pub fn login_form(Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    render(
+        StatusCode::OK,
+        "login.html",
+        Frame {
+            lang,
+            title: lang.text("login_title", &[]),
+            path: "/officer/login",
+            officer: None,
+            flash: None,
+        },
+        json!({}),
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    token: String,
+}
+
+#[handler]
+pub async fn login(
+    req: &Request,
+    Query(q): Query<LangQuery>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let st = state(req);
+    let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    if let Err(wait) = st.limiter.check(addr) {
+        return message(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            "/officer/login",
+            lang.text("rate_limited", &[("seconds", wait.to_string())]),
+            None,
+        );
+    }
+    let token = f.token.trim();
+    let ok = crate::auth::store::find_by_secret(&st.db, token)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|t| t.role.parse::<Role>().ok())
+        .is_some_and(|r| matches!(r, Role::Admin | Role::Officer));
+    if !ok {
+        let mut errors = Map::new();
+        errors.insert("token".into(), json!(lang.text("login_wrong", &[])));
+        return render(
+            StatusCode::UNAUTHORIZED,
+            "login.html",
+            Frame {
+                lang,
+                title: lang.text("login_title", &[]),
+                path: "/officer/login",
+                officer: None,
+                flash: None,
+            },
+            json!({"errors": errors}),
+        );
+    }
+    let secure = if st.settings.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let mut r = see_other(&format!("/officer?lang={}", lang.code()));
+    if let Ok(v) = poem::http::HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/officer; HttpOnly; SameSite=Strict; Max-Age=28800{secure}"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[handler]
+pub fn logout(Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let mut r = to_login(lang);
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        poem::http::HeaderValue::from_static(
+            "insyn_officer=; Path=/officer; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    r
+}
+
+#[derive(Deserialize, Default)]
+pub struct QueueQuery {
+    lang: Option<String>,
+    status: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    assignee: Option<String>,
+    overdue: Option<String>,
+    after: Option<String>,
+}
+
+const PAGE: u64 = 50;
+
+#[handler]
+pub async fn show_queue(req: &Request, Query(q): Query<QueueQuery>) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, None).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let st = state(req);
+    let ctx = st.request_context();
+    let today = ctx.today(chrono::Utc::now());
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+    let after = q.after.as_deref().and_then(|a| {
+        let (d, i) = a.split_once('_')?;
+        Some((d.parse().ok()?, i.parse().ok()?))
+    });
+    let filter = QueueFilter {
+        status: nonempty(&q.status).and_then(|s| Status::parse(&s)),
+        request_type: nonempty(&q.kind).and_then(|s| RequestType::parse(&s)),
+        assignee: nonempty(&q.assignee),
+        overdue: q.overdue.as_deref().map(|o| o == "true"),
+        due_before: None,
+        today,
+        after,
+        limit: PAGE,
+    };
+    let rows = match requests::queue(&st.db, &filter).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "the queue could not be read");
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang,
+                "/officer",
+                lang.text("internal", &[]),
+                None,
+            );
+        }
+    };
+    let next_url = (rows.len() as u64 == PAGE).then(|| {
+        let last = rows
+            .last()
+            .map(|r| (requests::due_of(r), r.id))
+            .unwrap_or((today, 0));
+        let mut url = format!("/officer?lang={}&after={}_{}", lang.code(), last.0, last.1);
+        for (k, v) in [
+            ("status", &q.status),
+            ("type", &q.kind),
+            ("assignee", &q.assignee),
+            ("overdue", &q.overdue),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                url.push_str(&format!("&{k}={}", url_encode(v)));
+            }
+        }
+        url
+    });
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let due = requests::due_of(r);
+            let days = crate::requests::clock::days_left(today, due);
+            json!({"id": r.id, "reference": r.reference, "type": r.request_type, "status": r.status,
+                   "received_at": r.received_at.to_rfc3339(), "due_at": due.to_string(), "days_left": days,
+                   "overdue": days < 0, "assignee": r.assignee})
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        "queue.html",
+        frame(lang, lang.text("queue_title", &[]), "/officer", &o, None),
+        json!({
+            "rows": rows,
+            "next_url": next_url,
+            "statuses": ["awaiting_verification", "verified", "in_progress", "awaiting_approval"],
+            "kinds": ["access", "export", "erasure", "rectification", "restriction", "objection", "withdraw_consent"],
+            "filter": {"status": q.status, "type": q.kind, "assignee": q.assignee, "overdue": q.overdue.as_deref() == Some("true")},
+        }),
+    )
+}
+
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn request_page(
+    req: &Request,
+    id: i64,
+    lang: Lang,
+    o: &Officer,
+    status: StatusCode,
+    flash: Option<String>,
+    form: Value,
+) -> Response {
+    let st = state(req);
+    let v = match view(st, id, true).await {
+        Ok(v) => v,
+        Err(_) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                lang,
+                "/officer",
+                lang.text("not_found", &[]),
+                Some(format!("/officer?lang={}", lang.code())),
+            );
+        }
+    };
+    let open = Status::parse(&v.status).is_some_and(Status::is_open);
+    let has_plan = erasure::view(&st.db, id).await.is_ok();
+    let title = format!("{} {}", lang.text("request_title", &[]), v.reference);
+    let r = poem_openapi::types::ToJSON::to_json(&v).unwrap_or_default();
+    render(
+        status,
+        "request.html",
+        frame(lang, title, &format!("/officer/requests/{id}"), o, flash),
+        json!({"r": r, "open": open, "has_plan": has_plan, "errors": form["errors"], "values": form["values"]}),
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct RequestQuery {
+    lang: Option<String>,
+    done: Option<String>,
+}
+
+#[handler]
+pub async fn show_request(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<RequestQuery>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, None).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    request_page(
+        req,
+        id,
+        lang,
+        &o,
+        StatusCode::OK,
+        flash(lang, q.done.as_deref()),
+        json!({"errors": {}, "values": {}}),
+    )
+    .await
+}
+
+/// Every field the action forms send; each action reads its own.
+#[derive(Deserialize, Default, serde::Serialize)]
+#[serde(default)]
+pub struct ActionForm {
+    csrf: String,
+    method: String,
+    note: String,
+    assignee: String,
+    months: String,
+    reason: String,
+    summary: String,
+    text: String,
+    status: String,
+}
+
+fn done(path: &str, lang: Lang) -> Response {
+    see_other(&format!("{path}?lang={}&done=1", lang.code()))
+}
+
+/// A failed action, shown next to the form's field (`field`) on the request page.
+async fn refused(
+    req: &Request,
+    id: i64,
+    lang: Lang,
+    o: &Officer,
+    field: &str,
+    e: RequestError,
+    values: Value,
+) -> Response {
+    let (status, text) = match e {
+        RequestError::Invalid { reason, .. } => (StatusCode::BAD_REQUEST, reason),
+        RequestError::NotFound(_) => (StatusCode::NOT_FOUND, lang.text("not_found", &[])),
+        RequestError::Db(e) => {
+            tracing::error!(error = %e, "an officer action failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang.text("internal", &[]),
+            )
+        }
+        other => (
+            StatusCode::CONFLICT,
+            lang.text("not_allowed", &[("reason", other.to_string())]),
+        ),
+    };
+    let mut errors = Map::new();
+    errors.insert(field.into(), json!(text));
+    request_page(
+        req,
+        id,
+        lang,
+        o,
+        status,
+        None,
+        json!({"errors": errors, "values": values}),
+    )
+    .await
+}
+
+#[handler]
+pub async fn act(
+    req: &Request,
+    Path((id, action)): Path<(i64, String)>,
+    Query(q): Query<RequestQuery>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, Some(&f.csrf)).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let st = state(req);
+    let ctx = st.request_context();
+    let values = serde_json::to_value(&f).unwrap_or_default();
+    let mut values_for = |field: &str, v: &str| {
+        let mut m = values.as_object().cloned().unwrap_or_default();
+        m.insert(field.into(), json!(v));
+        Value::Object(m)
+    };
+    let required = |field: &str, v: &str| -> Result<String, RequestError> {
+        let v = v.trim();
+        if v.is_empty() {
+            Err(RequestError::Invalid {
+                field: field.into(),
+                reason: lang.text("field_required", &[]),
+            })
+        } else {
+            Ok(v.to_owned())
+        }
+    };
+    let (field, result): (&str, Result<(), RequestError>) = match action.as_str() {
+        "verify-identity" => (
+            "method",
+            match ProofMethod::parse(&f.method) {
+                Some(m) => requests::verify_identity(
+                    &st.db,
+                    id,
+                    m,
+                    Some(f.note.trim().to_owned()).filter(|n| !n.is_empty()),
+                    &o.actor,
+                )
+                .await
+                .map(|_| ()),
+                None => Err(RequestError::Invalid {
+                    field: "method".into(),
+                    reason: lang.text("field_required", &[]),
+                }),
+            },
+        ),
+        "assign" => (
+            "assignee",
+            match required("assignee", &f.assignee) {
+                Ok(a) => requests::assign(&st.db, id, a, &o.actor).await.map(|_| ()),
+                Err(e) => Err(e),
+            },
+        ),
+        "extend" => (
+            "extend-reason",
+            match required("reason", &f.reason) {
+                Ok(reason) => {
+                    let months = if f.months == "2" { 2 } else { 1 };
+                    requests::extend(&st.db, &ctx, id, months, reason, &o.actor)
+                        .await
+                        .map(|_| ())
+                }
+                Err(e) => Err(e),
+            },
+        ),
+        "refuse" => (
+            "refuse-reason",
+            match required("reason", &f.reason) {
+                Ok(reason) => requests::refuse(&st.db, id, reason, &o.actor)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            },
+        ),
+        "complete" => (
+            "summary",
+            match required("summary", &f.summary) {
+                Ok(s) => requests::complete(&st.db, &ctx, id, s, &o.actor)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            },
+        ),
+        "notes" => (
+            "note-text",
+            match required("text", &f.text) {
+                Ok(t) => requests::note(&st.db, id, t, &o.actor).await,
+                Err(e) => Err(e),
+            },
+        ),
+        _ => {
+            return message(
+                StatusCode::NOT_FOUND,
+                lang,
+                "/officer",
+                lang.text("not_found", &[]),
+                Some(format!("/officer?lang={}", lang.code())),
+            );
+        }
+    };
+    match result {
+        Ok(()) => done(&format!("/officer/requests/{id}"), lang),
+        Err(e) => {
+            // The form's own fields keep what was typed; the reason fields share a name.
+            let values = match field {
+                "extend-reason" | "refuse-reason" => values_for(field, &f.reason),
+                "note-text" => values_for(field, &f.text),
+                _ => values.clone(),
+            };
+            refused(req, id, lang, &o, field, e, values).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf: String,
+    reason: String,
+}
+
+#[handler]
+pub async fn decide_match(
+    req: &Request,
+    Path((id, m, what)): Path<(i64, i64, String)>,
+    Query(q): Query<RequestQuery>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, Some(&f.csrf)).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let confirm = what == "confirm";
+    match requests::decide_match(&state(req).db, id, m, confirm, &o.actor).await {
+        Ok(_) => done(&format!("/officer/requests/{id}"), lang),
+        Err(e) => refused(req, id, lang, &o, "accounts", e, json!({})).await,
+    }
+}
+
+async fn plan_page(
+    req: &Request,
+    id: i64,
+    lang: Lang,
+    o: &Officer,
+    status: StatusCode,
+    flash: Option<String>,
+    errors: Map<String, Value>,
+) -> Response {
+    let st = state(req);
+    let v = match erasure::view(&st.db, id).await {
+        Ok(v) => v,
+        Err(_) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                lang,
+                "/officer",
+                lang.text("not_found", &[]),
+                Some(format!("/officer/requests/{id}?lang={}", lang.code())),
+            );
+        }
+    };
+    let reference = entities::request::Entity::find_by_id(id)
+        .one(&st.db)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.reference)
+        .unwrap_or_default();
+    let plan = poem_openapi::types::ToJSON::to_json(&crate::erasure::api::plan_view(v))
+        .unwrap_or_default();
+    render(
+        status,
+        "plan.html",
+        frame(
+            lang,
+            format!("{} {reference}", lang.text("plan_title", &[])),
+            &format!("/officer/requests/{id}/plan"),
+            o,
+            flash,
+        ),
+        json!({"plan": plan, "reference": reference, "errors": errors}),
+    )
+}
+
+#[handler]
+pub async fn show_plan(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<RequestQuery>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, None).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    plan_page(
+        req,
+        id,
+        lang,
+        &o,
+        StatusCode::OK,
+        flash(lang, q.done.as_deref()),
+        Map::new(),
+    )
+    .await
+}
+
+fn erasure_error(e: ErasureError) -> RequestError {
+    match e {
+        ErasureError::Request(e) => e,
+        ErasureError::NoPlan(id) => RequestError::NotFound(id),
+        ErasureError::NoItem(id) => RequestError::Invalid {
+            field: "item".into(),
+            reason: format!("no item {id}"),
+        },
+    }
+}
+
+#[handler]
+pub async fn compute_plan(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<RequestQuery>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, Some(&f.csrf)).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let st = state(req);
+    let ctx = st.erasure_context();
+    let today = ctx.requests.today(chrono::Utc::now());
+    match erasure::plan(&st.db, &ctx, id, today, &o.actor).await {
+        Ok(_) => see_other(&format!("/officer/requests/{id}/plan?lang={}", lang.code())),
+        Err(e) => refused(req, id, lang, &o, "actions", erasure_error(e), json!({})).await,
+    }
+}
+
+#[handler]
+pub async fn approve(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<RequestQuery>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, Some(&f.csrf)).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let st = state(req);
+    let ctx = st.erasure_context();
+    let today = ctx.requests.today(chrono::Utc::now());
+    match erasure::approve(&st.db, &ctx, id, today, &o.actor).await {
+        Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
+        Err(e) => {
+            let mut errors = Map::new();
+            errors.insert("actions".into(), json!(erasure_error(e).to_string()));
+            plan_page(req, id, lang, &o, StatusCode::CONFLICT, None, errors).await
+        }
+    }
+}
+
+#[handler]
+pub async fn exclusion(
+    req: &Request,
+    Path((id, item, what)): Path<(i64, i64, String)>,
+    Query(q): Query<RequestQuery>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, Some(&f.csrf)).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let reason = match what.as_str() {
+        "include" => None,
+        _ => {
+            let r = f.reason.trim();
+            if r.is_empty() {
+                let mut errors = Map::new();
+                errors.insert(
+                    format!("reason-{item}"),
+                    json!(lang.text("field_required", &[])),
+                );
+                return plan_page(req, id, lang, &o, StatusCode::BAD_REQUEST, None, errors).await;
+            }
+            Some(r.to_owned())
+        }
+    };
+    match erasure::exclude(&state(req).db, id, item, reason, &o.actor).await {
+        Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
+        Err(e) => {
+            let mut errors = Map::new();
+            errors.insert(
+                format!("reason-{item}"),
+                json!(erasure_error(e).to_string()),
+            );
+            plan_page(req, id, lang, &o, StatusCode::CONFLICT, None, errors).await
+        }
+    }
+}
+
+async fn tasks_page(
+    req: &Request,
+    lang: Lang,
+    o: &Officer,
+    status: StatusCode,
+    flash: Option<String>,
+    errors: Map<String, Value>,
+) -> Response {
+    let st = state(req);
+    let tasks = crate::consent::store::list_tasks(&st.db, Some(TaskStatus::Open), None, 500)
+        .await
+        .unwrap_or_default();
+    let tasks: Vec<Value> = tasks
+        .iter()
+        .map(|t| json!({"id": t.id, "reason": t.reason, "action": t.action, "link": t.link, "created_at": t.created_at.to_rfc3339()}))
+        .collect();
+    render(
+        status,
+        "tasks.html",
+        frame(
+            lang,
+            lang.text("tasks_title", &[]),
+            "/officer/tasks",
+            o,
+            flash,
+        ),
+        json!({"tasks": tasks, "errors": errors}),
+    )
+}
+
+#[handler]
+pub async fn show_tasks(req: &Request, Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, None).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    tasks_page(
+        req,
+        lang,
+        &o,
+        StatusCode::OK,
+        flash(lang, q.done.as_deref()),
+        Map::new(),
+    )
+    .await
+}
+
+#[handler]
+pub async fn close_task(
+    req: &Request,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let lang = Lang::of(q.lang.as_deref());
+    let o = match signed_in(req, lang, Some(&f.csrf)).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let status = if f.status == "not_possible" {
+        TaskStatus::NotPossible
+    } else {
+        TaskStatus::Done
+    };
+    let note = Some(f.note.trim().to_owned()).filter(|n| !n.is_empty());
+    let mut errors = Map::new();
+    if status == TaskStatus::NotPossible && note.is_none() {
+        errors.insert(
+            format!("note-{id}"),
+            json!(lang.text("field_required", &[])),
+        );
+        return tasks_page(req, lang, &o, StatusCode::BAD_REQUEST, None, errors).await;
+    }
+    match crate::consent::store::close_task(&state(req).db, id, status, note, &o.actor).await {
+        Ok(_) => done("/officer/tasks", lang),
+        Err(e) => {
+            errors.insert(format!("note-{id}"), json!(e.to_string()));
+            tasks_page(req, lang, &o, StatusCode::CONFLICT, None, errors).await
+        }
+    }
+}
