@@ -98,7 +98,10 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
     )
     // Relative: the document is served by the instance it describes, wherever that is.
     .server("/")
-    .license(poem_openapi::LicenseObject::new("EUPL-1.2").identifier("EUPL-1.2"))
+    .license(
+        poem_openapi::LicenseObject::new("EUPL-1.2")
+            .url("https://interoperable-europe.ec.europa.eu/collection/eupl/eupl-text-eupl-12"),
+    )
     .description(
         "GDPR data-subject requests over a public body's archived social-media records. \
          Every operation's description names the roles its bearer token must have.",
@@ -151,11 +154,19 @@ fn tidy(v: &mut serde_json::Value, enums: &std::collections::HashSet<String>) {
             if map.get("format").and_then(Value::as_str) == Some("naive-date") {
                 map.insert("format".into(), Value::String("date".into()));
             }
+            // `allOf: [{$ref: Enum}, {description}]` (and nothing else besides a description).
             let single_enum_ref = map
                 .get("allOf")
                 .and_then(Value::as_array)
-                .filter(|all| all.len() == 1)
-                .and_then(|all| all[0].get("$ref"))
+                .filter(|all| {
+                    all.iter().skip(1).all(|extra| {
+                        extra
+                            .as_object()
+                            .is_some_and(|o| o.keys().all(|k| k == "description"))
+                    })
+                })
+                .and_then(|all| all.first())
+                .and_then(|first| first.get("$ref"))
                 .and_then(Value::as_str)
                 .filter(|r| enums.contains(*r))
                 .map(str::to_owned);

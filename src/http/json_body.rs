@@ -140,6 +140,48 @@ fn locate(
     }
 }
 
+/// What poem-openapi would let through although the document forbids it: a number or a boolean
+/// where a string is expected (it would read `{"name": false}` as the text "false"), and `null` for a
+/// field, which the document never declares nullable (leave the field out instead).
+fn off_schema(registry: &Registry, r: &MetaSchemaRef, v: &Value, path: &str) -> Option<FieldError> {
+    let schema = match r {
+        MetaSchemaRef::Reference(name) => registry.schemas.get(name).cloned(),
+        MetaSchemaRef::Inline(s) => Some((**s).clone()),
+    }?;
+    let join = |child: &str| {
+        if path.is_empty() {
+            child.to_owned()
+        } else {
+            format!("{path}/{child}")
+        }
+    };
+    match v {
+        Value::Bool(_) | Value::Number(_) if schema.ty == "string" => Some(FieldError {
+            field: if path.is_empty() { "body" } else { path }.to_owned(),
+            reason: format!("expected a string, found {}", json_type(v)),
+        }),
+        Value::Object(obj) if schema.ty == "object" => {
+            schema.properties.iter().find_map(|(prop, prop_schema)| {
+                let child = obj.get(*prop)?;
+                if child.is_null() {
+                    return Some(FieldError {
+                        field: join(prop),
+                        reason: "must not be null; leave the field out instead".into(),
+                    });
+                }
+                off_schema(registry, prop_schema, child, &join(prop))
+            })
+        }
+        Value::Array(items) if schema.ty == "array" => {
+            let item_schema = schema.items.as_ref()?;
+            items.iter().enumerate().find_map(|(i, item)| {
+                off_schema(registry, item_schema, item, &join(&i.to_string()))
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Finds which field of `T`, at any depth, made `parse_from_json` fail.
 fn field_at_fault<T: Type>(value: &Value, message: &str) -> Vec<FieldError> {
     let mut registry = Registry::new();
@@ -185,6 +227,11 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
                 reason: format!("is not valid JSON: {e}"),
             }])
         })?;
+        let mut registry = Registry::new();
+        T::register(&mut registry);
+        if let Some(e) = off_schema(&registry, &T::schema_ref(), &value, "") {
+            return Err(reject(vec![e]));
+        }
         match T::parse_from_json(Some(value.clone())) {
             Ok(v) => Ok(JsonBody(v)),
             Err(e) => Err(reject(field_at_fault::<T>(&value, &e.into_message()))),

@@ -390,7 +390,7 @@ async fn failed(req: &Request, id: i64, token: &str, lang: Lang, e: RequestError
             StatusCode::CONFLICT,
             lang.text("not_allowed", &[("reason", why)]),
         ),
-        RequestError::NotFound(_) => return not_found(lang),
+        RequestError::NotFound(_) | RequestError::NoMatch(..) => return not_found(lang),
         RequestError::Db(e) => {
             tracing::error!(error = %e, "a citizen action failed");
             return internal(lang, "/");

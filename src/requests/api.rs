@@ -508,6 +508,9 @@ impl From<RequestError> for CaseError {
     fn from(e: RequestError) -> Self {
         match e {
             RequestError::NotFound(id) => AppError::NotFound(format!("request {id}")).into(),
+            RequestError::NoMatch(id, m) => {
+                AppError::NotFound(format!("possible match {m} of request {id}")).into()
+            }
             RequestError::Illegal(why) => {
                 CaseError::Conflict(typed(StatusCode::CONFLICT, "illegal-transition", why))
             }

@@ -37,6 +37,34 @@ both_backends!(
         assert_eq!(p["errors"][0]["field"], "name", "{p}");
         assert_eq!(p["errors"][0]["reason"], "is required", "{p}");
 
+        // A number or a boolean is not a string, and null is not a value the document allows.
+        let p = problem(
+            post("{\"name\": false, \"role\": \"auditor\"}")
+                .await
+                .unwrap(),
+            400,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], "name", "{p}");
+        assert_eq!(
+            p["errors"][0]["reason"], "expected a string, found boolean",
+            "{p}"
+        );
+        let p = problem(
+            post("{\"name\": 7, \"role\": \"auditor\"}").await.unwrap(),
+            400,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], "name", "{p}");
+        let p = problem(
+            post("{\"name\": null, \"role\": \"auditor\"}")
+                .await
+                .unwrap(),
+            400,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], "name", "{p}");
+
         let p = problem(
             post("{\"name\": \"   \", \"role\": \"admin\"}")
                 .await

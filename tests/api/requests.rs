@@ -577,6 +577,14 @@ both_backends!(
             r.json::<Value>().await.unwrap()["possible_matches"][0]["state"],
             "rejected"
         );
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{}/matches/999999/confirm", by_name["id"]),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        crate::helpers::problem(r, 404).await;
 
         let v: Value = as_citizen(&app, &token, "GET", &format!("/api/v1/requests/{id}"), None)
             .await

@@ -44,6 +44,8 @@ impl Context {
 pub enum RequestError {
     #[error("no request {0}")]
     NotFound(i64),
+    #[error("request {0} has no possible match {1}")]
+    NoMatch(i64, i64),
     #[error("{0}")]
     Illegal(String),
     #[error("the code is wrong; {0} attempts left")]

@@ -260,12 +260,7 @@ pub async fn decide_match(
         .filter(request_match::Column::RequestId.eq(id))
         .one(&txn)
         .await?
-        .ok_or_else(|| {
-            invalid(
-                "match_id",
-                format!("request {id} has no possible match {match_id}"),
-            )
-        })?;
+        .ok_or(RequestError::NoMatch(id, match_id))?;
     if m.state != "possible" {
         return Err(RequestError::Illegal(format!(
             "the match is {} already",
