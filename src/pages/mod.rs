@@ -186,40 +186,86 @@ fn stylesheet() -> Response {
         .body(include_str!("site.css"))
 }
 
+/// A page's route under a name of its own, as the API's operations have theirs: logs and metrics
+/// name the route, never the path (which can hold a token).
+fn named(name: &'static str, ep: poem::RouteMethod) -> impl poem::Endpoint<Output = Response> {
+    use poem::EndpointExt;
+    ep.map_to_response().map(move |mut r: Response| async move {
+        r.set_data(poem_openapi::OperationId(name));
+        r
+    })
+}
+
 /// Adds the pages to the router, beside the API.
 pub fn mount(route: Route) -> Route {
     route
-        .at("/", get(citizen::home))
-        .at("/assets/site.css", get(stylesheet))
-        .at("/requests", post(citizen::submit))
-        .at("/requests/:id", get(citizen::show))
-        .at("/requests/:id/verify", post(citizen::verify))
-        .at("/requests/:id/code", post(citizen::resend))
-        .at("/requests/:id/cancel", post(citizen::cancel))
-        .at("/requests/:id/package", get(citizen::download))
-        .at("/officer", get(officer::show_queue))
+        .at("/", named("page_home", get(citizen::home)))
+        .at(
+            "/assets/site.css",
+            named("page_stylesheet", get(stylesheet)),
+        )
+        .at("/requests", named("page_submit", post(citizen::submit)))
+        .at("/requests/:id", named("page_status", get(citizen::show)))
+        .at(
+            "/requests/:id/verify",
+            named("page_verify", post(citizen::verify)),
+        )
+        .at(
+            "/requests/:id/code",
+            named("page_new_code", post(citizen::resend)),
+        )
+        .at(
+            "/requests/:id/cancel",
+            named("page_cancel", post(citizen::cancel)),
+        )
+        .at(
+            "/requests/:id/package",
+            named("page_download", get(citizen::download)),
+        )
+        .at("/officer", named("page_queue", get(officer::show_queue)))
         .at(
             "/officer/login",
-            get(officer::login_form).post(officer::login),
+            named("page_login", get(officer::login_form).post(officer::login)),
         )
-        .at("/officer/logout", post(officer::logout))
-        .at("/officer/tasks", get(officer::show_tasks))
-        .at("/officer/tasks/:id/close", post(officer::close_task))
-        .at("/officer/requests/:id", get(officer::show_request))
+        .at(
+            "/officer/logout",
+            named("page_logout", post(officer::logout)),
+        )
+        .at(
+            "/officer/tasks",
+            named("page_tasks", get(officer::show_tasks)),
+        )
+        .at(
+            "/officer/tasks/:id/close",
+            named("page_close_task", post(officer::close_task)),
+        )
+        .at(
+            "/officer/requests/:id",
+            named("page_request", get(officer::show_request)),
+        )
         .at(
             "/officer/requests/:id/plan",
-            get(officer::show_plan).post(officer::compute_plan),
+            named(
+                "page_plan",
+                get(officer::show_plan).post(officer::compute_plan),
+            ),
         )
-        .at("/officer/requests/:id/approve", post(officer::approve))
+        .at(
+            "/officer/requests/:id/approve",
+            named("page_approve", post(officer::approve)),
+        )
         .at(
             "/officer/requests/:id/plan/items/:item/:what",
-            post(officer::exclusion),
+            named("page_plan_item", post(officer::exclusion)),
         )
         .at(
             "/officer/requests/:id/matches/:m/:what",
-            post(officer::decide_match),
+            named("page_match", post(officer::decide_match)),
         )
-        .at("/officer/requests/:id/:action", post(officer::act))
+        .at(
+            "/officer/requests/:id/:action",
+            named("page_request_action", post(officer::act)),
+        )
 }
 
 /// The state, which the router always provides.

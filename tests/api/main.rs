@@ -11,6 +11,7 @@ mod jobs;
 mod mail;
 mod openapi;
 mod packages;
+mod pages;
 mod problems;
 mod registry;
 mod requests;

@@ -1,0 +1,144 @@
+//! The pages over plain HTTP (the browser tests drive them in Chromium): headers, languages, a form
+//! that comes back with its errors, the status link, the officer's sign-in.
+use crate::both_backends;
+use crate::helpers::{Backend, spawn_app};
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+both_backends!(
+    pages_answer_in_html_with_their_errors_beside_the_fields,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let client = no_redirects();
+        let home = client.get(app.url("/")).send().await.unwrap();
+        assert_eq!(home.status(), 200);
+        let h = home.headers();
+        assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["cache-control"], "no-store");
+        assert!(home.text().await.unwrap().contains("<html lang=\"sv\">"));
+        let en = client
+            .get(app.url("/?lang=en"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(en.contains("<html lang=\"en\">") && en.contains("Send a request"));
+
+        // Mistakes come back next to their fields, with what was typed kept.
+        let r = client
+            .post(app.url("/requests"))
+            .form(&[("type", "access"), ("email", "nej"), ("account0", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("id=\"email-error\""), "{page}");
+        assert!(page.contains("id=\"account0-error\""));
+        assert!(page.contains("aria-invalid=\"true\""));
+        assert!(page.contains("value=\"nej\""));
+        assert!(!page.contains("problem+json"));
+
+        // A good one leads to the status page, whose link is the key.
+        let r = client
+            .post(app.url("/requests?lang=en"))
+            .form(&[
+                ("type", "erasure"),
+                ("email", "anna@example.se"),
+                ("platform0", "facebook"),
+                ("account0", "https://www.facebook.com/anna.andersson"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            to.starts_with("/requests/") && to.contains("token=dsr_"),
+            "{to}"
+        );
+        let page = client
+            .get(app.url(&to))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("DSR-") && page.contains("Confirm your email address"),
+            "{page}"
+        );
+        let wrong = to.replace("token=dsr_", "token=dsr_0");
+        let r = client.get(app.url(&wrong)).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert!(r.text().await.unwrap().contains("<html"));
+
+        // The officer's pages need a sign-in; a wrong key is told so.
+        let r = client.get(app.url("/officer")).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/officer/login")
+        );
+        let r = client
+            .post(app.url("/officer/login"))
+            .form(&[("token", "insyn_nope")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let (_, archivist) = app.token("archivist").await;
+        let r = client
+            .post(app.url("/officer/login"))
+            .form(&[("token", archivist.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "an archivist is not an officer");
+        let (_, officer) = app.token("officer").await;
+        let r = client
+            .post(app.url("/officer/login"))
+            .form(&[("token", officer.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        let session = cookie.split(';').next().unwrap().to_owned();
+        let queue = client
+            .get(app.url("/officer"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(queue.status(), 200);
+        assert!(queue.text().await.unwrap().contains("DSR-"));
+        // A form without its token is refused.
+        let r = client
+            .post(app.url("/officer/requests/1/notes"))
+            .header("cookie", &session)
+            .form(&[("text", "x"), ("csrf", "forged")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+);
