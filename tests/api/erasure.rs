@@ -496,6 +496,35 @@ both_backends!(
         let page: Value = r.json().await.unwrap();
         assert_eq!(page["records"].as_array().unwrap().len(), 0);
         let _ = w.messenger;
+        // The person's profile details stay erased: a later comment of theirs is archived (it is
+        // new), but the name it carries is not written to the erased identity again.
+        let before = get(
+            &app,
+            &officer,
+            &format!("/api/v1/identities?platform=facebook&q={PERSON}"),
+        )
+        .await;
+        let r = import(
+            &app,
+            &w.archivist,
+            w.facebook,
+            &comment(
+                "901097836652708_903438993085300",
+                POST,
+                (PERSON, "Ett Nytt Namn"),
+            ),
+        )
+        .await;
+        let counts: Value = r.json().await.unwrap();
+        assert_eq!(counts["created"], 1);
+        let after = get(
+            &app,
+            &officer,
+            &format!("/api/v1/identities?platform=facebook&q={PERSON}"),
+        )
+        .await;
+        assert_eq!(after[0]["display_name"], before[0]["display_name"]);
+        assert!(after[0]["profile_link"].is_null());
 
         // Approving again changes nothing and answers the same plan.
         let r = app
