@@ -452,6 +452,14 @@ pub async fn build(
     } else {
         Language::Sv
     };
+    let started = std::time::Instant::now();
+    let lap = |phase: &str| {
+        tracing::debug!(
+            phase,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "package build"
+        )
+    };
     let identities = verified_identities(db, req.id).await?;
     let identity_ids: Vec<i64> = identities.iter().map(|i| i.id).collect();
     let source = Source {
@@ -488,6 +496,7 @@ pub async fn build(
         .all(db)
         .await?;
     let built_at = crate::audit::now();
+    lap("read around the records");
 
     std::fs::create_dir_all(dir)?;
     let token: [u8; 12] = rand::random();
@@ -535,6 +544,7 @@ pub async fn build(
                 records += 1;
             }
         }
+        lap("records");
         e.put("],\"consents\":")?;
         let c: Vec<serde_json::Value> = consents
             .iter()
@@ -703,11 +713,14 @@ pub async fn build(
         let mut e = Entry::start(&mut zip, MANIFEST_JSON)?;
         e.put(&serde_json::to_string_pretty(&m).unwrap_or_default())?;
     }
+    lap("entries written");
     zip.finish()?.sync_all()?;
+    lap("synced");
     csv.remove();
     html.remove();
     std::fs::rename(&partial, &path)?;
     let (sha256, size) = hash_file(&path)?;
+    lap("hashed");
     Ok(Built {
         sha256,
         size,

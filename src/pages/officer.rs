@@ -376,6 +376,7 @@ pub struct ActionForm {
     summary: String,
     text: String,
     status: String,
+    record_ids: String,
 }
 
 fn done(path: &str, lang: Lang) -> Response {
@@ -508,6 +509,38 @@ pub async fn act(
                 Err(e) => Err(e),
             },
         ),
+        "carry-out" => {
+            let ids: Result<Vec<i64>, _> = f
+                .record_ids
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::parse::<i64>)
+                .collect();
+            match ids {
+                Ok(record_ids) => {
+                    let input = requests::CarryOut {
+                        record_ids,
+                        note: Some(f.note.clone()),
+                    };
+                    match requests::carry_out(&st.db, &ctx, id, input, &o.actor).await {
+                        Ok(_) => ("record-ids", Ok(())),
+                        // The store names the API's fields; the form's are these.
+                        Err(RequestError::Invalid { field, reason }) if field == "note" => {
+                            ("correction", Err(RequestError::Invalid { field, reason }))
+                        }
+                        Err(e) => ("record-ids", Err(e)),
+                    }
+                }
+                Err(_) => (
+                    "record-ids",
+                    Err(RequestError::Invalid {
+                        field: "record_ids".into(),
+                        reason: lang.text("record_ids_hint", &[]),
+                    }),
+                ),
+            }
+        }
         "notes" => (
             "note-text",
             match required("text", &f.text) {

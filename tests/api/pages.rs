@@ -131,6 +131,74 @@ both_backends!(
             .unwrap();
         assert_eq!(queue.status(), 200);
         assert!(queue.text().await.unwrap().contains("DSR-"));
+        // An objection is worked from the request's page to its end: Bo (502) replied on the Page.
+        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
+        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
+        assert_eq!(r.status(), 200);
+        let s: serde_json::Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &serde_json::json!({"type": "objection", "email": "bo@example.se",
+                "identities": [{"platform": "facebook", "value": "502"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        let page = client
+            .get(app.url(&format!("/officer/requests/{id}")))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        for (action, form) in [
+            ("verify-identity", vec![("method", "e_id")]),
+            ("assign", vec![("assignee", "")]),
+            ("assign", vec![("assignee", "dpo")]),
+            ("carry-out", vec![]),
+        ] {
+            let mut fields = form.clone();
+            fields.push(("csrf", csrf.as_str()));
+            let r = client
+                .post(app.url(&format!("/officer/requests/{id}/{action}")))
+                .header("cookie", &session)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            if form == vec![("assignee", "")] {
+                assert_eq!(r.status(), 400, "an assignee is needed");
+                let page = r.text().await.unwrap();
+                assert!(page.contains("id=\"assignee-error\""));
+            } else {
+                assert_eq!(r.status(), 303, "{action}");
+            }
+        }
+        let v: serde_json::Value = app
+            .client
+            .get(app.url(&format!("/api/v1/requests/{id}")))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["status"], "completed");
+
         // A form without its token is refused.
         let r = client
             .post(app.url("/officer/requests/1/notes"))
