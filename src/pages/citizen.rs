@@ -156,8 +156,8 @@ pub async fn submit(
     }
     if f.email.trim().is_empty() {
         errors.insert("email".into(), json!(required));
-    } else if let Err(why) = crate::mail::rules::Email::parse(f.email.trim()) {
-        errors.insert("email".into(), json!(why));
+    } else if crate::mail::rules::Email::parse(f.email.trim()).is_err() {
+        errors.insert("email".into(), json!(lang.text("email_invalid", &[])));
     }
     let mut identities = vec![];
     for (platform, account) in [(&f.platform0, &f.account0), (&f.platform1, &f.account1)] {
