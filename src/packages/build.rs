@@ -214,6 +214,75 @@ async fn versions_of(
     Ok(rows)
 }
 
+/// The consent events of `identities`, oldest first; on SQLite as one JSON row (see
+/// [`fetch_records`]): a heavy identity has one per interaction.
+async fn consents_of(
+    db: &DatabaseConnection,
+    identities: &[i64],
+) -> Result<Vec<consent_event::Model>, DbErr> {
+    let select = consent_event::Entity::find()
+        .filter(consent_event::Column::IdentityId.is_in(identities.to_vec()))
+        .order_by_asc(consent_event::Column::At)
+        .order_by_asc(consent_event::Column::Id);
+    let backend = db.get_database_backend();
+    if backend != sea_orm::DbBackend::Sqlite {
+        return select.all(db).await;
+    }
+    #[derive(serde::Deserialize)]
+    struct Row {
+        id: i64,
+        identity_id: i64,
+        channel_id: i64,
+        record_id: Option<i64>,
+        event: String,
+        interaction: Option<String>,
+        purpose: String,
+        at: chrono::DateTime<chrono::Utc>,
+        recorded_at: chrono::DateTime<chrono::Utc>,
+        policy_version: String,
+        actor: Option<String>,
+        note: Option<String>,
+    }
+    let columns: Vec<String> = [
+        "id",
+        "identity_id",
+        "channel_id",
+        "record_id",
+        "event",
+        "interaction",
+        "purpose",
+        "at",
+        "recorded_at",
+        "policy_version",
+        "actor",
+        "note",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows: Vec<consent_event::Model> =
+        json_rows::<Row, _>(db, select.build(backend), &columns)
+            .await?
+            .into_iter()
+            .map(|r| consent_event::Model {
+                id: r.id,
+                identity_id: r.identity_id,
+                channel_id: r.channel_id,
+                record_id: r.record_id,
+                event: r.event,
+                interaction: r.interaction,
+                purpose: r.purpose,
+                at: r.at,
+                recorded_at: r.recorded_at,
+                policy_version: r.policy_version,
+                actor: r.actor,
+                note: r.note,
+            })
+            .collect();
+    // json_group_array keeps no order of its own.
+    rows.sort_by_key(|c| (c.at, c.id));
+    Ok(rows)
+}
+
 /// Writes one file into the ZIP and keeps its hash and size for the manifest.
 struct Entry<'a, W: Write + std::io::Seek> {
     zip: &'a mut zip::ZipWriter<W>,
@@ -304,10 +373,9 @@ fn csv_row(
     e: &mut impl Sink,
     item: &Item,
     channels: &HashMap<i64, String>,
-    decisions: &[Decision],
+    ret: &serde_json::Value,
 ) -> Result<(), BuildError> {
     let r = &item.record;
-    let ret = retention_json(r, decisions);
     e.put(&csv_line(&[
         &r.id.to_string(),
         &r.kind,
@@ -333,7 +401,7 @@ fn html_section(
     e: &mut impl Sink,
     item: &Item,
     channels: &HashMap<i64, String>,
-    decisions: &[Decision],
+    ret: &serde_json::Value,
 ) -> Result<(), BuildError> {
     let r = &item.record;
     e.put(&format!(
@@ -364,7 +432,6 @@ fn html_section(
         ))?;
     }
     e.put("</table>\n")?;
-    let ret = retention_json(r, decisions);
     e.put(&format!(
         "<p>{} · {} · {}</p>\n",
         escape_html(&r.visibility),
@@ -394,49 +461,127 @@ fn retention_json(r: &record::Model, decisions: &[Decision]) -> serde_json::Valu
     }
 }
 
+/// One record of `data.json`, written straight from the models (no intermediate JSON tree).
+#[derive(serde::Serialize)]
+struct RecordOut<'a> {
+    id: i64,
+    kind: &'a str,
+    channel: &'a str,
+    platform_id: &'a str,
+    direction: &'a str,
+    platform_time: Option<chrono::DateTime<chrono::Utc>>,
+    archived_at: chrono::DateTime<chrono::Utc>,
+    text: Option<&'a str>,
+    reaction_type: Option<&'a str>,
+    attachments: serde_json::Value,
+    visibility: &'a str,
+    in_reply_to: Option<&'a str>,
+    corrections: Vec<CorrectionOut<'a>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    access: Option<AccessOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct CorrectionOut<'a> {
+    note: &'a str,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What an access package adds to a record beyond what an export holds.
+#[derive(serde::Serialize)]
+struct AccessOut<'a> {
+    registration_number: Option<&'a str>,
+    moderation: Vec<ModerationOut<'a>>,
+    retention: &'a serde_json::Value,
+    versions: Vec<VersionOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ModerationOut<'a> {
+    rule: &'a str,
+    action: &'a str,
+    decided_at: chrono::DateTime<chrono::Utc>,
+    registration_number: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct VersionOut<'a> {
+    seq: i32,
+    change: &'a str,
+    seen_at: chrono::DateTime<chrono::Utc>,
+    text: Option<String>,
+    visibility: Option<String>,
+    hash: &'a str,
+}
+
+/// The two fields of a version's canonical content the package shows; the rest is skipped unread.
+#[derive(serde::Deserialize, Default)]
+struct ContentBits {
+    text: Option<String>,
+    visibility: Option<String>,
+}
+
 fn record_json(
     item: &Item,
     channels: &HashMap<i64, String>,
-    decisions: &[Decision],
+    ret: &serde_json::Value,
     kind: PackageKind,
-) -> serde_json::Value {
+) -> String {
     let r = &item.record;
     let attachments: serde_json::Value =
         serde_json::from_str(&r.attachments).unwrap_or(serde_json::json!([]));
-    let mut v = serde_json::json!({
-        "id": r.id,
-        "kind": r.kind,
-        "channel": channels.get(&r.channel_id).cloned().unwrap_or_default(),
-        "platform_id": r.platform_id,
-        "direction": r.direction,
-        "platform_time": r.platform_time,
-        "archived_at": r.archived_at,
-        "text": r.text,
-        "reaction_type": r.reaction_type,
-        "attachments": attachments,
-        "visibility": r.visibility,
-        "in_reply_to": item.in_reply_to,
-        "corrections": item.notes.iter().map(|n| serde_json::json!({"note": n.note, "at": n.created_at})).collect::<Vec<_>>(),
-    });
-    if kind == PackageKind::Access {
-        v["registration_number"] = serde_json::json!(r.registration_number);
-        v["moderation"] = item
-            .moderation
+    let out = RecordOut {
+        id: r.id,
+        kind: &r.kind,
+        channel: channels.get(&r.channel_id).map_or("", String::as_str),
+        platform_id: &r.platform_id,
+        direction: &r.direction,
+        platform_time: r.platform_time,
+        archived_at: r.archived_at,
+        text: r.text.as_deref(),
+        reaction_type: r.reaction_type.as_deref(),
+        attachments,
+        visibility: &r.visibility,
+        in_reply_to: item.in_reply_to.as_deref(),
+        corrections: item
+            .notes
             .iter()
-            .map(|m| serde_json::json!({"rule": m.rule, "action": m.action, "decided_at": m.decided_at, "registration_number": m.registration_number}))
-            .collect();
-        v["retention"] = retention_json(r, decisions);
-        v["versions"] = item
-            .versions
-            .iter()
-            .map(|ver| {
-                let c: serde_json::Value = serde_json::from_str(&ver.content).unwrap_or_default();
-                serde_json::json!({"seq": ver.seq, "change": ver.change, "seen_at": ver.seen_at,
-                    "text": c.get("text"), "visibility": c.get("visibility"), "hash": ver.hash})
+            .map(|n| CorrectionOut {
+                note: &n.note,
+                at: n.created_at,
             })
-            .collect();
-    }
-    v
+            .collect(),
+        access: (kind == PackageKind::Access).then(|| AccessOut {
+            registration_number: r.registration_number.as_deref(),
+            moderation: item
+                .moderation
+                .iter()
+                .map(|m| ModerationOut {
+                    rule: &m.rule,
+                    action: &m.action,
+                    decided_at: m.decided_at,
+                    registration_number: &m.registration_number,
+                })
+                .collect(),
+            retention: ret,
+            versions: item
+                .versions
+                .iter()
+                .map(|v| {
+                    let c: ContentBits = serde_json::from_str(&v.content).unwrap_or_default();
+                    VersionOut {
+                        seq: v.seq,
+                        change: &v.change,
+                        seen_at: v.seen_at,
+                        text: c.text,
+                        visibility: c.visibility,
+                        hash: &v.hash,
+                    }
+                })
+                .collect(),
+        }),
+    };
+    serde_json::to_string(&out).unwrap_or_else(|_| "null".into())
 }
 
 /// Builds the package for `req` into `dir`.
@@ -485,11 +630,7 @@ pub async fn build(
         .filter(record::Column::RestrictedBy.is_not_null())
         .count(db)
         .await?;
-    let consents = consent_event::Entity::find()
-        .filter(consent_event::Column::IdentityId.is_in(identity_ids.clone()))
-        .order_by_asc(consent_event::Column::At)
-        .all(db)
-        .await?;
+    let consents = consents_of(db, &identity_ids).await?;
     let earlier = request::Entity::find()
         .filter(request::Column::Email.eq(req.email.clone()))
         .order_by_asc(request::Column::Id)
@@ -536,10 +677,11 @@ pub async fn build(
                     e.put(",")?;
                 }
                 first = false;
-                e.put(&record_json(item, &channels, &decisions, kind).to_string())?;
+                let ret = retention_json(&item.record, &decisions);
+                e.put(&record_json(item, &channels, &ret, kind))?;
                 if kind == PackageKind::Access {
-                    csv_row(&mut csv, item, &channels, &decisions)?;
-                    html_section(&mut html, item, &channels, &decisions)?;
+                    csv_row(&mut csv, item, &channels, &ret)?;
+                    html_section(&mut html, item, &channels, &ret)?;
                 }
                 records += 1;
             }
