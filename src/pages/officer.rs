@@ -86,6 +86,16 @@ async fn signed_in(
     Ok(o)
 }
 
+/// The signed-in officer, or (from the handler) the page to answer instead.
+macro_rules! officer_or_answer {
+    ($req:expr, $lang:expr, $csrf:expr) => {
+        match signed_in($req, $lang, $csrf).await {
+            Ok(o) => o,
+            Err(r) => return r,
+        }
+    };
+}
+
 fn frame<'a>(
     lang: Lang,
     title: String,
@@ -219,10 +229,7 @@ const PAGE: u64 = 50;
 #[handler]
 pub async fn show_queue(req: &Request, Query(q): Query<QueueQuery>) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, None).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, None);
     let st = state(req);
     let ctx = st.request_context();
     let today = ctx.today(chrono::Utc::now());
@@ -347,10 +354,7 @@ pub async fn show_request(
     Query(q): Query<RequestQuery>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, None).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, None);
     request_page(
         req,
         id,
@@ -430,10 +434,7 @@ pub async fn act(
     Form(f): Form<ActionForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, Some(&f.csrf)).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let st = state(req);
     let ctx = st.request_context();
     let values = serde_json::to_value(&f).unwrap_or_default();
@@ -587,10 +588,7 @@ pub async fn decide_match(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, Some(&f.csrf)).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let confirm = what == "confirm";
     match requests::decide_match(&state(req).db, id, m, confirm, &o.actor).await {
         Ok(_) => done(&format!("/officer/requests/{id}"), lang),
@@ -650,10 +648,7 @@ pub async fn show_plan(
     Query(q): Query<RequestQuery>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, None).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, None);
     plan_page(
         req,
         id,
@@ -685,10 +680,7 @@ pub async fn compute_plan(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, Some(&f.csrf)).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let st = state(req);
     let ctx = st.erasure_context();
     let today = ctx.requests.today(chrono::Utc::now());
@@ -706,10 +698,7 @@ pub async fn approve(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, Some(&f.csrf)).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let st = state(req);
     let ctx = st.erasure_context();
     let today = ctx.requests.today(chrono::Utc::now());
@@ -731,10 +720,7 @@ pub async fn exclusion(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, Some(&f.csrf)).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let reason = match what.as_str() {
         "include" => None,
         _ => {
@@ -796,10 +782,7 @@ async fn tasks_page(
 #[handler]
 pub async fn show_tasks(req: &Request, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, None).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, None);
     tasks_page(
         req,
         lang,
@@ -819,10 +802,7 @@ pub async fn close_task(
     Form(f): Form<ActionForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    let o = match signed_in(req, lang, Some(&f.csrf)).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let status = if f.status == "not_possible" {
         TaskStatus::NotPossible
     } else {
