@@ -210,3 +210,37 @@ both_backends!(
         assert_eq!(r.status(), 403);
     }
 );
+
+both_backends!(
+    a_rate_limited_citizen_gets_a_page_saying_when_to_try_again,
+    |b: Backend| async move {
+        let app = crate::helpers::spawn_app_with(b, |s| s.public_rate_limit = 1).await;
+        let client = no_redirects();
+        let send = || {
+            client
+                .post(app.url("/requests"))
+                .form(&[
+                    ("type", "access"),
+                    ("email", "anna@example.se"),
+                    ("platform0", "facebook"),
+                    ("account0", "501"),
+                ])
+                .send()
+        };
+        assert_eq!(send().await.unwrap().status(), 303);
+        let r = send().await.unwrap();
+        assert_eq!(r.status(), 429);
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(wait > 0);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("<html lang=\"sv\">"));
+        assert!(
+            page.contains(&format!("Försök igen om {wait} sekunder")),
+            "{page}"
+        );
+    }
+);
