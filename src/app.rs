@@ -171,8 +171,14 @@ fn tidy(v: &mut serde_json::Value, enums: &std::collections::HashSet<String>) {
                 .filter(|r| enums.contains(*r))
                 .map(str::to_owned);
             if let Some(r) = single_enum_ref {
+                // The field's own description stays beside the reference, for readers; tools
+                // follow the reference.
+                let description = map.get("description").cloned();
                 map.clear();
                 map.insert("$ref".into(), Value::String(r));
+                if let Some(d) = description {
+                    map.insert("description".into(), d);
+                }
                 return;
             }
             for child in map.values_mut() {
