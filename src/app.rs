@@ -316,7 +316,8 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     let why = e.to_string();
-                    let _ = crate::packages::store::record_failure(&db, id, &why).await;
+                    let last = payload["last_attempt"].as_bool().unwrap_or(false);
+                    let _ = crate::packages::store::record_failure(&db, id, &why, last).await;
                     Err(why)
                 }
             }

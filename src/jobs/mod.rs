@@ -53,7 +53,16 @@ impl Runner {
         let n = jobs.len();
         for job in jobs {
             let handler = &self.handlers[job.kind.as_str()];
-            let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
+            let mut payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
+            // A handler may want to know whether a failure now is the last one (it then says so
+            // where people look, not only in the job table).
+            if let Some(p) = payload.as_object_mut() {
+                p.insert("attempt".into(), job.attempts.into());
+                p.insert(
+                    "last_attempt".into(),
+                    (job.attempts >= rules::MAX_ATTEMPTS).into(),
+                );
+            }
             match handler(payload).await {
                 Ok(()) => store::complete(&self.db, job.id, &self.worker).await?,
                 Err(e) => {

@@ -186,10 +186,19 @@ pub async fn record_failure(
     db: &DatabaseConnection,
     package_id: i64,
     why: &str,
+    last: bool,
 ) -> Result<(), DbErr> {
     if let Some(p) = package::Entity::find_by_id(package_id).one(db).await? {
         let mut a: package::ActiveModel = p.into();
         a.error = Set(Some(why.chars().take(500).collect()));
+        if last {
+            // No more attempts: the package is failed, not forever "being built".
+            tracing::error!(
+                package = package_id,
+                "a package could not be built and will not be retried"
+            );
+            a.status = Set(PackageStatus::Failed.as_str().to_owned());
+        }
         a.update(db).await?;
     }
     Ok(())
@@ -201,8 +210,10 @@ pub enum DownloadError {
     None,
     #[error("the package is being built")]
     NotReady,
-    #[error("the package could not be built")]
+    #[error("the package could not be built; it is retried")]
     Failed,
+    #[error("the package could not be built and is not retried")]
+    GaveUp,
     #[error("the download link has expired")]
     Expired,
     #[error("the package was erased at the person's request")]
@@ -228,6 +239,7 @@ pub async fn open_download(
         Some(PackageStatus::Ready) => {}
         Some(PackageStatus::Expired) => return Err(DownloadError::Expired),
         Some(PackageStatus::Erased) => return Err(DownloadError::Erased),
+        Some(PackageStatus::Failed) => return Err(DownloadError::GaveUp),
         _ if p.error.is_some() => return Err(DownloadError::Failed),
         _ => return Err(DownloadError::NotReady),
     }

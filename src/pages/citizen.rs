@@ -497,6 +497,15 @@ pub async fn download(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQ
         Err(DownloadError::Expired) => return gone("package_expired"),
         Err(DownloadError::Erased) => return gone("package_erased"),
         Err(DownloadError::None) => return not_found(lang),
+        Err(DownloadError::GaveUp) => {
+            return message(
+                StatusCode::CONFLICT,
+                lang,
+                &path,
+                lang.text("package_failed", &[]),
+                back,
+            );
+        }
         Err(DownloadError::NotReady | DownloadError::Failed) => {
             return message(
                 StatusCode::CONFLICT,

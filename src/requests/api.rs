@@ -1174,6 +1174,14 @@ impl RequestsApi {
                     "the download link has expired; ask the municipality for a new package".into(),
                 )));
             }
+            Err(DownloadError::GaveUp) => {
+                return Err(CaseError::Conflict(typed(
+                    StatusCode::CONFLICT,
+                    "package-failed",
+                    "the package could not be built; the municipality has been told and will answer you"
+                        .into(),
+                )));
+            }
             Err(DownloadError::Erased) => {
                 return Err(CaseError::Gone(typed(
                     StatusCode::GONE,

@@ -434,5 +434,35 @@ both_backends!(
             .unwrap()
             .unwrap();
         assert!(p.error.unwrap().contains("writing the package"));
+
+        // Its last attempt fails too: the package is failed, and says so, rather than "being
+        // built" for ever.
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let job = entities::job::Entity::find()
+            .filter(entities::job::Column::Kind.eq("packages.build"))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a: entities::job::ActiveModel = job.into();
+        a.attempts = Set(insyn::jobs::rules::MAX_ATTEMPTS - 1);
+        a.run_at = Set(chrono::Utc::now());
+        a.update(&app.db).await.unwrap();
+        let mut detail = String::new();
+        for _ in 0..100 {
+            let r = download(&app, &token, id).await;
+            detail = problem(r, 409).await["detail"].as_str().unwrap().to_owned();
+            if detail.contains("has been told") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(detail.contains("has been told"), "{detail}");
+        let p = entities::package::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.status, "failed");
     }
 );
