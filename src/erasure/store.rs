@@ -132,12 +132,18 @@ async fn compute<C: ConnectionTrait>(
                 .map(|m| m.record_id),
         );
     }
-    let (decisions, holds) = crate::retention::store::load(db).await?;
-    let hold_rows: HashMap<i64, legal_hold::Model> = legal_hold::Entity::find()
+    let decisions = crate::retention::store::decisions(db).await?;
+    // The rules' holds, and the rows behind them for the reason the person is told.
+    // In id order, so that of several holds over a record the same one is named every time.
+    let hold_rows: BTreeMap<i64, legal_hold::Model> = legal_hold::Entity::find()
         .all(db)
         .await?
         .into_iter()
         .map(|h| (h.id, h))
+        .collect();
+    let holds: Vec<_> = hold_rows
+        .values()
+        .map(crate::retention::store::hold_of)
         .collect();
 
     let mut items = Vec::with_capacity(records.len() * 2 + 4);
@@ -478,6 +484,11 @@ pub fn totals(items: &[erasure_item::Model]) -> BTreeMap<String, i64> {
 /// The request's current plan (the executed one, once executed).
 pub async fn view(db: &DatabaseConnection, id: i64) -> Result<PlanView, ErasureError> {
     let plan = latest_plan(db, id).await?.ok_or(ErasureError::NoPlan(id))?;
+    Ok(view_of(db, plan).await?)
+}
+
+/// A plan with its items and the state of their tasks.
+async fn view_of(db: &DatabaseConnection, plan: erasure_plan::Model) -> Result<PlanView, DbErr> {
     let items = items_of(db, plan.id).await?;
     let task_ids: Vec<i64> = items.iter().filter_map(|i| i.task_id).collect();
     let mut tasks = HashMap::new();
@@ -709,8 +720,12 @@ async fn execute(
 
     // Unpublish tasks first: they must exist while their records do, to carry the link.
     let mut task_of: HashMap<i64, (i64, Outcome)> = HashMap::new();
+    // A record erased is usually unpublished too: each is read once.
+    let mut wanted: Vec<i64> = unpublish.iter().chain(&erase).copied().collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let mut touched: Vec<record::Model> = Vec::new();
-    for chunk in unpublish.chunks(CHUNK).chain(erase.chunks(CHUNK)) {
+    for chunk in wanted.chunks(CHUNK) {
         touched.extend(
             record::Entity::find()
                 .filter(record::Column::Id.is_in(chunk.to_vec()))
@@ -1082,20 +1097,14 @@ pub async fn told(
     request_id: i64,
     lang: Language,
 ) -> Result<Vec<Told>, DbErr> {
-    let Some(plan) = erasure_plan::Entity::find()
-        .filter(erasure_plan::Column::RequestId.eq(request_id))
-        .filter(erasure_plan::Column::Status.eq(PlanStatus::Executed.as_str()))
-        .one(db)
+    // Once executed, the executed plan is the request's current one.
+    let Some(plan) = latest_plan(db, request_id)
         .await?
+        .filter(|p| p.status == PlanStatus::Executed.as_str())
     else {
         return Ok(vec![]);
     };
-    let v = match view(db, request_id).await {
-        Ok(v) if v.plan.id == plan.id => v,
-        Ok(_) | Err(ErasureError::NoPlan(_) | ErasureError::NoItem(_)) => return Ok(vec![]),
-        Err(ErasureError::Request(RequestError::Db(e))) => return Err(e),
-        Err(ErasureError::Request(e)) => return Err(DbErr::Custom(e.to_string())),
-    };
+    let v = view_of(db, plan).await?;
     Ok(v.items
         .iter()
         .map(|i| Told {

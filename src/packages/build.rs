@@ -618,7 +618,7 @@ pub async fn build(
         .into_iter()
         .map(|c| (c.id, format!("{}:{}", c.platform, c.name)))
         .collect();
-    let (decisions, _) = crate::retention::store::load(db).await?;
+    let decisions = crate::retention::store::decisions(db).await?;
     let withheld = record::Entity::find()
         .filter(record::Column::AuthorIdentityId.is_in(identity_ids.clone()))
         .filter(record::Column::Classified.eq(true))

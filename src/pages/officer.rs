@@ -59,6 +59,17 @@ async fn officer(req: &Request) -> Option<Officer> {
     })
 }
 
+/// A request, plan or action that is not there, with the way back.
+fn missing(lang: Lang, back: String) -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        lang,
+        "/officer",
+        lang.text("not_found", &[]),
+        Some(back),
+    )
+}
+
 fn to_login(lang: Lang) -> Response {
     see_other(&format!("/officer/login?lang={}", lang.code()))
 }
@@ -320,13 +331,7 @@ async fn request_page(
     let v = match view(st, id, true).await {
         Ok(v) => v,
         Err(_) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                lang,
-                "/officer",
-                lang.text("not_found", &[]),
-                Some(format!("/officer?lang={}", lang.code())),
-            );
+            return missing(lang, format!("/officer?lang={}", lang.code()));
         }
     };
     let open = Status::parse(&v.status).is_some_and(Status::is_open);
@@ -341,17 +346,11 @@ async fn request_page(
     )
 }
 
-#[derive(Deserialize, Default)]
-pub struct RequestQuery {
-    lang: Option<String>,
-    done: Option<String>,
-}
-
 #[handler]
 pub async fn show_request(
     req: &Request,
     Path(id): Path<i64>,
-    Query(q): Query<RequestQuery>,
+    Query(q): Query<LangQuery>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, None);
@@ -430,7 +429,7 @@ async fn refused(
 pub async fn act(
     req: &Request,
     Path((id, action)): Path<(i64, String)>,
-    Query(q): Query<RequestQuery>,
+    Query(q): Query<LangQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
@@ -550,13 +549,7 @@ pub async fn act(
             },
         ),
         _ => {
-            return message(
-                StatusCode::NOT_FOUND,
-                lang,
-                "/officer",
-                lang.text("not_found", &[]),
-                Some(format!("/officer?lang={}", lang.code())),
-            );
+            return missing(lang, format!("/officer?lang={}", lang.code()));
         }
     };
     match result {
@@ -584,7 +577,7 @@ pub struct CsrfForm {
 pub async fn decide_match(
     req: &Request,
     Path((id, m, what)): Path<(i64, i64, String)>,
-    Query(q): Query<RequestQuery>,
+    Query(q): Query<LangQuery>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
@@ -609,13 +602,7 @@ async fn plan_page(
     let v = match erasure::view(&st.db, id).await {
         Ok(v) => v,
         Err(_) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                lang,
-                "/officer",
-                lang.text("not_found", &[]),
-                Some(format!("/officer/requests/{id}?lang={}", lang.code())),
-            );
+            return missing(lang, format!("/officer/requests/{id}?lang={}", lang.code()));
         }
     };
     let reference = entities::request::Entity::find_by_id(id)
@@ -642,11 +629,7 @@ async fn plan_page(
 }
 
 #[handler]
-pub async fn show_plan(
-    req: &Request,
-    Path(id): Path<i64>,
-    Query(q): Query<RequestQuery>,
-) -> Response {
+pub async fn show_plan(req: &Request, Path(id): Path<i64>, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, None);
     plan_page(
@@ -676,7 +659,7 @@ fn erasure_error(e: ErasureError) -> RequestError {
 pub async fn compute_plan(
     req: &Request,
     Path(id): Path<i64>,
-    Query(q): Query<RequestQuery>,
+    Query(q): Query<LangQuery>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
@@ -694,7 +677,7 @@ pub async fn compute_plan(
 pub async fn approve(
     req: &Request,
     Path(id): Path<i64>,
-    Query(q): Query<RequestQuery>,
+    Query(q): Query<LangQuery>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
@@ -716,7 +699,7 @@ pub async fn approve(
 pub async fn exclusion(
     req: &Request,
     Path((id, item, what)): Path<(i64, i64, String)>,
-    Query(q): Query<RequestQuery>,
+    Query(q): Query<LangQuery>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());

@@ -546,6 +546,47 @@ impl From<RequestError> for CaseError {
     }
 }
 
+impl From<crate::packages::store::DownloadError> for CaseError {
+    fn from(e: crate::packages::store::DownloadError) -> Self {
+        use crate::packages::store::DownloadError as D;
+        let (status, kind, detail) = match e {
+            D::None => return AppError::NotFound("a package".into()).into(),
+            D::Db(e) => return AppError::from(e).into(),
+            D::NotReady => (
+                StatusCode::CONFLICT,
+                "package-building",
+                "the package is being built; you will be mailed when it is ready",
+            ),
+            D::Failed => (
+                StatusCode::CONFLICT,
+                "package-failed",
+                "the package could not be built yet; it is retried, and the municipality can see why",
+            ),
+            D::GaveUp => (
+                StatusCode::CONFLICT,
+                "package-failed",
+                "the package could not be built; the municipality has been told and will answer you",
+            ),
+            D::Expired => (
+                StatusCode::GONE,
+                "package-expired",
+                "the download link has expired; ask the municipality for a new package",
+            ),
+            D::Erased => (
+                StatusCode::GONE,
+                "package-erased",
+                "the package was erased with the person's other data at their request",
+            ),
+        };
+        let p = typed(status, kind, detail.into());
+        if status == StatusCode::GONE {
+            CaseError::Gone(p)
+        } else {
+            CaseError::Conflict(p)
+        }
+    }
+}
+
 fn limit(state: &AppState, req: &poem::Request) -> Result<(), CaseError> {
     let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
     state.limiter.check(addr).map_err(|wait| {
@@ -1147,50 +1188,14 @@ impl RequestsApi {
         let (actor, _) = caller(&auth, id.0, OFFICERS)?;
         let storage = state.package_storage();
         use crate::packages::store::{DownloadError, open_download};
-        let (p, path) = match open_download(&state.db, &storage, id.0, &actor).await {
-            Ok(found) => found,
-            Err(DownloadError::None) => {
-                return Err(AppError::NotFound(format!("a package for request {}", id.0)).into());
-            }
-            Err(DownloadError::NotReady) => {
-                return Err(CaseError::Conflict(typed(
-                    StatusCode::CONFLICT,
-                    "package-building",
-                    "the package is being built; you will be mailed when it is ready".into(),
-                )));
-            }
-            Err(DownloadError::Failed) => {
-                return Err(CaseError::Conflict(typed(
-                    StatusCode::CONFLICT,
-                    "package-failed",
-                    "the package could not be built yet; it is retried, and the municipality can see why"
-                        .into(),
-                )));
-            }
-            Err(DownloadError::Expired) => {
-                return Err(CaseError::Gone(typed(
-                    StatusCode::GONE,
-                    "package-expired",
-                    "the download link has expired; ask the municipality for a new package".into(),
-                )));
-            }
-            Err(DownloadError::GaveUp) => {
-                return Err(CaseError::Conflict(typed(
-                    StatusCode::CONFLICT,
-                    "package-failed",
-                    "the package could not be built; the municipality has been told and will answer you"
-                        .into(),
-                )));
-            }
-            Err(DownloadError::Erased) => {
-                return Err(CaseError::Gone(typed(
-                    StatusCode::GONE,
-                    "package-erased",
-                    "the package was erased with the person's other data at their request".into(),
-                )));
-            }
-            Err(DownloadError::Db(e)) => return Err(AppError::from(e).into()),
-        };
+        let (p, path) = open_download(&state.db, &storage, id.0, &actor)
+            .await
+            .map_err(|e| match e {
+                DownloadError::None => {
+                    AppError::NotFound(format!("a package for request {}", id.0)).into()
+                }
+                other => CaseError::from(other),
+            })?;
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| AppError::Internal(e.into()))?;

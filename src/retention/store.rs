@@ -202,9 +202,9 @@ pub fn hold_of(h: &legal_hold::Model) -> Hold {
     }
 }
 
-/// The decisions and holds as the rules read them.
-pub async fn load<C: ConnectionTrait>(db: &C) -> Result<(Vec<Decision>, Vec<Hold>), DbErr> {
-    let decisions = disposal_decision::Entity::find()
+/// The disposal decisions as the rules read them.
+pub async fn decisions<C: ConnectionTrait>(db: &C) -> Result<Vec<Decision>, DbErr> {
+    Ok(disposal_decision::Entity::find()
         .order_by_asc(disposal_decision::Column::Id)
         .all(db)
         .await?
@@ -214,14 +214,18 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> Result<(Vec<Decision>, Vec<Hold
             reference: d.reference,
             rules: serde_json::from_str(&d.rules).unwrap_or_default(),
         })
-        .collect();
+        .collect())
+}
+
+/// The decisions and holds as the rules read them.
+pub async fn load<C: ConnectionTrait>(db: &C) -> Result<(Vec<Decision>, Vec<Hold>), DbErr> {
     let holds = legal_hold::Entity::find()
         .all(db)
         .await?
         .iter()
         .map(hold_of)
         .collect();
-    Ok((decisions, holds))
+    Ok((decisions(db).await?, holds))
 }
 
 pub fn facts(r: &record::Model) -> RecordFacts<'_> {

@@ -740,47 +740,34 @@ both_backends!(
     |b: Backend| async move {
         let app = spawn_app(b).await;
         let (_, officer) = app.token("officer").await;
+        let submit = |kind: &'static str| {
+            let app = &app;
+            async move {
+                let s: Value = app
+                    .client
+                    .post(app.url("/api/v1/requests"))
+                    .json(&json!({"type": kind, "email": "a@example.se",
+                        "identities": [{"platform": "facebook", "value": "1"}]}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                s["id"].as_i64().unwrap()
+            }
+        };
+        let plan = |id: i64| {
+            let (app, officer) = (&app, &officer);
+            async move {
+                app.post_json(&format!("/api/v1/requests/{id}/plan"), officer, &json!({}))
+                    .await
+            }
+        };
         // An access request has no plan.
-        let s: Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(&json!({"type": "access", "email": "a@example.se",
-                "identities": [{"platform": "facebook", "value": "1"}]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let access = s["id"].as_i64().unwrap();
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{access}/plan"),
-                &officer,
-                &json!({}),
-            )
-            .await;
-        problem(r, 409).await;
+        problem(plan(submit("access").await).await, 409).await;
         // An erasure request not yet started cannot be planned.
-        let s: Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(&json!({"type": "erasure", "email": "a@example.se",
-                "identities": [{"platform": "facebook", "value": "1"}]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let erasure = s["id"].as_i64().unwrap();
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{erasure}/plan"),
-                &officer,
-                &json!({}),
-            )
-            .await;
+        let r = plan(submit("erasure").await).await;
         let p = problem(r, 409).await;
         assert!(
             p["detail"].as_str().unwrap().contains("assign it first"),
