@@ -95,7 +95,11 @@ async fn request_for(
     Ok((id, submitted.status_token.unwrap_or_default()))
 }
 
-pub async fn run(mut settings: crate::config::Settings, big: u64) -> anyhow::Result<Report> {
+pub async fn run(
+    mut settings: crate::config::Settings,
+    big: u64,
+    runs: u32,
+) -> anyhow::Result<Report> {
     let dir = tempfile_dir()?;
     settings.data_dir = dir.to_string_lossy().into_owned();
     settings.smtp_url = None;
@@ -116,7 +120,7 @@ pub async fn run(mut settings: crate::config::Settings, big: u64) -> anyhow::Res
     let (id, token) = request_for(&db, &ctx, &who).await?;
     let mut times = vec![];
     let mut records = 0;
-    for _ in 0..11 {
+    for _ in 0..runs.max(1) {
         let started = Instant::now();
         let p = crate::packages::store::build_now(&db, &storage, id, PackageKind::Access).await?;
         let built = started.elapsed();

@@ -78,6 +78,9 @@ enum BenchCommand {
     Package {
         #[arg(long, default_value_t = 100_000)]
         big: u64,
+        /// How many times the heaviest identity's package is built and downloaded.
+        #[arg(long, default_value_t = 11)]
+        runs: u32,
     },
     /// On the archive `bench import` left: the erasure of the `--identities` heaviest identities
     /// (about 1,000 records each, every one due for disposal) planned and executed, each beside
@@ -202,9 +205,9 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Bench {
-            command: BenchCommand::Package { big },
+            command: BenchCommand::Package { big, runs },
         } => {
-            let r = insyn::bench_package::run(settings, big).await?;
+            let r = insyn::bench_package::run(settings, big, runs).await?;
             println!(
                 "access package of the heaviest identity: {} records, built and downloaded in {:.2} ms (median; raw SELECT {:.2} ms)",
                 r.records, r.median_ms, r.raw_ms

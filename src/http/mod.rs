@@ -10,6 +10,19 @@ pub mod rate_limit;
 pub mod request_id;
 
 pub use auth::{Principal, TokenAuth};
+
+/// A file as a response body: read whole when it is small (most packages), streamed in large
+/// chunks when it is not, so that memory stays bounded either way. The small read saves the
+/// chunk-by-chunk hand-offs to the blocking pool that a stream of a file costs.
+pub async fn file_body(path: &std::path::Path) -> std::io::Result<poem::Body> {
+    const WHOLE: u64 = 8 * 1024 * 1024;
+    if tokio::fs::metadata(path).await?.len() <= WHOLE {
+        return Ok(poem::Body::from_vec(tokio::fs::read(path).await?));
+    }
+    Ok(poem::Body::from_bytes_stream(
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::open(path).await?, 256 * 1024),
+    ))
+}
 pub use json_body::JsonBody;
 pub use problem::{ApiError, AppError, FieldError, Problem};
 

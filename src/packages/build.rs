@@ -12,9 +12,10 @@ use entities::{
     channel, consent_event, identity, moderation, record, record_version, request,
     request_identity, request_match,
 };
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -31,6 +32,8 @@ pub enum BuildError {
     Io(#[from] std::io::Error),
     #[error("writing the package: {0}")]
     Zip(#[from] zip::result::ZipError),
+    #[error("the records stopped before the end of the package")]
+    Incomplete,
 }
 
 /// A built package on disk.
@@ -76,11 +79,32 @@ pub async fn verified_identities<C: sea_orm::ConnectionTrait>(
 /// One record with what the package shows beside it.
 struct Item {
     record: record::Model,
-    versions: Vec<record_version::Model>,
+    versions: Vec<Version>,
     moderation: Vec<moderation::Model>,
     notes: Vec<entities::record_note::Model>,
     /// The text of what it belongs to, redacted when another person wrote it.
     in_reply_to: Option<String>,
+}
+
+/// A page of the person's records: those the package shows, and how many it holds back.
+#[derive(Default)]
+struct Page {
+    items: Vec<Item>,
+    /// The last record read, shown or not: the next page starts after it.
+    last: Option<i64>,
+    /// Classified under the Secrecy Act.
+    withheld: u64,
+    /// Under a restriction of processing (Art. 18).
+    restricted: u64,
+}
+
+/// What the package needs of a record's parent.
+#[derive(serde::Deserialize)]
+struct Parent {
+    id: i64,
+    author_identity_id: Option<i64>,
+    direction: String,
+    text: Option<String>,
 }
 
 struct Source<'a> {
@@ -90,23 +114,38 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    async fn page(&self, after: i64) -> Result<Vec<Item>, DbErr> {
+    /// The page after record `after`. Classified and restricted records are read with the rest
+    /// and counted here, rather than counted by queries of their own: each query over a heavy
+    /// identity's records costs a look-up per record.
+    async fn page(&self, after: i64) -> Result<Page, DbErr> {
         let records = fetch_records(
             self.db,
             record::Entity::find()
                 .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
-                .filter(record::Column::Classified.eq(false))
-                .filter(record::Column::RestrictedBy.is_null())
                 .filter(record::Column::Id.gt(after))
                 .order_by_asc(record::Column::Id)
                 .limit(PAGE),
         )
         .await?;
-        if records.is_empty() {
-            return Ok(vec![]);
+        let mut page = Page {
+            last: records.last().map(|r| r.id),
+            ..Page::default()
+        };
+        let mut shown = Vec::with_capacity(records.len());
+        for r in records {
+            if r.classified {
+                page.withheld += 1;
+            } else if r.restricted_by.is_some() {
+                page.restricted += 1;
+            } else {
+                shown.push(r);
+            }
         }
-        let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
-        let mut versions: HashMap<i64, Vec<record_version::Model>> = HashMap::new();
+        if shown.is_empty() {
+            return Ok(page);
+        }
+        let ids: Vec<i64> = shown.iter().map(|r| r.id).collect();
+        let mut versions: HashMap<i64, Vec<Version>> = HashMap::new();
         for v in versions_of(self.db, &ids).await? {
             versions.entry(v.record_id).or_default().push(v);
         }
@@ -126,25 +165,22 @@ impl Source<'_> {
         {
             moderations.entry(m.record_id).or_default().push(m);
         }
-        let parent_ids: Vec<i64> = records.iter().filter_map(|r| r.parent_id).collect();
-        let parents: HashMap<i64, record::Model> = fetch_records(
-            self.db,
-            record::Entity::find().filter(record::Column::Id.is_in(parent_ids)),
-        )
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-        Ok(records
+        let mut parent_ids: Vec<i64> = shown.iter().filter_map(|r| r.parent_id).collect();
+        parent_ids.sort_unstable();
+        parent_ids.dedup();
+        let parents: HashMap<i64, Parent> = parents_of(self.db, parent_ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        page.items = shown
             .into_iter()
             .map(|r| {
                 let parent = r.parent_id.and_then(|p| parents.get(&p));
-                let own = |p: &record::Model| {
-                    p.author_identity_id
-                        .is_some_and(|a| self.identity_ids.contains(&a))
-                };
                 let in_reply_to = parent.map(|p| {
-                    if own(p) {
+                    if p.author_identity_id
+                        .is_some_and(|a| self.identity_ids.contains(&a))
+                    {
                         p.text.clone().unwrap_or_default()
                     } else {
                         context_text(self.lang, &p.direction, p.text.as_deref())
@@ -158,58 +194,94 @@ impl Source<'_> {
                     record: r,
                 }
             })
-            .collect())
+            .collect();
+        Ok(page)
     }
 }
 
+/// The four columns of `ids` the package shows of a parent; on SQLite as one JSON row (see
+/// [`fetch_records`]).
+async fn parents_of(db: &DatabaseConnection, ids: Vec<i64>) -> Result<Vec<Parent>, DbErr> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let select = record::Entity::find()
+        .select_only()
+        .columns([
+            record::Column::Id,
+            record::Column::AuthorIdentityId,
+            record::Column::Direction,
+            record::Column::Text,
+        ])
+        .filter(record::Column::Id.is_in(ids));
+    let backend = db.get_database_backend();
+    if backend == sea_orm::DbBackend::Sqlite {
+        let columns = ["id", "author_identity_id", "direction", "text"].map(String::from);
+        return json_rows::<Parent, _>(db, select.build(backend), &columns).await;
+    }
+    Ok(select
+        .into_tuple::<(i64, Option<i64>, String, Option<String>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, author_identity_id, direction, text)| Parent {
+            id,
+            author_identity_id,
+            direction,
+            text,
+        })
+        .collect())
+}
+
+/// What the package shows of a version: its place, when it was seen, its hash, and the two fields
+/// of its canonical content a person reads (taken out by the database; the rest is not read).
+#[derive(serde::Deserialize, sea_orm::FromQueryResult)]
+struct Version {
+    record_id: i64,
+    seq: i32,
+    change: String,
+    seen_at: chrono::DateTime<chrono::Utc>,
+    hash: String,
+    text: Option<String>,
+    visibility: Option<String>,
+}
+
 /// The versions of `ids`, in order; on SQLite as one JSON row (see [`fetch_records`]).
-async fn versions_of(
-    db: &DatabaseConnection,
-    ids: &[i64],
-) -> Result<Vec<record_version::Model>, DbErr> {
+async fn versions_of(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<Version>, DbErr> {
+    let backend = db.get_database_backend();
+    let field = |name: &str| match backend {
+        sea_orm::DbBackend::Postgres => format!("(content::jsonb ->> '{name}')"),
+        _ => format!("json_extract(content, '$.{name}')"),
+    };
     let select = record_version::Entity::find()
+        .select_only()
+        .columns([
+            record_version::Column::RecordId,
+            record_version::Column::Seq,
+            record_version::Column::Change,
+            record_version::Column::SeenAt,
+            record_version::Column::Hash,
+        ])
+        .column_as(Expr::cust(field("text")), "text")
+        .column_as(Expr::cust(field("visibility")), "visibility")
         .filter(record_version::Column::RecordId.is_in(ids.to_vec()))
         .order_by_asc(record_version::Column::RecordId)
         .order_by_asc(record_version::Column::Seq);
-    let backend = db.get_database_backend();
     if backend != sea_orm::DbBackend::Sqlite {
-        return select.all(db).await;
+        return select.into_model::<Version>().all(db).await;
     }
-    let columns: Vec<String> = [
-        "id",
+    let columns = [
         "record_id",
         "seq",
         "change",
         "seen_at",
-        "content",
         "hash",
+        "text",
+        "visibility",
     ]
-    .map(String::from)
-    .to_vec();
-    #[derive(serde::Deserialize)]
-    struct Row {
-        id: i64,
-        record_id: i64,
-        seq: i32,
-        change: String,
-        seen_at: chrono::DateTime<chrono::Utc>,
-        content: String,
-        hash: String,
-    }
-    let mut rows: Vec<record_version::Model> =
-        json_rows::<Row, _>(db, select.build(backend), &columns)
-            .await?
-            .into_iter()
-            .map(|r| record_version::Model {
-                id: r.id,
-                record_id: r.record_id,
-                seq: r.seq,
-                change: r.change,
-                seen_at: r.seen_at,
-                content: r.content,
-                hash: r.hash,
-            })
-            .collect();
+    .map(String::from);
+    let mut rows: Vec<Version> = json_rows(db, select.build(backend), &columns).await?;
+    // json_group_array keeps no order of its own.
     rows.sort_by_key(|v| (v.record_id, v.seq));
     Ok(rows)
 }
@@ -354,10 +426,6 @@ impl Spool {
             }
             e.put_bytes(&buf[..n])?;
         }
-    }
-
-    fn remove(self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -509,16 +577,9 @@ struct VersionOut<'a> {
     seq: i32,
     change: &'a str,
     seen_at: chrono::DateTime<chrono::Utc>,
-    text: Option<String>,
-    visibility: Option<String>,
+    text: Option<&'a str>,
+    visibility: Option<&'a str>,
     hash: &'a str,
-}
-
-/// The two fields of a version's canonical content the package shows; the rest is skipped unread.
-#[derive(serde::Deserialize, Default)]
-struct ContentBits {
-    text: Option<String>,
-    visibility: Option<String>,
 }
 
 fn record_json(
@@ -567,16 +628,13 @@ fn record_json(
             versions: item
                 .versions
                 .iter()
-                .map(|v| {
-                    let c: ContentBits = serde_json::from_str(&v.content).unwrap_or_default();
-                    VersionOut {
-                        seq: v.seq,
-                        change: &v.change,
-                        seen_at: v.seen_at,
-                        text: c.text,
-                        visibility: c.visibility,
-                        hash: &v.hash,
-                    }
+                .map(|v| VersionOut {
+                    seq: v.seq,
+                    change: &v.change,
+                    seen_at: v.seen_at,
+                    text: v.text.as_deref(),
+                    visibility: v.visibility.as_deref(),
+                    hash: &v.hash,
                 })
                 .collect(),
         }),
@@ -584,7 +642,45 @@ fn record_json(
     serde_json::to_string(&out).unwrap_or_else(|_| "null".into())
 }
 
-/// Builds the package for `req` into `dir`.
+/// Everything the writer needs besides the records.
+struct Head {
+    dir: PathBuf,
+    package_id: i64,
+    req: request::Model,
+    kind: PackageKind,
+    lang: Language,
+    identities: Vec<identity::Model>,
+    channels: HashMap<i64, String>,
+    decisions: Vec<Decision>,
+    earlier: Vec<request::Model>,
+    built_at: chrono::DateTime<chrono::Utc>,
+    started: std::time::Instant,
+}
+
+impl Head {
+    fn lap(&self, phase: &str) {
+        tracing::debug!(
+            phase,
+            ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            "package build"
+        );
+    }
+}
+
+/// What the reader hands the writer, in order.
+enum Part {
+    Records(Vec<Item>),
+    /// What comes after the records. A writer that never gets it gives up.
+    End {
+        consents: Vec<consent_event::Model>,
+        withheld: u64,
+        restricted: u64,
+    },
+}
+
+/// Builds the package for `req` into `dir`. The records are read here while a blocking thread
+/// writes the pages already read into the ZIP: reading and compressing overlap, and no file is
+/// written on the async runtime's threads.
 pub async fn build(
     db: &DatabaseConnection,
     dir: &Path,
@@ -598,20 +694,8 @@ pub async fn build(
         Language::Sv
     };
     let started = std::time::Instant::now();
-    let lap = |phase: &str| {
-        tracing::debug!(
-            phase,
-            ms = started.elapsed().as_secs_f64() * 1000.0,
-            "package build"
-        )
-    };
     let identities = verified_identities(db, req.id).await?;
     let identity_ids: Vec<i64> = identities.iter().map(|i| i.id).collect();
-    let source = Source {
-        db,
-        identity_ids: identity_ids.clone(),
-        lang,
-    };
     let channels: HashMap<i64, String> = channel::Entity::find()
         .all(db)
         .await?
@@ -619,29 +703,103 @@ pub async fn build(
         .map(|c| (c.id, format!("{}:{}", c.platform, c.name)))
         .collect();
     let decisions = crate::retention::store::decisions(db).await?;
-    let withheld = record::Entity::find()
-        .filter(record::Column::AuthorIdentityId.is_in(identity_ids.clone()))
-        .filter(record::Column::Classified.eq(true))
-        .count(db)
-        .await?;
-    let restricted = record::Entity::find()
-        .filter(record::Column::AuthorIdentityId.is_in(identity_ids.clone()))
-        .filter(record::Column::Classified.eq(false))
-        .filter(record::Column::RestrictedBy.is_not_null())
-        .count(db)
-        .await?;
-    let consents = consents_of(db, &identity_ids).await?;
     let earlier = request::Entity::find()
         .filter(request::Column::Email.eq(req.email.clone()))
         .order_by_asc(request::Column::Id)
         .all(db)
         .await?;
-    let built_at = crate::audit::now();
-    lap("read around the records");
+    let head = Head {
+        dir: dir.to_owned(),
+        package_id,
+        req: req.clone(),
+        kind,
+        lang,
+        identities,
+        channels,
+        decisions,
+        earlier,
+        built_at: crate::audit::now(),
+        started,
+    };
+    head.lap("read around the records");
+    let source = Source {
+        db,
+        identity_ids,
+        lang,
+    };
+    // Two pages in flight at most: memory stays bounded whatever the person's record count.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let writer = tokio::task::spawn_blocking(move || write(head, &mut rx));
+    let read = feed(&source, &tx).await;
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| BuildError::Io(std::io::Error::other(e)))?;
+    // A failed read is the cause of the writer's "incomplete": report the read.
+    read?;
+    written
+}
 
-    std::fs::create_dir_all(dir)?;
+/// Reads the person's records page by page into the writer, then what follows them.
+async fn feed(source: &Source<'_>, tx: &tokio::sync::mpsc::Sender<Part>) -> Result<(), DbErr> {
+    let (mut withheld, mut restricted) = (0, 0);
+    let mut after = 0;
+    loop {
+        let page = source.page(after).await?;
+        withheld += page.withheld;
+        restricted += page.restricted;
+        let Some(last) = page.last else { break };
+        after = last;
+        if !page.items.is_empty() && tx.send(Part::Records(page.items)).await.is_err() {
+            // The writer stopped; its error is the one to report.
+            return Ok(());
+        }
+    }
+    let consents = consents_of(source.db, &source.identity_ids).await?;
+    let _ = tx
+        .send(Part::End {
+            consents,
+            withheld,
+            restricted,
+        })
+        .await;
+    Ok(())
+}
+
+/// Writes the package from the parts the reader sends; on failure nothing is left behind.
+fn write(head: Head, rx: &mut tokio::sync::mpsc::Receiver<Part>) -> Result<Built, BuildError> {
+    std::fs::create_dir_all(&head.dir)?;
     let token: [u8; 12] = rand::random();
-    let path = dir.join(format!("{package_id}-{}.zip", hex::encode(token)));
+    let path = head
+        .dir
+        .join(format!("{}-{}.zip", head.package_id, hex::encode(token)));
+    let written = write_to(&head, rx, &path);
+    for spool in ["csv.part", "html.part"] {
+        let _ = std::fs::remove_file(path.with_extension(spool));
+    }
+    if written.is_err() {
+        let _ = std::fs::remove_file(path.with_extension("partial"));
+    }
+    written
+}
+
+fn write_to(
+    head: &Head,
+    rx: &mut tokio::sync::mpsc::Receiver<Part>,
+    path: &Path,
+) -> Result<Built, BuildError> {
+    let Head {
+        req,
+        kind,
+        lang,
+        identities,
+        channels,
+        decisions,
+        earlier,
+        built_at,
+        ..
+    } = head;
+    let (kind, lang) = (*kind, *lang);
     let partial = path.with_extension("partial");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&partial)?);
     let mut manifest: Vec<serde_json::Value> = vec![];
@@ -652,9 +810,9 @@ pub async fn build(
     let mut csv = Spool::create(path.with_extension("csv.part"))?;
     let mut html = Spool::create(path.with_extension("html.part"))?;
     // data.json, streamed a page at a time.
-    {
+    let (consents, withheld) = {
         let mut e = Entry::start(&mut zip, DATA_JSON)?;
-        let head = serde_json::json!({
+        let opening = serde_json::json!({
             "format": "insyn-package/1",
             "kind": kind.as_str(),
             "reference": req.reference,
@@ -663,30 +821,36 @@ pub async fn build(
             "controller": "the municipality (kommunen), with the platform as joint controller for what is published",
             "identities": identities.iter().map(|i| serde_json::json!({"platform": i.platform, "platform_id": i.platform_id, "display_name": i.display_name, "profile_link": i.profile_link})).collect::<Vec<_>>(),
         });
-        let head = head.to_string();
-        e.put(&head[..head.len() - 1])?;
+        let opening = opening.to_string();
+        e.put(&opening[..opening.len() - 1])?;
         e.put(",\"records\":[")?;
-        let mut after = 0;
         let mut first = true;
-        loop {
-            let page = source.page(after).await?;
-            let Some(last) = page.last() else { break };
-            after = last.record.id;
-            for item in &page {
-                if !first {
-                    e.put(",")?;
+        let (consents, withheld, restricted) = loop {
+            match rx.blocking_recv() {
+                Some(Part::Records(page)) => {
+                    for item in &page {
+                        if !first {
+                            e.put(",")?;
+                        }
+                        first = false;
+                        let ret = retention_json(&item.record, decisions);
+                        e.put(&record_json(item, channels, &ret, kind))?;
+                        if kind == PackageKind::Access {
+                            csv_row(&mut csv, item, channels, &ret)?;
+                            html_section(&mut html, item, channels, &ret)?;
+                        }
+                        records += 1;
+                    }
                 }
-                first = false;
-                let ret = retention_json(&item.record, &decisions);
-                e.put(&record_json(item, &channels, &ret, kind))?;
-                if kind == PackageKind::Access {
-                    csv_row(&mut csv, item, &channels, &ret)?;
-                    html_section(&mut html, item, &channels, &ret)?;
-                }
-                records += 1;
+                Some(Part::End {
+                    consents,
+                    withheld,
+                    restricted,
+                }) => break (consents, withheld, restricted),
+                None => return Err(BuildError::Incomplete),
             }
-        }
-        lap("records");
+        };
+        head.lap("records");
         e.put("],\"consents\":")?;
         let c: Vec<serde_json::Value> = consents
             .iter()
@@ -721,7 +885,8 @@ pub async fn build(
         e.put("}")?;
         let (sha, size) = e.done();
         manifest.push(serde_json::json!({"name": DATA_JSON, "sha256": sha, "size": size}));
-    }
+        (consents, withheld)
+    };
     {
         let mut e = Entry::start(&mut zip, SCHEMA_JSON)?;
         e.put(DATA_SCHEMA)?;
@@ -801,7 +966,7 @@ pub async fn build(
             e.put(&html_head(lang, title))?;
             e.put(&format!("<p>{}</p>\n", escape_html(&req.reference)))?;
             e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(searched)))?;
-            for i in &identities {
+            for i in identities {
                 e.put(&format!(
                     "<li>{} {} {}</li>\n",
                     escape_html(&i.platform),
@@ -829,7 +994,7 @@ pub async fn build(
                 ))?;
             }
             e.put(&format!("</ul>\n<h2>{}</h2>\n<ul>\n", escape_html(req_h)))?;
-            for r in &earlier {
+            for r in earlier {
                 e.put(&format!(
                     "<li>{} {} {}</li>\n",
                     escape_html(&r.reference),
@@ -855,18 +1020,16 @@ pub async fn build(
         let mut e = Entry::start(&mut zip, MANIFEST_JSON)?;
         e.put(&serde_json::to_string_pretty(&m).unwrap_or_default())?;
     }
-    lap("entries written");
+    head.lap("entries written");
     zip.finish()?.sync_all()?;
-    lap("synced");
-    csv.remove();
-    html.remove();
-    std::fs::rename(&partial, &path)?;
-    let (sha256, size) = hash_file(&path)?;
-    lap("hashed");
+    head.lap("synced");
+    std::fs::rename(&partial, path)?;
+    let (sha256, size) = hash_file(path)?;
+    head.lap("hashed");
     Ok(Built {
         sha256,
         size,
-        path,
+        path: path.to_owned(),
         records,
     })
 }

@@ -520,8 +520,8 @@ pub async fn download(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQ
             return internal(lang, "/");
         }
     };
-    match tokio::fs::File::open(&file).await {
-        Ok(f) => {
+    match crate::http::file_body(&file).await {
+        Ok(body) => {
             let mut r = Response::builder()
                 .content_type("application/zip")
                 .header(
@@ -529,7 +529,7 @@ pub async fn download(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQ
                     format!("attachment; filename=\"{}-{id}.zip\"", p.kind),
                 )
                 .header(poem::http::header::CACHE_CONTROL, "no-store")
-                .body(poem::Body::from_async_read(f));
+                .body(body);
             if let Some(sha) = p.sha256.as_deref()
                 && let Ok(v) = poem::http::HeaderValue::from_str(sha)
             {

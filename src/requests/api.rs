@@ -1196,12 +1196,12 @@ impl RequestsApi {
                 }
                 other => CaseError::from(other),
             })?;
-        let file = tokio::fs::File::open(&path)
+        let body = crate::http::file_body(&path)
             .await
             .map_err(|e| AppError::Internal(e.into()))?;
         let name = format!("{}-{}.zip", p.kind, id.0);
         Ok(PackageDownload::Ok(
-            Attachment::new(poem::Body::from_async_read(file))
+            Attachment::new(body)
                 .filename(name)
                 .attachment_type(AttachmentType::Attachment),
             p.sha256.unwrap_or_default(),
