@@ -238,7 +238,8 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
 
 /// Connects, migrates, schedules the recurring jobs and returns the state the router needs.
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
-    let db = crate::db::connect(&settings.database_url).await?;
+    let db =
+        crate::db::connect_with(&settings.database_url, crate::db::Checkpoints::Background).await?;
     crate::db::migrate(&db).await?;
     let limiter = crate::http::rate_limit::RateLimiter::new(
         settings.public_rate_limit,

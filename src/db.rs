@@ -3,7 +3,26 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;
 
+/// Who folds SQLite's write-ahead log back into the database file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// SQLite's default: the commit that takes the log past 1,000 pages does it, and waits. For
+    /// the one-shot commands, which have no background to give it to.
+    OnCommit,
+    /// A connection of its own, a few times a second: the service's writers never wait for it.
+    /// A large erasure or import otherwise spends more time in that checkpoint than in its work.
+    Background,
+}
+
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, Checkpoints::OnCommit).await
+}
+
+pub async fn connect_with(
+    url: &str,
+    checkpoints: Checkpoints,
+) -> Result<DatabaseConnection, DbErr> {
+    let background = checkpoints == Checkpoints::Background && url.starts_with("sqlite:");
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
@@ -14,20 +33,53 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         opts.max_connections(1).min_connections(1);
         // Per connection, so a recycled connection gets them too. The page cache is sized for
         // the indexes of a few million records; the default 2 MiB makes every lookup a read.
-        opts.map_sqlx_sqlite_opts(|o| {
+        opts.map_sqlx_sqlite_opts(move |o| {
             o.pragma("journal_mode", "WAL")
                 .pragma("synchronous", "NORMAL")
                 .pragma("foreign_keys", "ON")
                 .pragma("busy_timeout", "5000")
                 .pragma("cache_size", "-262144")
                 .pragma("temp_store", "MEMORY")
+                .pragma("wal_autocheckpoint", if background { "0" } else { "1000" })
                 // Rows cross from SQLite's worker thread in batches this large, not in fifties.
                 .row_buffer_size(1024)
         });
     } else {
         opts.max_connections(16);
     }
-    Database::connect(opts).await
+    let db = Database::connect(opts).await?;
+    if background {
+        checkpoint_in_background(url).await?;
+    }
+    Ok(db)
+}
+
+/// Checkpoints the log every quarter second from a connection of its own. A passive checkpoint
+/// runs beside readers and the writer and copies what no reader still needs; when the log has
+/// been copied whole, the next writer starts it again from the beginning, so it stays small.
+async fn checkpoint_in_background(url: &str) -> Result<(), DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .max_connections(1)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|o| o.pragma("busy_timeout", "5000"));
+    let conn = Database::connect(opts).await?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sea_orm::ConnectionTrait::execute_unprepared(
+                &conn,
+                "PRAGMA wal_checkpoint(PASSIVE)",
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "a checkpoint of the SQLite log failed; the next one retries");
+            }
+        }
+    });
+    Ok(())
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

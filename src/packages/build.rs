@@ -9,7 +9,7 @@ use crate::consent::rules::Purpose;
 use crate::mail::rules::{Language, escape_html};
 use crate::retention::rules::{Decision, Retention, retention_of};
 use entities::{
-    channel, consent_event, identity, moderation, record, record_version, request,
+    channel, consent_event, identity, identity_block, moderation, record, record_version, request,
     request_identity, request_match,
 };
 use sea_orm::sea_query::Expr;
@@ -653,8 +653,52 @@ struct Head {
     channels: HashMap<i64, String>,
     decisions: Vec<Decision>,
     earlier: Vec<request::Model>,
+    blocks: Vec<BlockOut>,
     built_at: chrono::DateTime<chrono::Utc>,
     started: std::time::Instant,
+}
+
+/// A block of one of the person's accounts on one of our channels, with the moderation decision
+/// it came from (its rule and registration number), when there is one.
+#[derive(serde::Serialize)]
+struct BlockOut {
+    channel: String,
+    blocked_at: chrono::DateTime<chrono::Utc>,
+    rule: Option<String>,
+    registration_number: Option<String>,
+}
+
+/// The blocks of `identities`, oldest first.
+async fn blocks_of(
+    db: &DatabaseConnection,
+    identities: &[i64],
+    channels: &HashMap<i64, String>,
+) -> Result<Vec<BlockOut>, DbErr> {
+    let blocks = identity_block::Entity::find()
+        .filter(identity_block::Column::IdentityId.is_in(identities.to_vec()))
+        .order_by_asc(identity_block::Column::BlockedAt)
+        .order_by_asc(identity_block::Column::Id)
+        .all(db)
+        .await?;
+    let decided: HashMap<i64, moderation::Model> = moderation::Entity::find()
+        .filter(moderation::Column::Id.is_in(blocks.iter().filter_map(|b| b.moderation_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    Ok(blocks
+        .into_iter()
+        .map(|b| {
+            let m = b.moderation_id.and_then(|id| decided.get(&id));
+            BlockOut {
+                channel: channels.get(&b.channel_id).cloned().unwrap_or_default(),
+                blocked_at: b.blocked_at,
+                rule: m.map(|m| m.rule.clone()),
+                registration_number: m.map(|m| m.registration_number.clone()),
+            }
+        })
+        .collect())
 }
 
 impl Head {
@@ -708,6 +752,11 @@ pub async fn build(
         .order_by_asc(request::Column::Id)
         .all(db)
         .await?;
+    let blocks = match kind {
+        PackageKind::Access => blocks_of(db, &identity_ids, &channels).await?,
+        // An export holds what the person provided; a block is the municipality's act.
+        PackageKind::Export => vec![],
+    };
     let head = Head {
         dir: dir.to_owned(),
         package_id,
@@ -718,6 +767,7 @@ pub async fn build(
         channels,
         decisions,
         earlier,
+        blocks,
         built_at: crate::audit::now(),
         started,
     };
@@ -796,6 +846,7 @@ fn write_to(
         channels,
         decisions,
         earlier,
+        blocks,
         built_at,
         ..
     } = head;
@@ -810,7 +861,7 @@ fn write_to(
     let mut csv = Spool::create(path.with_extension("csv.part"))?;
     let mut html = Spool::create(path.with_extension("html.part"))?;
     // data.json, streamed a page at a time.
-    let (consents, withheld) = {
+    let (consents, withheld, restricted) = {
         let mut e = Entry::start(&mut zip, DATA_JSON)?;
         let opening = serde_json::json!({
             "format": "insyn-package/1",
@@ -871,6 +922,8 @@ fn write_to(
                 .collect();
             e.put(",\"requests\":")?;
             e.put(&serde_json::Value::from(reqs).to_string())?;
+            e.put(",\"blocks\":")?;
+            e.put(&serde_json::to_string(blocks).unwrap_or_else(|_| "[]".into()))?;
         }
         let mut withheld_json = vec![];
         if withheld > 0 {
@@ -885,7 +938,7 @@ fn write_to(
         e.put("}")?;
         let (sha, size) = e.done();
         manifest.push(serde_json::json!({"name": DATA_JSON, "sha256": sha, "size": size}));
-        (consents, withheld)
+        (consents, withheld, restricted)
     };
     {
         let mut e = Entry::start(&mut zip, SCHEMA_JSON)?;
@@ -982,6 +1035,40 @@ fn write_to(
             html.copy_into(&mut e)?;
             if withheld > 0 {
                 e.put(&format!("<p>{withheld} {}</p>\n", escape_html(withheld_t)))?;
+            }
+            let (restricted_t, blocks_h, no_blocks) = match lang {
+                Language::Sv => (
+                    "poster visas inte eftersom behandlingen av dem är begränsad (dataskyddsförordningen art. 18)",
+                    "Blockeringar",
+                    "Inget av dina konton är blockerat på våra konton.",
+                ),
+                Language::En => (
+                    "records are not shown because their processing is restricted (GDPR Art. 18)",
+                    "Blocks",
+                    "None of your accounts is blocked on our channels.",
+                ),
+            };
+            if restricted > 0 {
+                e.put(&format!(
+                    "<p>{restricted} {}</p>\n",
+                    escape_html(restricted_t)
+                ))?;
+            }
+            e.put(&format!("<h2>{}</h2>\n", escape_html(blocks_h)))?;
+            if blocks.is_empty() {
+                e.put(&format!("<p>{}</p>\n", escape_html(no_blocks)))?;
+            } else {
+                e.put("<ul>\n")?;
+                for b in blocks {
+                    e.put(&format!(
+                        "<li>{} · {} · {} · {}</li>\n",
+                        escape_html(&b.channel),
+                        b.blocked_at.date_naive(),
+                        escape_html(b.rule.as_deref().unwrap_or("")),
+                        escape_html(b.registration_number.as_deref().unwrap_or(""))
+                    ))?;
+                }
+                e.put("</ul>\n")?;
             }
             e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(cons_h)))?;
             for c in &consents {

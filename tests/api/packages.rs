@@ -120,6 +120,33 @@ both_backends!(
             "message": "Tack <b>allihop</b>, \"särskilt\" Bo", "created_time": "2024-03-02T11:00:00+0000",
             "parent": {"id": "1_12"}});
         assert_eq!(import(&app, &archivist, ch, &other).await.status(), 200);
+        // Her reply breaks a rule and she is blocked for it: the block is hers to see.
+        let page = crate::archive::get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records?channel={ch}&limit=1000"),
+        )
+        .await;
+        let reply_id = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["platform_id"] == "1_41")
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let r = app
+            .post_json(
+                &format!("/api/v1/records/{reply_id}/moderation"),
+                &archivist,
+                &json!({"rule": "profanity", "action": "block_author"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let block_number = r.json::<Value>().await.unwrap()["moderation"]["registration_number"]
+            .as_str()
+            .unwrap()
+            .to_owned();
 
         let (id, token, reference) = completed(&app, &officer, json!({"type": "access", "email": "anna@example.se", "identities": [{"platform": "facebook", "value": "501"}]})).await;
         let zip = ready(&app, &token, id).await;
@@ -196,6 +223,17 @@ both_backends!(
         assert!(html.contains("Tack &lt;b&gt;allihop&lt;/b&gt;"));
         assert!(!html.contains("<script>") && !html.contains("src=\"http"));
         assert!(html.contains("Integritetsskyddsmyndigheten"));
+        let blocks = data["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
+        assert_eq!(blocks[0]["rule"], "profanity");
+        assert_eq!(blocks[0]["registration_number"], block_number.as_str());
+        assert!(
+            blocks[0]["channel"]
+                .as_str()
+                .unwrap()
+                .starts_with("facebook:")
+        );
+        assert!(html.contains("<h2>Blockeringar</h2>") && html.contains(&block_number));
 
         // Another request's token learns nothing; downloads are counted and audited.
         let bo: Value = app
