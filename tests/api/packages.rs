@@ -62,6 +62,18 @@ pub(crate) async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64
     (id, token, s["reference"].clone())
 }
 
+/// Fails unless `data` is valid under the JSON Schema each package ships as `data.schema.json`.
+pub(crate) fn valid_under_schema(data: &Value) {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../openapi/package-data.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(data)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "data.json breaks its schema: {errors:?}");
+}
+
 pub(crate) fn files(zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     let mut out = std::collections::BTreeMap::new();
@@ -176,6 +188,7 @@ both_backends!(
             assert_eq!(entry["size"], f[name].len());
         }
         let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        valid_under_schema(&data);
         let records = data["records"].as_array().unwrap();
         let ids: Vec<&str> = records
             .iter()
@@ -323,6 +336,7 @@ both_backends!(
         let names: Vec<&str> = f.keys().map(String::as_str).collect();
         assert_eq!(names, ["data.json", "data.schema.json", "manifest.json"]);
         let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        valid_under_schema(&data);
         assert_eq!(data["kind"], "export");
         assert_eq!(data["records"][0]["kind"], "reaction");
         assert_eq!(data["records"][0]["reaction_type"], "love");
@@ -384,6 +398,7 @@ both_backends!(
         .await;
         let f = files(&ready(&app, &token, id).await);
         let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        valid_under_schema(&data);
         let kinds: Vec<&str> = data["records"]
             .as_array()
             .unwrap()
