@@ -355,6 +355,13 @@ async fn consents_of(
     Ok(rows)
 }
 
+/// Fast deflate: packages are built while the person waits, and text compresses well anyway.
+fn entry_options() -> zip::write::SimpleFileOptions {
+    zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+}
+
 /// Writes one file into the ZIP and keeps its hash and size for the manifest.
 struct Entry<'a, W: Write + std::io::Seek> {
     zip: &'a mut zip::ZipWriter<W>,
@@ -364,11 +371,7 @@ struct Entry<'a, W: Write + std::io::Seek> {
 
 impl<'a, W: Write + std::io::Seek> Entry<'a, W> {
     fn start(zip: &'a mut zip::ZipWriter<W>, name: &str) -> Result<Self, BuildError> {
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            // Fast: packages are built while the person waits, and text compresses well anyway.
-            .compression_level(Some(1));
-        zip.start_file(name, options)?;
+        zip.start_file(name, entry_options())?;
         Ok(Entry {
             zip,
             hash: Sha256::new(),
@@ -399,41 +402,207 @@ impl<W: Write + std::io::Seek> Sink for Entry<'_, W> {
     }
 }
 
-/// A file that holds one package file's middle until the ZIP can take it.
-struct Spool {
+/// One of the package's files written, compressed, into a ZIP of its own as the records go by,
+/// and copied into the package's ZIP whole once `data.json` is done: the compressing happens
+/// while the reader waits for the database, not after it. On disk, so memory stays bounded.
+struct Side {
     path: PathBuf,
-    w: std::io::BufWriter<std::fs::File>,
+    zip: zip::ZipWriter<std::io::BufWriter<std::fs::File>>,
+    hash: Sha256,
+    size: u64,
 }
 
-impl Spool {
-    fn create(path: PathBuf) -> Result<Self, BuildError> {
-        let w = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        Ok(Spool { path, w })
+impl Side {
+    fn create(path: PathBuf, name: &str) -> Result<Self, BuildError> {
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(&path)?));
+        zip.start_file(name, entry_options())?;
+        Ok(Side {
+            path,
+            zip,
+            hash: Sha256::new(),
+            size: 0,
+        })
     }
 
+    /// Copies the finished file into `zip` as it is (no second compression); its hash and size.
     fn copy_into<W: Write + std::io::Seek>(
-        &mut self,
-        e: &mut Entry<'_, W>,
-    ) -> Result<(), BuildError> {
-        use std::io::Read;
-        self.w.flush()?;
-        let mut f = std::fs::File::open(&self.path)?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            e.put_bytes(&buf[..n])?;
-        }
+        self,
+        zip: &mut zip::ZipWriter<W>,
+    ) -> Result<(String, u64), BuildError> {
+        self.zip
+            .finish()?
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        let mut side = zip::ZipArchive::new(std::fs::File::open(&self.path)?)?;
+        zip.raw_copy_file(side.by_index_raw(0)?)?;
+        Ok((hex::encode(self.hash.finalize()), self.size))
     }
 }
 
-impl Sink for Spool {
+impl Sink for Side {
     fn put(&mut self, s: &str) -> Result<(), BuildError> {
-        self.w.write_all(s.as_bytes())?;
+        self.zip.write_all(s.as_bytes())?;
+        self.hash.update(s.as_bytes());
+        self.size += s.len() as u64;
         Ok(())
     }
+}
+
+/// The headings and sentences of `index.html`, in the request's language.
+struct Texts {
+    title: &'static str,
+    searched: &'static str,
+    records: &'static str,
+    consents: &'static str,
+    requests: &'static str,
+    none: &'static str,
+    withheld: &'static str,
+    restricted: &'static str,
+    blocks: &'static str,
+    no_blocks: &'static str,
+}
+
+fn texts(lang: Language) -> Texts {
+    match lang {
+        Language::Sv => Texts {
+            title: "Dina uppgifter hos kommunen",
+            searched: "Konton vi har sökt på",
+            records: "Det du har skrivit och gjort på våra konton",
+            consents: "Samtycken",
+            requests: "Dina begäranden",
+            none: "Inget hittades.",
+            withheld: "poster har hållits inne på grund av sekretess (offentlighets- och sekretesslagen)",
+            restricted: "poster visas inte eftersom behandlingen av dem är begränsad (dataskyddsförordningen art. 18)",
+            blocks: "Blockeringar",
+            no_blocks: "Inget av dina konton är blockerat på våra konton.",
+        },
+        Language::En => Texts {
+            title: "Your data held by the municipality",
+            searched: "Accounts searched",
+            records: "What you wrote and did on our accounts",
+            consents: "Consents",
+            requests: "Your requests",
+            none: "Nothing was found.",
+            withheld: "records were withheld as classified (Public Access to Information and Secrecy Act)",
+            restricted: "records are not shown because their processing is restricted (GDPR Art. 18)",
+            blocks: "Blocks",
+            no_blocks: "None of your accounts is blocked on our channels.",
+        },
+    }
+}
+
+/// `records.csv` up to its first row.
+fn csv_opening(e: &mut impl Sink) -> Result<(), BuildError> {
+    e.put(BOM)?;
+    e.put(&csv_line(&[
+        "id",
+        "kind",
+        "channel",
+        "platform_time",
+        "archived_at",
+        "direction",
+        "visibility",
+        "text",
+        "in_reply_to",
+        "registration_number",
+        "versions",
+        "disposable_from",
+    ]))
+}
+
+/// `index.html` up to the first record's section.
+fn html_opening(e: &mut impl Sink, head: &Head) -> Result<(), BuildError> {
+    let t = texts(head.lang);
+    e.put(&html_head(head.lang, t.title))?;
+    e.put(&format!("<p>{}</p>\n", escape_html(&head.req.reference)))?;
+    e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(t.searched)))?;
+    for i in &head.identities {
+        e.put(&format!(
+            "<li>{} {} {}</li>\n",
+            escape_html(&i.platform),
+            escape_html(&i.platform_id),
+            escape_html(i.display_name.as_deref().unwrap_or(""))
+        ))?;
+    }
+    e.put("</ul>\n")?;
+    e.put(&format!("<h2>{}</h2>\n", escape_html(t.records)))
+}
+
+/// What the records leave behind them: the counts, blocks, consents, requests, rights.
+struct After<'a> {
+    records: u64,
+    withheld: u64,
+    restricted: u64,
+    consents: &'a [consent_event::Model],
+}
+
+/// `index.html` after the last record's section.
+fn html_closing(e: &mut impl Sink, head: &Head, after: &After<'_>) -> Result<(), BuildError> {
+    let t = texts(head.lang);
+    if after.records == 0 {
+        e.put(&format!("<p>{}</p>\n", escape_html(t.none)))?;
+    }
+    if after.withheld > 0 {
+        e.put(&format!(
+            "<p>{} {}</p>\n",
+            after.withheld,
+            escape_html(t.withheld)
+        ))?;
+    }
+    if after.restricted > 0 {
+        e.put(&format!(
+            "<p>{} {}</p>\n",
+            after.restricted,
+            escape_html(t.restricted)
+        ))?;
+    }
+    e.put(&format!("<h2>{}</h2>\n", escape_html(t.blocks)))?;
+    if head.blocks.is_empty() {
+        e.put(&format!("<p>{}</p>\n", escape_html(t.no_blocks)))?;
+    } else {
+        e.put("<ul>\n")?;
+        for b in &head.blocks {
+            e.put(&format!(
+                "<li>{} · {} · {} · {}</li>\n",
+                escape_html(&b.channel),
+                b.blocked_at.date_naive(),
+                escape_html(b.rule.as_deref().unwrap_or("")),
+                escape_html(b.registration_number.as_deref().unwrap_or(""))
+            ))?;
+        }
+        e.put("</ul>\n")?;
+    }
+    e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(t.consents)))?;
+    for c in after.consents {
+        e.put(&format!(
+            "<li>{} {} {} ({})</li>\n",
+            c.at.to_rfc3339(),
+            escape_html(&c.event),
+            escape_html(c.interaction.as_deref().unwrap_or("")),
+            escape_html(&c.purpose)
+        ))?;
+    }
+    e.put(&format!(
+        "</ul>\n<h2>{}</h2>\n<ul>\n",
+        escape_html(t.requests)
+    ))?;
+    for r in &head.earlier {
+        e.put(&format!(
+            "<li>{} {} {}</li>\n",
+            escape_html(&r.reference),
+            escape_html(&r.request_type),
+            escape_html(&r.status)
+        ))?;
+    }
+    e.put("</ul>\n")?;
+    for (h, p) in article_15(head.lang) {
+        e.put(&format!(
+            "<h2>{}</h2>\n<p>{}</p>\n",
+            escape_html(h),
+            escape_html(p)
+        ))?;
+    }
+    e.put(HTML_TAIL)
 }
 
 /// One row of `records.csv`.
@@ -841,7 +1010,6 @@ fn write_to(
     let Head {
         req,
         kind,
-        lang,
         identities,
         channels,
         decisions,
@@ -850,16 +1018,24 @@ fn write_to(
         built_at,
         ..
     } = head;
-    let (kind, lang) = (*kind, *lang);
+    let kind = *kind;
     let partial = path.with_extension("partial");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&partial)?);
     let mut manifest: Vec<serde_json::Value> = vec![];
     let mut records = 0u64;
 
     // One pass over the records: data.json goes straight into the ZIP, and the rows of records.csv
-    // and the sections of index.html are spooled to files beside it, to be copied in after.
-    let mut csv = Spool::create(path.with_extension("csv.part"))?;
-    let mut html = Spool::create(path.with_extension("html.part"))?;
+    // and the sections of index.html into ZIPs beside it, to be copied in after.
+    let mut sides = match kind {
+        PackageKind::Access => {
+            let mut csv = Side::create(path.with_extension("csv.part"), RECORDS_CSV)?;
+            csv_opening(&mut csv)?;
+            let mut html = Side::create(path.with_extension("html.part"), INDEX_HTML)?;
+            html_opening(&mut html, head)?;
+            Some((csv, html))
+        }
+        PackageKind::Export => None,
+    };
     // data.json, streamed a page at a time.
     let (consents, withheld, restricted) = {
         let mut e = Entry::start(&mut zip, DATA_JSON)?;
@@ -886,9 +1062,9 @@ fn write_to(
                         first = false;
                         let ret = retention_json(&item.record, decisions);
                         e.put(&record_json(item, channels, &ret, kind))?;
-                        if kind == PackageKind::Access {
-                            csv_row(&mut csv, item, channels, &ret)?;
-                            html_section(&mut html, item, channels, &ret)?;
+                        if let Some((csv, html)) = sides.as_mut() {
+                            csv_row(csv, item, channels, &ret)?;
+                            html_section(html, item, channels, &ret)?;
                         }
                         records += 1;
                     }
@@ -946,28 +1122,9 @@ fn write_to(
         let (sha, size) = e.done();
         manifest.push(serde_json::json!({"name": SCHEMA_JSON, "sha256": sha, "size": size}));
     }
-    if kind == PackageKind::Access {
-        {
-            let mut e = Entry::start(&mut zip, RECORDS_CSV)?;
-            e.put(BOM)?;
-            e.put(&csv_line(&[
-                "id",
-                "kind",
-                "channel",
-                "platform_time",
-                "archived_at",
-                "direction",
-                "visibility",
-                "text",
-                "in_reply_to",
-                "registration_number",
-                "versions",
-                "disposable_from",
-            ]))?;
-            csv.copy_into(&mut e)?;
-            let (sha, size) = e.done();
-            manifest.push(serde_json::json!({"name": RECORDS_CSV, "sha256": sha, "size": size}));
-        }
+    if let Some((csv, mut html)) = sides {
+        let (sha, size) = csv.copy_into(&mut zip)?;
+        manifest.push(serde_json::json!({"name": RECORDS_CSV, "sha256": sha, "size": size}));
         {
             let mut e = Entry::start(&mut zip, CONSENTS_CSV)?;
             e.put(BOM)?;
@@ -994,113 +1151,18 @@ fn write_to(
             let (sha, size) = e.done();
             manifest.push(serde_json::json!({"name": CONSENTS_CSV, "sha256": sha, "size": size}));
         }
-        {
-            let (title, searched, rec_h, cons_h, req_h, none, withheld_t) = match lang {
-                Language::Sv => (
-                    "Dina uppgifter hos kommunen",
-                    "Konton vi har sökt på",
-                    "Det du har skrivit och gjort på våra konton",
-                    "Samtycken",
-                    "Dina begäranden",
-                    "Inget hittades.",
-                    "poster har hållits inne på grund av sekretess (offentlighets- och sekretesslagen)",
-                ),
-                Language::En => (
-                    "Your data held by the municipality",
-                    "Accounts searched",
-                    "What you wrote and did on our accounts",
-                    "Consents",
-                    "Your requests",
-                    "Nothing was found.",
-                    "records were withheld as classified (Public Access to Information and Secrecy Act)",
-                ),
-            };
-            let mut e = Entry::start(&mut zip, INDEX_HTML)?;
-            e.put(&html_head(lang, title))?;
-            e.put(&format!("<p>{}</p>\n", escape_html(&req.reference)))?;
-            e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(searched)))?;
-            for i in identities {
-                e.put(&format!(
-                    "<li>{} {} {}</li>\n",
-                    escape_html(&i.platform),
-                    escape_html(&i.platform_id),
-                    escape_html(i.display_name.as_deref().unwrap_or(""))
-                ))?;
-            }
-            e.put("</ul>\n")?;
-            e.put(&format!("<h2>{}</h2>\n", escape_html(rec_h)))?;
-            if records == 0 {
-                e.put(&format!("<p>{}</p>\n", escape_html(none)))?;
-            }
-            html.copy_into(&mut e)?;
-            if withheld > 0 {
-                e.put(&format!("<p>{withheld} {}</p>\n", escape_html(withheld_t)))?;
-            }
-            let (restricted_t, blocks_h, no_blocks) = match lang {
-                Language::Sv => (
-                    "poster visas inte eftersom behandlingen av dem är begränsad (dataskyddsförordningen art. 18)",
-                    "Blockeringar",
-                    "Inget av dina konton är blockerat på våra konton.",
-                ),
-                Language::En => (
-                    "records are not shown because their processing is restricted (GDPR Art. 18)",
-                    "Blocks",
-                    "None of your accounts is blocked on our channels.",
-                ),
-            };
-            if restricted > 0 {
-                e.put(&format!(
-                    "<p>{restricted} {}</p>\n",
-                    escape_html(restricted_t)
-                ))?;
-            }
-            e.put(&format!("<h2>{}</h2>\n", escape_html(blocks_h)))?;
-            if blocks.is_empty() {
-                e.put(&format!("<p>{}</p>\n", escape_html(no_blocks)))?;
-            } else {
-                e.put("<ul>\n")?;
-                for b in blocks {
-                    e.put(&format!(
-                        "<li>{} · {} · {} · {}</li>\n",
-                        escape_html(&b.channel),
-                        b.blocked_at.date_naive(),
-                        escape_html(b.rule.as_deref().unwrap_or("")),
-                        escape_html(b.registration_number.as_deref().unwrap_or(""))
-                    ))?;
-                }
-                e.put("</ul>\n")?;
-            }
-            e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(cons_h)))?;
-            for c in &consents {
-                e.put(&format!(
-                    "<li>{} {} {} ({})</li>\n",
-                    c.at.to_rfc3339(),
-                    escape_html(&c.event),
-                    escape_html(c.interaction.as_deref().unwrap_or("")),
-                    escape_html(&c.purpose)
-                ))?;
-            }
-            e.put(&format!("</ul>\n<h2>{}</h2>\n<ul>\n", escape_html(req_h)))?;
-            for r in earlier {
-                e.put(&format!(
-                    "<li>{} {} {}</li>\n",
-                    escape_html(&r.reference),
-                    escape_html(&r.request_type),
-                    escape_html(&r.status)
-                ))?;
-            }
-            e.put("</ul>\n")?;
-            for (h, p) in article_15(lang) {
-                e.put(&format!(
-                    "<h2>{}</h2>\n<p>{}</p>\n",
-                    escape_html(h),
-                    escape_html(p)
-                ))?;
-            }
-            e.put(HTML_TAIL)?;
-            let (sha, size) = e.done();
-            manifest.push(serde_json::json!({"name": INDEX_HTML, "sha256": sha, "size": size}));
-        }
+        html_closing(
+            &mut html,
+            head,
+            &After {
+                records,
+                withheld,
+                restricted,
+                consents: &consents,
+            },
+        )?;
+        let (sha, size) = html.copy_into(&mut zip)?;
+        manifest.push(serde_json::json!({"name": INDEX_HTML, "sha256": sha, "size": size}));
     }
     {
         let m = serde_json::json!({"reference": req.reference, "kind": kind.as_str(), "built_at": built_at, "files": manifest});
