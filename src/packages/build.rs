@@ -286,70 +286,50 @@ async fn versions_of(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<Version
     Ok(rows)
 }
 
+/// What the package shows of a consent event.
+#[derive(serde::Deserialize, sea_orm::FromQueryResult)]
+struct Consent {
+    id: i64,
+    record_id: Option<i64>,
+    event: String,
+    interaction: Option<String>,
+    purpose: String,
+    at: chrono::DateTime<chrono::Utc>,
+    policy_version: String,
+}
+
 /// The consent events of `identities`, oldest first; on SQLite as one JSON row (see
 /// [`fetch_records`]): a heavy identity has one per interaction.
-async fn consents_of(
-    db: &DatabaseConnection,
-    identities: &[i64],
-) -> Result<Vec<consent_event::Model>, DbErr> {
+async fn consents_of(db: &DatabaseConnection, identities: &[i64]) -> Result<Vec<Consent>, DbErr> {
     let select = consent_event::Entity::find()
+        .select_only()
+        .columns([
+            consent_event::Column::Id,
+            consent_event::Column::RecordId,
+            consent_event::Column::Event,
+            consent_event::Column::Interaction,
+            consent_event::Column::Purpose,
+            consent_event::Column::At,
+            consent_event::Column::PolicyVersion,
+        ])
         .filter(consent_event::Column::IdentityId.is_in(identities.to_vec()))
         .order_by_asc(consent_event::Column::At)
         .order_by_asc(consent_event::Column::Id);
     let backend = db.get_database_backend();
     if backend != sea_orm::DbBackend::Sqlite {
-        return select.all(db).await;
+        return select.into_model::<Consent>().all(db).await;
     }
-    #[derive(serde::Deserialize)]
-    struct Row {
-        id: i64,
-        identity_id: i64,
-        channel_id: i64,
-        record_id: Option<i64>,
-        event: String,
-        interaction: Option<String>,
-        purpose: String,
-        at: chrono::DateTime<chrono::Utc>,
-        recorded_at: chrono::DateTime<chrono::Utc>,
-        policy_version: String,
-        actor: Option<String>,
-        note: Option<String>,
-    }
-    let columns: Vec<String> = [
+    let columns = [
         "id",
-        "identity_id",
-        "channel_id",
         "record_id",
         "event",
         "interaction",
         "purpose",
         "at",
-        "recorded_at",
         "policy_version",
-        "actor",
-        "note",
     ]
-    .map(String::from)
-    .to_vec();
-    let mut rows: Vec<consent_event::Model> =
-        json_rows::<Row, _>(db, select.build(backend), &columns)
-            .await?
-            .into_iter()
-            .map(|r| consent_event::Model {
-                id: r.id,
-                identity_id: r.identity_id,
-                channel_id: r.channel_id,
-                record_id: r.record_id,
-                event: r.event,
-                interaction: r.interaction,
-                purpose: r.purpose,
-                at: r.at,
-                recorded_at: r.recorded_at,
-                policy_version: r.policy_version,
-                actor: r.actor,
-                note: r.note,
-            })
-            .collect();
+    .map(String::from);
+    let mut rows: Vec<Consent> = json_rows(db, select.build(backend), &columns).await?;
     // json_group_array keeps no order of its own.
     rows.sort_by_key(|c| (c.at, c.id));
     Ok(rows)
@@ -533,7 +513,7 @@ struct After<'a> {
     records: u64,
     withheld: u64,
     restricted: u64,
-    consents: &'a [consent_event::Model],
+    consents: &'a [Consent],
 }
 
 /// `index.html` after the last record's section.
@@ -885,7 +865,7 @@ enum Part {
     Records(Vec<Item>),
     /// What comes after the records. A writer that never gets it gives up.
     End {
-        consents: Vec<consent_event::Model>,
+        consents: Vec<Consent>,
         withheld: u64,
         restricted: u64,
     },
