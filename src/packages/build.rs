@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const PAGE: u64 = 500;
+const PAGE: u64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -111,6 +111,61 @@ struct Source<'a> {
     db: &'a DatabaseConnection,
     identity_ids: Vec<i64>,
     lang: Language,
+    /// Correction notes and moderation decisions of the person's records, by record. They are
+    /// few, so they are read once, by a join, rather than looked up for every page of records.
+    notes: HashMap<i64, Vec<entities::record_note::Model>>,
+    moderations: HashMap<i64, Vec<moderation::Model>>,
+}
+
+impl<'a> Source<'a> {
+    async fn new(
+        db: &'a DatabaseConnection,
+        identity_ids: Vec<i64>,
+        lang: Language,
+    ) -> Result<Self, DbErr> {
+        use entities::record_note;
+        use sea_orm::{JoinType, QuerySelect as _};
+        let theirs = record::Column::AuthorIdentityId.is_in(identity_ids.clone());
+        let mut notes: HashMap<i64, Vec<record_note::Model>> = HashMap::new();
+        for n in record_note::Entity::find()
+            .join(
+                JoinType::InnerJoin,
+                record_note::Entity::belongs_to(record::Entity)
+                    .from(record_note::Column::RecordId)
+                    .to(record::Column::Id)
+                    .into(),
+            )
+            .filter(theirs.clone())
+            .order_by_asc(record_note::Column::Id)
+            .all(db)
+            .await?
+        {
+            notes.entry(n.record_id).or_default().push(n);
+        }
+        let mut moderations: HashMap<i64, Vec<moderation::Model>> = HashMap::new();
+        for m in moderation::Entity::find()
+            .join(
+                JoinType::InnerJoin,
+                moderation::Entity::belongs_to(record::Entity)
+                    .from(moderation::Column::RecordId)
+                    .to(record::Column::Id)
+                    .into(),
+            )
+            .filter(theirs)
+            .order_by_asc(moderation::Column::Id)
+            .all(db)
+            .await?
+        {
+            moderations.entry(m.record_id).or_default().push(m);
+        }
+        Ok(Source {
+            db,
+            identity_ids,
+            lang,
+            notes,
+            moderations,
+        })
+    }
 }
 
 impl Source<'_> {
@@ -149,22 +204,6 @@ impl Source<'_> {
         for v in versions_of(self.db, &ids).await? {
             versions.entry(v.record_id).or_default().push(v);
         }
-        let mut notes: HashMap<i64, Vec<entities::record_note::Model>> = HashMap::new();
-        for n in entities::record_note::Entity::find()
-            .filter(entities::record_note::Column::RecordId.is_in(ids.clone()))
-            .all(self.db)
-            .await?
-        {
-            notes.entry(n.record_id).or_default().push(n);
-        }
-        let mut moderations: HashMap<i64, Vec<moderation::Model>> = HashMap::new();
-        for m in moderation::Entity::find()
-            .filter(moderation::Column::RecordId.is_in(ids))
-            .all(self.db)
-            .await?
-        {
-            moderations.entry(m.record_id).or_default().push(m);
-        }
         let mut parent_ids: Vec<i64> = shown.iter().filter_map(|r| r.parent_id).collect();
         parent_ids.sort_unstable();
         parent_ids.dedup();
@@ -188,8 +227,8 @@ impl Source<'_> {
                 });
                 Item {
                     versions: versions.remove(&r.id).unwrap_or_default(),
-                    moderation: moderations.remove(&r.id).unwrap_or_default(),
-                    notes: notes.remove(&r.id).unwrap_or_default(),
+                    moderation: self.moderations.get(&r.id).cloned().unwrap_or_default(),
+                    notes: self.notes.get(&r.id).cloned().unwrap_or_default(),
                     in_reply_to,
                     record: r,
                 }
@@ -921,11 +960,7 @@ pub async fn build(
         started,
     };
     head.lap("read around the records");
-    let source = Source {
-        db,
-        identity_ids,
-        lang,
-    };
+    let source = Source::new(db, identity_ids, lang).await?;
     // Two pages in flight at most: memory stays bounded whatever the person's record count.
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let writer = tokio::task::spawn_blocking(move || write(head, &mut rx));
