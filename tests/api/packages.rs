@@ -62,6 +62,37 @@ pub(crate) async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64
     (id, token, s["reference"].clone())
 }
 
+/// Moderates the record of channel `ch` with `platform_id` under `rule` through the API.
+async fn moderate(
+    app: &TestApp,
+    token: &str,
+    ch: i64,
+    platform_id: &str,
+    rule: &str,
+    action: &str,
+) -> reqwest::Response {
+    let page = crate::archive::get(
+        app,
+        token,
+        &format!("/api/v1/records?channel={ch}&limit=1000"),
+    )
+    .await;
+    let id = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["platform_id"] == platform_id)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.post_json(
+        &format!("/api/v1/records/{id}/moderation"),
+        token,
+        &json!({"rule": rule, "action": action}),
+    )
+    .await
+}
+
 /// Fails unless `data` is valid under the JSON Schema each package ships as `data.schema.json`.
 pub(crate) fn valid_under_schema(data: &Value) {
     let schema: Value =
@@ -106,54 +137,22 @@ both_backends!(
             "message": "<script>alert(1)</script> Hemligt", "created_time": "2024-03-02T10:00:00+0000",
             "parent": {"id": "1_12"}});
         assert_eq!(import(&app, &archivist, ch, &own_reply).await.status(), 200);
-        let page = crate::archive::get(
+        let r = moderate(
             &app,
             &archivist,
-            &format!("/api/v1/records?channel={ch}&limit=1000"),
+            ch,
+            "1_40",
+            "classified_information",
+            "hide",
         )
         .await;
-        let classified = page["records"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["platform_id"] == "1_40")
-            .unwrap()["id"]
-            .as_i64()
-            .unwrap();
-        let r = app
-            .post_json(
-                &format!("/api/v1/records/{classified}/moderation"),
-                &archivist,
-                &json!({"rule": "classified_information", "action": "hide"}),
-            )
-            .await;
         assert_eq!(r.status(), 201);
         let other = json!({"id": "1_41", "from": {"id": "501", "name": "Anna Andersson"},
             "message": "Tack <b>allihop</b>, \"särskilt\" Bo", "created_time": "2024-03-02T11:00:00+0000",
             "parent": {"id": "1_12"}});
         assert_eq!(import(&app, &archivist, ch, &other).await.status(), 200);
         // Her reply breaks a rule and she is blocked for it: the block is hers to see.
-        let page = crate::archive::get(
-            &app,
-            &archivist,
-            &format!("/api/v1/records?channel={ch}&limit=1000"),
-        )
-        .await;
-        let reply_id = page["records"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["platform_id"] == "1_41")
-            .unwrap()["id"]
-            .as_i64()
-            .unwrap();
-        let r = app
-            .post_json(
-                &format!("/api/v1/records/{reply_id}/moderation"),
-                &archivist,
-                &json!({"rule": "profanity", "action": "block_author"}),
-            )
-            .await;
+        let r = moderate(&app, &archivist, ch, "1_41", "profanity", "block_author").await;
         assert_eq!(r.status(), 201);
         let block_number = r.json::<Value>().await.unwrap()["moderation"]["registration_number"]
             .as_str()
