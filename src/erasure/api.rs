@@ -32,9 +32,9 @@ pub struct ItemTask {
 pub struct ErasureItemView {
     pub id: i64,
     /// `record`, `publication` (where a record shows on the channel), `profile`, `consent_events`,
-    /// `package` or `case_file`.
+    /// `package`, `block` (one of the person's accounts blocked on a channel) or `case_file`.
     pub kind: String,
-    /// The record, identity, package or request the item is about.
+    /// The record, identity, package, block or request the item is about.
     pub target_id: Option<i64>,
     /// What the item is, without its content: "Kommentar 2024-03-01".
     pub label: String,

@@ -21,6 +21,7 @@ vocabulary!(
         Profile => "profile",
         ConsentEvents => "consent_events",
         Package => "package",
+        Block => "block",
         CaseFile => "case_file",
     }
 );

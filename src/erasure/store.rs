@@ -12,8 +12,8 @@ use crate::requests::rules::{Action, RequestType, Status};
 use crate::requests::{RequestError, event, language_of, lock, log, move_to, send, status_of};
 use chrono::NaiveDate;
 use entities::{
-    channel, consent_event, erasure_item, erasure_plan, identity, legal_hold, moderation, package,
-    record, request, request_identity, suppression, unpublish_task,
+    channel, consent_event, erasure_item, erasure_plan, identity, identity_block, legal_hold,
+    moderation, package, record, request, request_identity, suppression, unpublish_task,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -214,6 +214,37 @@ async fn compute<C: ConnectionTrait>(
                 ..Params::default()
             },
         });
+    }
+
+    // Blocks of the person's accounts are kept: each is part of a moderation decision, and the
+    // person is told so rather than left to wonder.
+    let blocks = identity_block::Entity::find()
+        .filter(identity_block::Column::IdentityId.is_in(ids.clone()))
+        .order_by_asc(identity_block::Column::Id)
+        .all(db)
+        .await?;
+    if !blocks.is_empty() {
+        let names: HashMap<i64, String> = channel::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, format!("{} {}", c.platform, c.name)))
+            .collect();
+        for b in blocks {
+            let on = names.get(&b.channel_id).map_or("?", String::as_str);
+            let since = b.blocked_at.date_naive();
+            items.push(NewItem {
+                kind: ItemKind::Block,
+                target_id: Some(b.id),
+                label: match lang {
+                    Language::Sv => format!("Blockering på {on} sedan {since}"),
+                    Language::En => format!("Block on {on} since {since}"),
+                },
+                decision: ItemDecision::Retain,
+                ground: Ground::ModerationCase,
+                params: Params::default(),
+            });
+        }
     }
 
     let erased_ids: Vec<i64> = erased.iter().copied().collect();

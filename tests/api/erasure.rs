@@ -637,6 +637,83 @@ both_backends!(
 );
 
 both_backends!(
+    a_block_of_the_person_is_kept_and_the_person_told,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let w = world(&app).await;
+        // The person's reply breaks a rule and they are blocked on the Page for it.
+        let ids = ids_by_platform_id(&app, &w.officer).await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/records/{}/moderation", ids[REPLY]),
+                &w.archivist,
+                &json!({"rule": "profanity", "action": "block_author"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let blocks = get(&app, &w.officer, "/api/v1/blocks").await;
+        let block = blocks[0]["id"].as_i64().unwrap();
+
+        let (id, status_token) = erasure_request(&app, &w.officer).await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/plan"),
+                &w.officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let plan: Value = r.json().await.unwrap();
+        let kept = item(&plan, "block", block);
+        assert_eq!(kept["decision"], "retain");
+        assert_eq!(kept["ground"], "moderation_case");
+        assert!(
+            kept["label"]
+                .as_str()
+                .unwrap()
+                .starts_with("Blockering på facebook "),
+            "{kept}"
+        );
+        // A kept item cannot be excluded: there is nothing to leave undone.
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/plan/items/{}/exclude", kept["id"]),
+                &w.officer,
+                &json!({"reason": "Ingen anledning"}),
+            )
+            .await;
+        assert_eq!(r.status(), 409);
+
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/approve"),
+                &w.officer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let done: Value = r.json().await.unwrap();
+        assert_eq!(item(&done["plan"], "block", block)["outcome"], "kept");
+        let blocks = get(&app, &w.officer, "/api/v1/blocks").await;
+        assert_eq!(blocks.as_array().unwrap().len(), 1, "the block stays");
+        let view: Value = app
+            .client
+            .get(app.url(&format!("/api/v1/requests/{id}")))
+            .bearer_auth(&status_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(view["erasure_outcome"].as_array().unwrap().iter().any(|o| {
+            o["label"].as_str().unwrap().starts_with("Blockering på")
+                && o["ground"] == "moderation_case"
+        }));
+    }
+);
+
+both_backends!(
     an_execution_that_fails_midway_leaves_nothing_half_done,
     |b: Backend| async move {
         let app = spawn_app(b).await;
