@@ -115,11 +115,14 @@ async fn compute<C: ConnectionTrait>(
         ));
     }
     let ids: Vec<i64> = identities.iter().map(|i| i.id).collect();
-    let records = record::Entity::find()
-        .filter(record::Column::AuthorIdentityId.is_in(ids.clone()))
-        .order_by_asc(record::Column::Id)
-        .all(db)
-        .await?;
+    // A heavy identity has a thousand records or more: on SQLite they come as one JSON row.
+    let records = crate::archive::store::fetch_records(
+        db,
+        record::Entity::find()
+            .filter(record::Column::AuthorIdentityId.is_in(ids.clone()))
+            .order_by_asc(record::Column::Id),
+    )
+    .await?;
     let record_ids: Vec<i64> = records.iter().map(|r| r.id).collect();
     let mut moderated: HashSet<i64> = HashSet::new();
     for chunk in record_ids.chunks(CHUNK) {
@@ -758,10 +761,11 @@ async fn execute(
     let mut touched: Vec<record::Model> = Vec::new();
     for chunk in wanted.chunks(CHUNK) {
         touched.extend(
-            record::Entity::find()
-                .filter(record::Column::Id.is_in(chunk.to_vec()))
-                .all(txn)
-                .await?,
+            crate::archive::store::fetch_records(
+                txn,
+                record::Entity::find().filter(record::Column::Id.is_in(chunk.to_vec())),
+            )
+            .await?,
         );
     }
     let records: HashMap<i64, &record::Model> = touched.iter().map(|r| (r.id, r)).collect();
