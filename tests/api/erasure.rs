@@ -148,6 +148,19 @@ async fn erasure_request(app: &TestApp, officer: &str) -> (i64, String) {
     (id, s["status_token"].as_str().unwrap().to_owned())
 }
 
+/// The officer's `action` (`plan`, `approve`) on request `id`, which must succeed; its answer.
+async fn act(app: &TestApp, officer: &str, id: i64, action: &str) -> Value {
+    let r = app
+        .post_json(
+            &format!("/api/v1/requests/{id}/{action}"),
+            officer,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{action}");
+    r.json().await.unwrap()
+}
+
 /// `(kind, target, decision, ground)` of every item, in the plan's order.
 fn decisions(plan: &Value) -> Vec<(String, i64, String, String)> {
     plan["items"]
@@ -539,14 +552,7 @@ both_backends!(
         assert_eq!(again["plan"]["id"], plan["id"]);
 
         // The person reads the outcome item by item on the status page, and in the mail.
-        let r = app
-            .client
-            .get(app.url(&format!("/api/v1/requests/{id}")))
-            .bearer_auth(&status_token)
-            .send()
-            .await
-            .unwrap();
-        let view: Value = r.json().await.unwrap();
+        let view = get(&app, &status_token, &format!("/api/v1/requests/{id}")).await;
         assert_eq!(view["status"], "completed");
         let outcome = view["erasure_outcome"].as_array().unwrap();
         assert!(
@@ -596,14 +602,7 @@ both_backends!(
         let app = spawn_app(b).await;
         let w = world(&app).await;
         let (id, _) = erasure_request(&app, &w.officer).await;
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{id}/plan"),
-                &w.officer,
-                &json!({}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
+        act(&app, &w.officer, id, "plan").await;
         // A new comment of the person reaches the archive after the plan was computed.
         let r = import(
             &app,
@@ -613,15 +612,7 @@ both_backends!(
         )
         .await;
         assert_eq!(r.status(), 200);
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{id}/approve"),
-                &w.officer,
-                &json!({}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-        let done: Value = r.json().await.unwrap();
+        let done = act(&app, &w.officer, id, "approve").await;
         assert_eq!(done["recomputed"], true);
         let changes = done["changes"].as_array().unwrap();
         assert_eq!(changes.len(), 2, "{changes:?}");
@@ -655,15 +646,7 @@ both_backends!(
         let block = blocks[0]["id"].as_i64().unwrap();
 
         let (id, status_token) = erasure_request(&app, &w.officer).await;
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{id}/plan"),
-                &w.officer,
-                &json!({}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-        let plan: Value = r.json().await.unwrap();
+        let plan = act(&app, &w.officer, id, "plan").await;
         let kept = item(&plan, "block", block);
         assert_eq!(kept["decision"], "retain");
         assert_eq!(kept["ground"], "moderation_case");
@@ -684,28 +667,11 @@ both_backends!(
             .await;
         assert_eq!(r.status(), 409);
 
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{id}/approve"),
-                &w.officer,
-                &json!({}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-        let done: Value = r.json().await.unwrap();
+        let done = act(&app, &w.officer, id, "approve").await;
         assert_eq!(item(&done["plan"], "block", block)["outcome"], "kept");
         let blocks = get(&app, &w.officer, "/api/v1/blocks").await;
         assert_eq!(blocks.as_array().unwrap().len(), 1, "the block stays");
-        let view: Value = app
-            .client
-            .get(app.url(&format!("/api/v1/requests/{id}")))
-            .bearer_auth(&status_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view = get(&app, &status_token, &format!("/api/v1/requests/{id}")).await;
         assert!(view["erasure_outcome"].as_array().unwrap().iter().any(|o| {
             o["label"].as_str().unwrap().starts_with("Blockering på")
                 && o["ground"] == "moderation_case"
