@@ -1249,3 +1249,99 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     }
     Ok((hex::encode(hash.finalize()), size))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(dir: &Path) -> Head {
+        let at = chrono::Utc::now();
+        Head {
+            dir: dir.to_owned(),
+            package_id: 7,
+            req: request::Model {
+                id: 1,
+                reference: "DSR-2026-000001".into(),
+                request_type: "access".into(),
+                status: "completed".into(),
+                email: "anna@example.se".into(),
+                language: "sv".into(),
+                message: None,
+                received_at: at,
+                due_at: at.date_naive(),
+                extended_due_at: None,
+                extension_months: 0,
+                extension_reason: None,
+                status_token_hash: String::new(),
+                registration_number: None,
+                assignee: None,
+                duplicate_of: None,
+                created_by: "test".into(),
+                created_at: at,
+                updated_at: at,
+                closed_at: None,
+                refusal_reason: None,
+                email_verified_at: None,
+                code_hash: None,
+                code_expires_at: None,
+                code_attempts: 0,
+                codes_sent: 0,
+                code_sent_at: None,
+                account_phrase: String::new(),
+            },
+            kind: PackageKind::Access,
+            lang: Language::Sv,
+            identities: vec![],
+            channels: HashMap::new(),
+            decisions: vec![],
+            earlier: vec![],
+            blocks: vec![],
+            built_at: at,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_build_whose_records_stop_short_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        tx.try_send(Part::Records(vec![])).unwrap();
+        // The reader fails: the end of the records never comes.
+        drop(tx);
+        let written = write(head(dir.path()), &mut rx);
+        assert!(matches!(written, Err(BuildError::Incomplete)));
+        assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
+    }
+
+    #[test]
+    fn a_finished_build_leaves_only_the_zip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        tx.try_send(Part::End {
+            consents: vec![],
+            withheld: 2,
+            restricted: 0,
+        })
+        .unwrap();
+        drop(tx);
+        let built = write(head(dir.path()), &mut rx).unwrap();
+        assert_eq!(
+            files(dir.path()),
+            [built.path.file_name().unwrap().to_string_lossy()]
+        );
+        assert_eq!(built.records, 0);
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&built.path).unwrap()).unwrap();
+        let mut html = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(INDEX_HTML).unwrap(), &mut html).unwrap();
+        assert!(html.contains("Inget hittades.") && html.contains("2 poster har hållits inne"));
+    }
+}
