@@ -385,15 +385,7 @@ both_backends!(
             snapshot.push(get(&app, &officer, &format!("/api/v1/records/{rid}")).await);
         }
 
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{id}/approve"),
-                &officer,
-                &json!({}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-        let done: Value = r.json().await.unwrap();
+        let done = act(&app, &officer, id, "approve").await;
         assert_eq!(done["recomputed"], false);
         assert_eq!(done["already_executed"], false);
         let plan = &done["plan"];
@@ -685,14 +677,7 @@ both_backends!(
         let app = spawn_app(b).await;
         let w = world(&app).await;
         let (id, _) = erasure_request(&app, &w.officer).await;
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{id}/plan"),
-                &w.officer,
-                &json!({}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
+        act(&app, &w.officer, id, "plan").await;
         let records_before = ids_by_platform_id(&app, &w.officer).await;
         let audit_before = get(&app, &app.admin, "/api/v1/audit?limit=500").await["entries"]
             .as_array()
@@ -762,15 +747,7 @@ both_backends!(
                 .await
                 .unwrap();
         }
-        let r = app
-            .post_json(
-                &format!("/api/v1/requests/{id}/approve"),
-                &w.officer,
-                &json!({}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-        let done: Value = r.json().await.unwrap();
+        let done = act(&app, &w.officer, id, "approve").await;
         assert_eq!(done["plan"]["status"], "executed");
         assert_eq!(done["plan"]["totals"]["erase"], 4);
         let tasks = get(&app, &w.officer, "/api/v1/unpublish-tasks").await;
