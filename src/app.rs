@@ -21,6 +21,8 @@ pub struct AppState {
     pub erasure_policy: Arc<crate::erasure::Policy>,
     /// The key of the suppression list's hashes.
     pub suppression_key: crate::erasure::SuppressionKey,
+    /// Submitted requests, taken in by batches.
+    pub intakes: requests::Intakes,
 }
 
 impl AppState {
@@ -35,12 +37,7 @@ impl AppState {
 
     /// The diarium's series and number pattern.
     pub fn numbering(&self) -> crate::registry::Numbering {
-        crate::registry::Numbering {
-            series: self.settings.registration_series.clone(),
-            pattern: self.settings.registration_pattern.clone(),
-            // Checked when the settings were loaded.
-            time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
-        }
+        numbering(&self.settings)
     }
 
     /// What erasure needs of the settings.
@@ -55,12 +52,7 @@ impl AppState {
 
     /// What requests need of the settings.
     pub fn request_context(&self) -> crate::requests::store::Context {
-        crate::requests::store::Context {
-            public_url: self.settings.public_url.clone(),
-            numbering: self.numbering(),
-            // Checked when the settings were loaded.
-            time_zone: self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
-        }
+        request_context(&self.settings)
     }
 }
 
@@ -236,6 +228,24 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
         .around(move |ep, req| request_id::middleware(ep, req, metrics.clone()))
 }
 
+fn numbering(settings: &Settings) -> crate::registry::Numbering {
+    crate::registry::Numbering {
+        series: settings.registration_series.clone(),
+        pattern: settings.registration_pattern.clone(),
+        // Checked when the settings were loaded.
+        time_zone: settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
+    }
+}
+
+fn request_context(settings: &Settings) -> crate::requests::store::Context {
+    crate::requests::store::Context {
+        public_url: settings.public_url.clone(),
+        numbering: numbering(settings),
+        // Checked when the settings were loaded.
+        time_zone: settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
+    }
+}
+
 /// Connects, migrates, schedules the recurring jobs and returns the state the router needs.
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let db =
@@ -247,7 +257,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     );
     let erasure_policy = crate::erasure::load_policy(&settings).map_err(anyhow::Error::msg)?;
     let suppression_key = crate::erasure::load_key(&settings)?;
+    let intakes = requests::Intakes::start(db.clone(), request_context(&settings));
     let state = AppState {
+        intakes,
         db,
         settings: Arc::new(settings),
         metrics: Arc::default(),

@@ -4,7 +4,7 @@ pub mod api;
 pub mod rules;
 pub mod store;
 
-pub use store::{Actor, NewEntry, append};
+pub use store::{Actor, NewEntry, append, append_many};
 
 /// Now, truncated to microseconds: PostgreSQL keeps no more, and a hash over a time must
 /// survive the round trip through either database.

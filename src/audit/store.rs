@@ -3,7 +3,7 @@ use super::rules::{self, Break, EntryFields, GENESIS};
 use chrono::{DateTime, Utc};
 use entities::audit_log;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
@@ -36,44 +36,63 @@ pub async fn append<C: ConnectionTrait>(
     actor: &Actor,
     entry: NewEntry,
 ) -> Result<audit_log::Model, DbErr> {
+    append_many(txn, vec![(actor.clone(), entry)])
+        .await?
+        .pop()
+        .ok_or_else(|| DbErr::Custom("an audit entry was not written".into()))
+}
+
+/// Appends entries in order inside the caller's transaction: the tail is read once and the
+/// entries are chained onto it and written in one statement.
+pub async fn append_many<C: ConnectionTrait>(
+    txn: &C,
+    entries: Vec<(Actor, NewEntry)>,
+) -> Result<Vec<audit_log::Model>, DbErr> {
+    if entries.is_empty() {
+        return Ok(vec![]);
+    }
     // Two writers must not both chain onto the same tail. On PostgreSQL a transaction-scoped
     // advisory lock serialises appenders; SQLite already has a single writer.
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared("SELECT pg_advisory_xact_lock(7306752717)")
             .await?;
     }
-    let prev_hash = audit_log::Entity::find()
+    let mut prev_hash = audit_log::Entity::find()
         .order_by_desc(audit_log::Column::Id)
         .one(txn)
         .await?
         .map(|m| m.hash)
         .unwrap_or_else(|| GENESIS.to_owned());
-    let at = super::now();
-    let details = entry.details.to_string();
-    let hash = rules::entry_hash(
-        &prev_hash,
-        &EntryFields {
-            at,
-            actor: &actor.id,
-            role: &actor.role,
-            action: entry.action,
-            target: &entry.target,
-            details: &details,
-        },
-    );
-    audit_log::ActiveModel {
-        at: Set(at),
-        actor: Set(actor.id.clone()),
-        role: Set(actor.role.clone()),
-        action: Set(entry.action.to_owned()),
-        target: Set(entry.target),
-        details: Set(details),
-        prev_hash: Set(prev_hash),
-        hash: Set(hash),
-        ..Default::default()
+    let mut rows = Vec::with_capacity(entries.len());
+    for (actor, entry) in entries {
+        let at = super::now();
+        let details = entry.details.to_string();
+        let hash = rules::entry_hash(
+            &prev_hash,
+            &EntryFields {
+                at,
+                actor: &actor.id,
+                role: &actor.role,
+                action: entry.action,
+                target: &entry.target,
+                details: &details,
+            },
+        );
+        rows.push(audit_log::ActiveModel {
+            at: Set(at),
+            actor: Set(actor.id),
+            role: Set(actor.role),
+            action: Set(entry.action.to_owned()),
+            target: Set(entry.target),
+            details: Set(details),
+            prev_hash: Set(std::mem::replace(&mut prev_hash, hash.clone())),
+            hash: Set(hash),
+            ..Default::default()
+        });
     }
-    .insert(txn)
-    .await
+    audit_log::Entity::insert_many(rows)
+        .exec_with_returning(txn)
+        .await
 }
 
 #[derive(Debug, Default)]

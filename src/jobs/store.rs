@@ -3,7 +3,7 @@ use super::rules::{self, DONE, FAILED, QUEUED, RUNNING};
 use crate::audit::now;
 use entities::job;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, QueryFilter, Set, Statement, Value,
 };
 use std::time::Duration;
@@ -24,7 +24,32 @@ pub async fn enqueue_at<C: ConnectionTrait>(
     payload: &serde_json::Value,
     run_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<job::Model, DbErr> {
+    job::Entity::insert(new_job(kind, payload, run_at))
+        .exec_with_returning(conn)
+        .await
+}
+
+/// Enqueues one job of `kind` per payload, to run now, in one statement.
+pub async fn enqueue_many<C: ConnectionTrait>(
+    conn: &C,
+    kind: &str,
+    payloads: &[serde_json::Value],
+) -> Result<(), DbErr> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
     let at = now();
+    job::Entity::insert_many(payloads.iter().map(|p| new_job(kind, p, at)))
+        .exec_without_returning(conn)
+        .await
+        .map(|_| ())
+}
+
+fn new_job(
+    kind: &str,
+    payload: &serde_json::Value,
+    run_at: chrono::DateTime<chrono::Utc>,
+) -> job::ActiveModel {
     job::ActiveModel {
         kind: Set(kind.to_owned()),
         payload: Set(payload.to_string()),
@@ -34,12 +59,10 @@ pub async fn enqueue_at<C: ConnectionTrait>(
         locked_by: Set(None),
         locked_until: Set(None),
         last_error: Set(None),
-        created_at: Set(at),
+        created_at: Set(now()),
         finished_at: Set(None),
         ..Default::default()
     }
-    .insert(conn)
-    .await
 }
 
 /// Makes sure one job of a recurring `kind` is waiting: enqueues it at `run_at` unless one is

@@ -14,8 +14,22 @@ pub async fn queue<C: ConnectionTrait>(
     to: &Email,
     mail: &Rendered,
 ) -> Result<outbox::Model, DbErr> {
+    queue_many(conn, &[(to, mail)])
+        .await?
+        .pop()
+        .ok_or_else(|| DbErr::Custom("a mail was not queued".into()))
+}
+
+/// Queues mails and their jobs inside the caller's transaction: two statements, however many.
+pub async fn queue_many<C: ConnectionTrait>(
+    conn: &C,
+    mails: &[(&Email, &Rendered)],
+) -> Result<Vec<outbox::Model>, DbErr> {
+    if mails.is_empty() {
+        return Ok(vec![]);
+    }
     let at = now();
-    let row = outbox::ActiveModel {
+    let rows = outbox::Entity::insert_many(mails.iter().map(|(to, mail)| outbox::ActiveModel {
         recipient: Set(to.as_str().to_owned()),
         subject: Set(mail.subject.clone()),
         body_text: Set(mail.text.clone()),
@@ -27,12 +41,15 @@ pub async fn queue<C: ConnectionTrait>(
         created_at: Set(at),
         sent_at: Set(None),
         ..Default::default()
-    }
-    .insert(conn)
+    }))
+    .exec_with_returning(conn)
     .await?;
-    crate::jobs::store::enqueue(conn, JOB_KIND, &serde_json::json!({ "outbox_id": row.id }))
-        .await?;
-    Ok(row)
+    let payloads: Vec<_> = rows
+        .iter()
+        .map(|r| serde_json::json!({ "outbox_id": r.id }))
+        .collect();
+    crate::jobs::store::enqueue_many(conn, JOB_KIND, &payloads).await?;
+    Ok(rows)
 }
 
 pub async fn find(db: &DatabaseConnection, id: i64) -> Result<Option<outbox::Model>, DbErr> {

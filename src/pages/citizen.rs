@@ -200,7 +200,7 @@ pub async fn submit(
         Err(_) => return internal(lang, "/"),
     };
     let st = state(req);
-    match requests::submit(&st.db, &st.request_context(), new, &citizen()).await {
+    match st.intakes.submit(new, &citizen()).await {
         Ok(s) => match s.status_token {
             Some(token) => see_other(&format!(
                 "/requests/{}?token={token}&lang={}&submitted=1",

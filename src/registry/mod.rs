@@ -4,4 +4,4 @@ pub mod api;
 pub mod rules;
 pub mod store;
 
-pub use store::{NewRegistration, Numbering, next_seq, register};
+pub use store::{NewRegistration, Numbering, register, register_many};

@@ -19,18 +19,24 @@ pub struct Numbering {
     pub time_zone: chrono_tz::Tz,
 }
 
-/// The next sequence of `series` in `year`. The counter row is locked until the caller's
-/// transaction ends, so concurrent allocations queue and a rolled-back one leaves no gap.
-pub async fn next_seq<C: ConnectionTrait>(txn: &C, series: &str, year: i32) -> Result<i64, DbErr> {
+/// The next `n` sequences of `series` in `year`, taken at once. The counter row is locked until
+/// the caller's transaction ends, so concurrent allocations queue and a rolled-back one leaves no
+/// gap.
+async fn next_seqs<C: ConnectionTrait>(
+    txn: &C,
+    series: &str,
+    year: i32,
+    n: i64,
+) -> Result<std::ops::Range<i64>, DbErr> {
     let backend = txn.get_database_backend();
     let (ins, upd) = match backend {
         DbBackend::Postgres => (
             "INSERT INTO registration_counter (series, year, last) VALUES ($1, $2, 0) ON CONFLICT (series, year) DO NOTHING",
-            "UPDATE registration_counter SET last = last + 1 WHERE series = $1 AND year = $2 RETURNING last",
+            "UPDATE registration_counter SET last = last + $3 WHERE series = $1 AND year = $2 RETURNING last",
         ),
         _ => (
-            "INSERT INTO registration_counter (series, year, last) VALUES (?, ?, 0) ON CONFLICT (series, year) DO NOTHING",
-            "UPDATE registration_counter SET last = last + 1 WHERE series = ? AND year = ? RETURNING last",
+            "INSERT INTO registration_counter (series, year, last) VALUES (?1, ?2, 0) ON CONFLICT (series, year) DO NOTHING",
+            "UPDATE registration_counter SET last = last + ?3 WHERE series = ?1 AND year = ?2 RETURNING last",
         ),
     };
     txn.execute_raw(Statement::from_sql_and_values(
@@ -43,11 +49,12 @@ pub async fn next_seq<C: ConnectionTrait>(txn: &C, series: &str, year: i32) -> R
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             upd,
-            [series.into(), year.into()],
+            [series.into(), year.into(), n.into()],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("registration counter vanished".into()))?;
-    row.try_get("", "last")
+    let last: i64 = row.try_get("", "last")?;
+    Ok(last - n + 1..last + 1)
 }
 
 pub struct NewRegistration {
@@ -64,15 +71,35 @@ pub async fn register<C: ConnectionTrait>(
     new: NewRegistration,
     actor: &Actor,
 ) -> Result<registration::Model, DbErr> {
+    register_many(txn, numbering, vec![(new, actor)])
+        .await?
+        .pop()
+        .ok_or_else(|| DbErr::Custom("a registration was not written".into()))
+}
+
+/// Allocates consecutive numbers and writes the registrations in the given order, each by its
+/// actor, in the caller's transaction.
+pub async fn register_many<C: ConnectionTrait>(
+    txn: &C,
+    numbering: &Numbering,
+    new: Vec<(NewRegistration, &Actor)>,
+) -> Result<Vec<registration::Model>, DbErr> {
+    if new.is_empty() {
+        return Ok(vec![]);
+    }
     let at = now();
     let year = at.with_timezone(&numbering.time_zone).year();
-    let seq = next_seq(txn, &numbering.series, year).await?;
-    let number = format_number(&numbering.pattern, &numbering.series, year, seq);
-    registration::ActiveModel {
+    let seqs = next_seqs(txn, &numbering.series, year, new.len() as i64).await?;
+    let rows = new.into_iter().zip(seqs).map(|((new, actor), seq)| registration::ActiveModel {
         series: Set(numbering.series.clone()),
         year: Set(year),
         seq: Set(seq),
-        number: Set(number),
+        number: Set(format_number(
+            &numbering.pattern,
+            &numbering.series,
+            year,
+            seq,
+        )),
         reason: Set(new.reason.as_str().to_owned()),
         record_id: Set(new.record_id),
         request_id: Set(new.request_id),
@@ -80,9 +107,13 @@ pub async fn register<C: ConnectionTrait>(
         registered_at: Set(at),
         registered_by: Set(actor.id.clone()),
         ..Default::default()
-    }
-    .insert(txn)
-    .await
+    });
+    let mut written = registration::Entity::insert_many(rows)
+        .exec_with_returning(txn)
+        .await?;
+    // The numbers are consecutive in the order given; RETURNING promises no order.
+    written.sort_by_key(|r| r.seq);
+    Ok(written)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -810,7 +810,7 @@ impl RequestsApi {
             }
         };
         let new = new_request(body.0, matches!(auth, IntakeAuth::Staff(_)))?;
-        let submitted = store::submit(&state.db, &state.request_context(), new, &actor).await?;
+        let submitted = state.intakes.submit(new, &actor).await?;
         let r = submitted.request;
         Ok(SubmitResponse::Accepted(Json(Submitted {
             id: r.id,

@@ -2,10 +2,12 @@
 //! account, or an officer's check), the officer's queue and actions, the Art. 12(3) clock, mail.
 pub mod api;
 pub mod clock;
+mod intakes;
 pub mod mail;
 pub mod rules;
 pub mod store;
 
+pub use intakes::Intakes;
 pub use store::prove_by_message;
 /// What other capabilities (erasure) use to act on a request's case file.
 pub use store::{RequestError, event, language_of, lock, log, move_to, send, status_of};

@@ -1,5 +1,8 @@
 //! Intake: a new request registered, referenced and mailed; duplicates linked; accounts matched.
 use super::*;
+use sea_orm::sea_query::CaseStatement;
+use sea_orm::{DbBackend, Statement};
+use std::collections::HashMap;
 
 pub struct NewIdentity {
     pub platform: String,
@@ -33,6 +36,12 @@ fn identity_keys(ids: &[(String, String)]) -> Vec<(String, String)> {
     keys
 }
 
+/// One submission waiting to be taken in: what is asked, and who asks.
+pub struct Intake {
+    pub new: NewRequest,
+    pub actor: Actor,
+}
+
 /// Takes in a request: registered, a reference and a due date, its identities matched against
 /// the archive, the receipt and the code mailed. A duplicate of an open request is linked to it.
 pub async fn submit(
@@ -41,18 +50,178 @@ pub async fn submit(
     new: NewRequest,
     actor: &Actor,
 ) -> Result<Submitted, RequestError> {
+    let intake = Intake {
+        new,
+        actor: actor.clone(),
+    };
+    submit_many(db, ctx, &[intake])
+        .await?
+        .pop()
+        .ok_or_else(|| DbErr::Custom("an intake was not answered".into()).into())
+}
+
+/// What becomes of one intake of a batch.
+enum Fate {
+    /// A new request: its place among the batch's new ones.
+    New(usize),
+    /// The same as an open request, which it is added to.
+    Duplicate(request::Model),
+    /// The same as an earlier new request of the same batch.
+    DuplicateOfNew(usize),
+}
+
+/// The secrets of a new request, made before its row exists.
+struct Fresh {
+    intake: usize,
+    token: String,
+    code: String,
+    due: NaiveDate,
+}
+
+/// Takes in several requests as [`submit`] takes in one, in one transaction whose statements
+/// each serve the whole batch; the answers come in the order of the intakes. An intake that
+/// repeats an open request, or an earlier intake of the batch, is added to it.
+pub async fn submit_many(
+    db: &DatabaseConnection,
+    ctx: &Context,
+    batch: &[Intake],
+) -> Result<Vec<Submitted>, RequestError> {
     let txn = db.begin().await?;
     let at = now();
-    let email = new.email.as_str().to_lowercase();
-    let wanted = identity_keys(
-        &new.identities
-            .iter()
-            .map(|i| (i.platform.clone(), i.value.clone()))
-            .collect::<Vec<_>>(),
-    );
+    let year = ctx.today(at).year();
+    let emails: Vec<String> = batch
+        .iter()
+        .map(|i| i.new.email.as_str().to_lowercase())
+        .collect();
+    let wanted: Vec<Vec<(String, String)>> = batch
+        .iter()
+        .map(|i| {
+            identity_keys(
+                &i.new
+                    .identities
+                    .iter()
+                    .map(|x| (x.platform.clone(), x.value.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let open = open_requests(&txn, &emails).await?;
+    let mut fates = Vec::with_capacity(batch.len());
+    let mut fresh: Vec<Fresh> = vec![];
+    {
+        let mut firsts: HashMap<(&str, &str, &[(String, String)]), usize> = HashMap::new();
+        for (k, intake) in batch.iter().enumerate() {
+            let kind = intake.new.request_type.as_str();
+            let same = (emails[k].as_str(), kind, wanted[k].as_slice());
+            if let Some((r, _)) = open
+                .iter()
+                .find(|(r, keys)| (r.email.as_str(), r.request_type.as_str(), keys.as_slice()) == same)
+            {
+                fates.push(Fate::Duplicate(r.clone()));
+            } else if let Some(&n) = firsts.get(&same) {
+                fates.push(Fate::DuplicateOfNew(n));
+            } else {
+                firsts.insert(same, fresh.len());
+                fates.push(Fate::New(fresh.len()));
+                let received = intake.new.received_at.unwrap_or(at);
+                fresh.push(Fresh {
+                    intake: k,
+                    token: new_status_token(),
+                    code: new_code(),
+                    due: due_date(ctx.today(received), 1),
+                });
+            }
+        }
+    }
+
+    let created = create(&txn, ctx, batch, &emails, &fresh, at, year).await?;
+    identities(&txn, batch, &fresh, &created).await?;
+
+    let mut events = vec![];
+    let mut mails = vec![];
+    let mut entries = vec![];
+    for (fate, intake) in fates.iter().zip(batch) {
+        let actor = &intake.actor;
+        let r = match fate {
+            Fate::New(n) => {
+                let (r, f) = (&created[*n], &fresh[*n]);
+                events.push(history(r.id, actor, "received", serde_json::json!({"due_at": f.due})));
+                let link = ctx.status_link(r.id, &f.token);
+                let case = Case {
+                    lang: language_of(r),
+                    reference: &r.reference,
+                    request_type: &r.request_type,
+                    due: f.due,
+                    status_link: &link,
+                };
+                mails.push((address(r)?, letters::receipt(&case)));
+                mails.push((
+                    address(r)?,
+                    letters::code(case.lang, &r.reference, &f.code, CODE_MINUTES),
+                ));
+                entries.push((
+                    actor.clone(),
+                    entry(
+                        "request.submit",
+                        r.id,
+                        serde_json::json!({"type": r.request_type, "reference": r.reference,
+                            "received_at": r.received_at, "due_at": f.due}),
+                    ),
+                ));
+                continue;
+            }
+            Fate::Duplicate(r) => r,
+            Fate::DuplicateOfNew(n) => &created[*n],
+        };
+        events.push(history(r.id, actor, "duplicate_received", serde_json::json!({})));
+        mails.push((
+            address(r)?,
+            letters::duplicate(language_of(r), &r.reference, &r.status),
+        ));
+        entries.push((
+            actor.clone(),
+            entry("request.duplicate", r.id, serde_json::json!({})),
+        ));
+    }
+    request_event::Entity::insert_many(events)
+        .exec_without_returning(&txn)
+        .await?;
+    let mails: Vec<_> = mails.iter().map(|(to, m)| (to, m)).collect();
+    crate::mail::store::queue_many(&txn, &mails).await?;
+    // The audit chain serialises every writer: it comes last, just before the commit.
+    audit::append_many(&txn, entries).await?;
+    txn.commit().await?;
+
+    let mut tokens: Vec<Option<String>> = fresh.into_iter().map(|f| Some(f.token)).collect();
+    Ok(fates
+        .into_iter()
+        .map(|fate| match fate {
+            Fate::New(n) => Submitted {
+                request: created[n].clone(),
+                status_token: tokens[n].take(),
+                duplicate: false,
+            },
+            Fate::Duplicate(r) => Submitted {
+                request: r,
+                status_token: None,
+                duplicate: true,
+            },
+            Fate::DuplicateOfNew(n) => Submitted {
+                request: created[n].clone(),
+                status_token: None,
+                duplicate: true,
+            },
+        })
+        .collect())
+}
+
+/// The open requests from any of `emails`, each with its accounts' keys.
+async fn open_requests(
+    txn: &DatabaseTransaction,
+    emails: &[String],
+) -> Result<Vec<(request::Model, Vec<(String, String)>)>, DbErr> {
     let open: Vec<request::Model> = request::Entity::find()
-        .filter(request::Column::Email.eq(email.clone()))
-        .filter(request::Column::RequestType.eq(new.request_type.as_str()))
+        .filter(request::Column::Email.is_in(emails.iter().cloned()))
         .filter(
             request::Column::Status.is_in(
                 [
@@ -64,229 +233,357 @@ pub async fn submit(
                 .map(Status::as_str),
             ),
         )
-        .all(&txn)
+        .order_by_asc(request::Column::Id)
+        .all(txn)
         .await?;
-    for existing in open {
-        let ids: Vec<(String, String)> = request_identity::Entity::find()
-            .filter(request_identity::Column::RequestId.eq(existing.id))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|i| (i.platform, i.value))
-            .collect();
-        if identity_keys(&ids) == wanted {
-            event(
-                &txn,
-                existing.id,
-                &actor.id,
-                "duplicate_received",
-                true,
-                serde_json::json!({}),
-            )
-            .await?;
-            send(
-                &txn,
-                &existing,
-                &letters::duplicate(
-                    language_of(&existing),
-                    &existing.reference,
-                    &existing.status,
-                ),
-            )
-            .await?;
-            log(
-                &txn,
-                actor,
-                "request.duplicate",
-                existing.id,
-                serde_json::json!({}),
-            )
-            .await?;
-            txn.commit().await?;
-            return Ok(Submitted {
-                request: existing,
-                status_token: None,
-                duplicate: true,
-            });
-        }
+    if open.is_empty() {
+        return Ok(vec![]);
     }
+    let mut accounts: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    for i in request_identity::Entity::find()
+        .filter(request_identity::Column::RequestId.is_in(open.iter().map(|r| r.id)))
+        .all(txn)
+        .await?
+    {
+        accounts
+            .entry(i.request_id)
+            .or_default()
+            .push((i.platform, i.value));
+    }
+    Ok(open
+        .into_iter()
+        .map(|r| {
+            let keys = identity_keys(accounts.get(&r.id).map_or(&[][..], Vec::as_slice));
+            (r, keys)
+        })
+        .collect())
+}
 
-    let received = new.received_at.unwrap_or(at);
-    let year = ctx.today(at).year();
-    let token = new_status_token();
-    let code = new_code();
-    let due = due_date(ctx.today(received), 1);
-    let token_hash = hash_secret(&token);
-    let mut created = request::ActiveModel {
-        // Replaced below by the reference, which is made of the id.
-        reference: Set(format!("pending-{}", &token_hash[..24])),
-        request_type: Set(new.request_type.as_str().to_owned()),
-        status: Set(Status::AwaitingVerification.as_str().to_owned()),
-        email: Set(email),
-        language: Set(match new.language {
-            Language::Sv => "sv",
-            Language::En => "en",
-        }
-        .to_owned()),
-        message: Set(new.message),
-        received_at: Set(received),
-        due_at: Set(due),
-        extended_due_at: Set(None),
-        extension_months: Set(0),
-        extension_reason: Set(None),
-        status_token_hash: Set(token_hash),
-        registration_number: Set(None),
-        assignee: Set(None),
-        duplicate_of: Set(None),
-        created_by: Set(actor.id.clone()),
-        created_at: Set(at),
-        updated_at: Set(at),
-        closed_at: Set(None),
-        refusal_reason: Set(None),
-        email_verified_at: Set(None),
-        code_hash: Set(None),
-        code_expires_at: Set(Some(at + chrono::Duration::minutes(CODE_MINUTES))),
-        code_attempts: Set(0),
-        codes_sent: Set(1),
-        code_sent_at: Set(Some(at)),
-        account_phrase: Set(new_phrase()),
-        ..Default::default()
+/// Writes the new requests, registers them and gives each its reference and code; the rows as
+/// written, in the order of `fresh`.
+async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    batch: &[Intake],
+    emails: &[String],
+    fresh: &[Fresh],
+    at: DateTime<Utc>,
+    year: i32,
+) -> Result<Vec<request::Model>, DbErr> {
+    if fresh.is_empty() {
+        return Ok(vec![]);
     }
-    .insert(&txn)
+    let rows = fresh.iter().map(|f| {
+        let (new, actor) = (&batch[f.intake].new, &batch[f.intake].actor);
+        let token_hash = hash_secret(&f.token);
+        request::ActiveModel {
+            // Replaced below by the reference, which is made of the id.
+            reference: Set(format!("pending-{}", &token_hash[..24])),
+            request_type: Set(new.request_type.as_str().to_owned()),
+            status: Set(Status::AwaitingVerification.as_str().to_owned()),
+            email: Set(emails[f.intake].clone()),
+            language: Set(match new.language {
+                Language::Sv => "sv",
+                Language::En => "en",
+            }
+            .to_owned()),
+            message: Set(new.message.clone()),
+            received_at: Set(new.received_at.unwrap_or(at)),
+            due_at: Set(f.due),
+            extended_due_at: Set(None),
+            extension_months: Set(0),
+            extension_reason: Set(None),
+            status_token_hash: Set(token_hash),
+            registration_number: Set(None),
+            assignee: Set(None),
+            duplicate_of: Set(None),
+            created_by: Set(actor.id.clone()),
+            created_at: Set(at),
+            updated_at: Set(at),
+            closed_at: Set(None),
+            refusal_reason: Set(None),
+            email_verified_at: Set(None),
+            code_hash: Set(None),
+            code_expires_at: Set(Some(at + chrono::Duration::minutes(CODE_MINUTES))),
+            code_attempts: Set(0),
+            codes_sent: Set(1),
+            code_sent_at: Set(Some(at)),
+            account_phrase: Set(new_phrase()),
+            ..Default::default()
+        }
+    });
+    let mut by_token: HashMap<String, request::Model> = request::Entity::insert_many(rows)
+        .exec_with_returning(txn)
+        .await?
+        .into_iter()
+        .map(|r| (r.status_token_hash.clone(), r))
+        .collect();
+    // RETURNING promises no order: each row is found again by its token's hash.
+    let mut created = fresh
+        .iter()
+        .map(|f| {
+            by_token
+                .remove(&hash_secret(&f.token))
+                .ok_or_else(|| DbErr::Custom("a new request was not written".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let registrations = crate::registry::register_many(
+        txn,
+        &ctx.numbering,
+        created
+            .iter()
+            .zip(fresh)
+            .map(|(r, f)| {
+                let registration = crate::registry::NewRegistration {
+                    reason: crate::registry::rules::RegistrationReason::Request,
+                    record_id: None,
+                    request_id: Some(r.id),
+                    title: format!(
+                        "Begäran enligt dataskyddsförordningen ({}), {}",
+                        r.request_type,
+                        reference(year, r.id)
+                    ),
+                };
+                (registration, &batch[f.intake].actor)
+            })
+            .collect(),
+    )
     .await?;
-    let mut a: request::ActiveModel = created.into();
-    let id = *a.id.as_ref();
-    a.reference = Set(reference(year, id));
-    a.code_hash = Set(Some(code_hash(id, &code)));
-    created = a.update(&txn).await?;
+    let (mut references, mut codes, mut numbers) =
+        (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+    for ((r, f), registration) in created.iter_mut().zip(fresh).zip(registrations) {
+        r.reference = reference(year, r.id);
+        r.code_hash = Some(code_hash(r.id, &f.code));
+        r.registration_number = Some(registration.number);
+        let this = || request::Column::Id.eq(r.id);
+        references = references.case(this(), r.reference.clone());
+        codes = codes.case(this(), r.code_hash.clone());
+        numbers = numbers.case(this(), r.registration_number.clone());
+    }
+    request::Entity::update_many()
+        .col_expr(request::Column::Reference, references.into())
+        .col_expr(request::Column::CodeHash, codes.into())
+        .col_expr(request::Column::RegistrationNumber, numbers.into())
+        .filter(request::Column::Id.is_in(created.iter().map(|r| r.id)))
+        .exec(txn)
+        .await?;
+    Ok(created)
+}
 
-    for i in &new.identities {
-        let row = request_identity::ActiveModel {
-            request_id: Set(created.id),
+/// Writes the accounts the new requests name, each linked to the identity it names, and the
+/// identities whose display name only resembles it as possible matches.
+async fn identities(
+    txn: &DatabaseTransaction,
+    batch: &[Intake],
+    fresh: &[Fresh],
+    created: &[request::Model],
+) -> Result<(), DbErr> {
+    let named: Vec<(i64, &NewIdentity)> = created
+        .iter()
+        .zip(fresh)
+        .flat_map(|(r, f)| batch[f.intake].new.identities.iter().map(|i| (r.id, i)))
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let found = match_accounts(txn, &named).await?;
+    let rows = named
+        .iter()
+        .zip(&found)
+        .map(|((request_id, i), found)| request_identity::ActiveModel {
+            request_id: Set(*request_id),
             platform: Set(i.platform.clone()),
             value: Set(i.value.trim().to_owned()),
-            identity_id: Set(None),
+            identity_id: Set(found.identity),
             verified_by: Set(None),
             verified_at: Set(None),
             ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        match_identity(&txn, &row).await?;
-    }
-    event(
-        &txn,
-        created.id,
-        &actor.id,
-        "received",
-        true,
-        serde_json::json!({"due_at": due}),
-    )
-    .await?;
-    let link = ctx.status_link(created.id, &token);
-    let case = Case {
-        lang: language_of(&created),
-        reference: &created.reference,
-        request_type: &created.request_type,
-        due,
-        status_link: &link,
-    };
-    send(&txn, &created, &letters::receipt(&case)).await?;
-    send(
-        &txn,
-        &created,
-        &letters::code(case.lang, &created.reference, &code, CODE_MINUTES),
-    )
-    .await?;
-    // The registration's counter and the audit chain serialise every writer: they come last, so
-    // that the locks are held for as little as possible before the commit.
-    let registration = crate::registry::register(
-        &txn,
-        &ctx.numbering,
-        crate::registry::NewRegistration {
-            reason: crate::registry::rules::RegistrationReason::Request,
-            record_id: None,
-            request_id: Some(created.id),
-            title: format!(
-                "Begäran enligt dataskyddsförordningen ({}), {}",
-                new.request_type.as_str(),
-                created.reference
-            ),
-        },
-        actor,
-    )
-    .await?;
-    let mut a: request::ActiveModel = created.into();
-    a.registration_number = Set(Some(registration.number));
-    created = a.update(&txn).await?;
-    log(
-        &txn,
-        actor,
-        "request.submit",
-        created.id,
-        serde_json::json!({"type": created.request_type, "reference": created.reference,
-            "received_at": created.received_at, "due_at": due}),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Submitted {
-        request: created,
-        status_token: Some(token),
-        duplicate: false,
-    })
-}
-
-/// Links a named account to the identity it names, by platform id or profile link; identities
-/// whose display name only resembles it become possible matches for the officer to decide.
-async fn match_identity(
-    txn: &DatabaseTransaction,
-    row: &request_identity::Model,
-) -> Result<(), DbErr> {
-    let key = account_key(&row.value);
-    if key.is_empty() {
+        });
+    if found.iter().all(|f| f.possible.is_empty()) {
+        request_identity::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
         return Ok(());
     }
-    let candidates = identity::Entity::find()
-        .filter(identity::Column::Platform.eq(row.platform.clone()))
-        .filter(
-            identity::Column::PlatformId
-                .eq(key.clone())
-                .or(identity::Column::ProfileLink.like(format!("%/{key}")))
-                .or(identity::Column::ProfileLink.like(format!("%/{key}/")))
-                .or(identity::Column::ProfileLink.like(format!("%id={key}"))),
-        )
-        .limit(2)
-        .all(txn)
-        .await?;
-    if let [found] = candidates.as_slice() {
-        let mut a: request_identity::ActiveModel = row.clone().into();
-        a.identity_id = Set(Some(found.id));
-        a.update(txn).await?;
-        return Ok(());
+    // Rows naming the same account of the same request are alike: any of their ids will do.
+    let mut ids: HashMap<(i64, String, String), Vec<i64>> = HashMap::new();
+    for row in request_identity::Entity::insert_many(rows)
+        .exec_with_returning(txn)
+        .await?
+    {
+        ids.entry((row.request_id, row.platform, row.value))
+            .or_default()
+            .push(row.id);
     }
-    // A name, not an account: never included without the officer's say.
-    let value = row.value.trim();
-    if value.chars().count() < 3 {
-        return Ok(());
-    }
-    let similar = identity::Entity::find()
-        .filter(identity::Column::Platform.eq(row.platform.clone()))
-        .filter(identity::Column::DisplayName.like(format!("%{value}%")))
-        .limit(20)
-        .all(txn)
-        .await?;
-    for i in similar {
-        request_match::ActiveModel {
-            request_id: Set(row.request_id),
-            request_identity_id: Set(row.id),
-            identity_id: Set(i.id),
+    let mut matches = vec![];
+    for ((request_id, i), found) in named.iter().zip(found) {
+        let key = (*request_id, i.platform.clone(), i.value.trim().to_owned());
+        let Some(row_id) = ids.get_mut(&key).and_then(Vec::pop) else {
+            return Err(DbErr::Custom("a named account was not written".into()));
+        };
+        matches.extend(found.possible.into_iter().map(|identity_id| request_match::ActiveModel {
+            request_id: Set(*request_id),
+            request_identity_id: Set(row_id),
+            identity_id: Set(identity_id),
             state: Set("possible".into()),
             decided_by: Set(None),
             decided_at: Set(None),
             ..Default::default()
-        }
-        .insert(txn)
-        .await?;
+        }));
+    }
+    if !matches.is_empty() {
+        request_match::Entity::insert_many(matches)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
+}
+
+/// What the archive holds of one named account.
+#[derive(Default)]
+struct Found {
+    /// The one identity with that platform id or profile link.
+    identity: Option<i64>,
+    /// Otherwise, identities whose display name contains the name given: the officer decides.
+    possible: Vec<i64>,
+}
+
+/// Accounts looked up per statement: two subqueries each, under SQLite's limit of 500.
+const ACCOUNTS_PER_LOOKUP: usize = 200;
+
+/// Looks the named accounts up in the archive, by platform id or profile link, and else by a
+/// display name that contains the name given. A name, not an account, is never linked without
+/// the officer's say. One statement per 200 accounts, each account a pair of subqueries.
+async fn match_accounts(
+    txn: &DatabaseTransaction,
+    named: &[(i64, &NewIdentity)],
+) -> Result<Vec<Found>, DbErr> {
+    let backend = txn.get_database_backend();
+    let mut found: Vec<Found> = named.iter().map(|_| Found::default()).collect();
+    for (chunk, accounts) in named.chunks(ACCOUNTS_PER_LOOKUP).enumerate() {
+        let mut sql = Sql::new(backend);
+        let mut parts = vec![];
+        for (n, (_, i)) in accounts.iter().enumerate() {
+            let tag = chunk * ACCOUNTS_PER_LOOKUP + n;
+            let key = account_key(&i.value);
+            if key.is_empty() {
+                continue;
+            }
+            let literal = like_literal(&key);
+            parts.push(format!(
+                "SELECT * FROM (SELECT {tag} AS tag, 0 AS similar, id FROM identity \
+                 WHERE platform = {} AND (platform_id = {} OR profile_link LIKE {} ESCAPE '\\' \
+                 OR profile_link LIKE {} ESCAPE '\\' OR profile_link LIKE {} ESCAPE '\\') \
+                 ORDER BY id LIMIT 2) AS e{tag}",
+                sql.bind(i.platform.clone()),
+                sql.bind(key.clone()),
+                sql.bind(format!("%/{literal}")),
+                sql.bind(format!("%/{literal}/")),
+                sql.bind(format!("%id={literal}")),
+            ));
+            let name = i.value.trim();
+            if name.chars().count() >= 3 {
+                parts.push(format!(
+                    "SELECT * FROM (SELECT {tag} AS tag, 1 AS similar, id FROM identity \
+                     WHERE platform = {} AND display_name LIKE {} ESCAPE '\\' \
+                     ORDER BY id LIMIT 20) AS s{tag}",
+                    sql.bind(i.platform.clone()),
+                    sql.bind(format!("%{}%", like_literal(name))),
+                ));
+            }
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let mut exact: HashMap<usize, Vec<i64>> = HashMap::new();
+        let mut similar: HashMap<usize, Vec<i64>> = HashMap::new();
+        for row in txn
+            .query_all_raw(sql.statement(parts.join(" UNION ALL ")))
+            .await?
+        {
+            let tag = row.try_get::<i32>("", "tag")? as usize;
+            let list = if row.try_get::<i32>("", "similar")? == 0 {
+                &mut exact
+            } else {
+                &mut similar
+            };
+            list.entry(tag).or_default().push(row.try_get("", "id")?);
+        }
+        let first = chunk * ACCOUNTS_PER_LOOKUP;
+        for (tag, f) in found.iter_mut().enumerate().skip(first).take(accounts.len()) {
+            match exact.remove(&tag).as_deref() {
+                Some([one]) => f.identity = Some(*one),
+                _ => {
+                    let mut possible = similar.remove(&tag).unwrap_or_default();
+                    possible.sort_unstable();
+                    f.possible = possible;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// `text` as a LIKE pattern that matches only itself (with `ESCAPE '\'`).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A raw statement being written, with its values bound in the backend's placeholders.
+struct Sql {
+    backend: DbBackend,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Sql {
+    fn new(backend: DbBackend) -> Self {
+        Sql {
+            backend,
+            values: vec![],
+        }
+    }
+
+    fn bind(&mut self, value: impl Into<sea_orm::Value>) -> String {
+        self.values.push(value.into());
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => "?".to_owned(),
+        }
+    }
+
+    fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
+    }
+}
+
+fn history(
+    request_id: i64,
+    actor: &Actor,
+    kind: &str,
+    details: serde_json::Value,
+) -> request_event::ActiveModel {
+    request_event::ActiveModel {
+        request_id: Set(request_id),
+        at: Set(now()),
+        actor: Set(actor.id.clone()),
+        kind: Set(kind.to_owned()),
+        public: Set(true),
+        details: Set(details.to_string()),
+        ..Default::default()
+    }
+}
+
+fn entry(action: &'static str, request_id: i64, details: serde_json::Value) -> NewEntry {
+    NewEntry {
+        action,
+        target: format!("request:{request_id}"),
+        details,
+    }
 }

@@ -133,10 +133,16 @@ pub async fn send<C: ConnectionTrait>(
     r: &request::Model,
     mail: &crate::mail::rules::Rendered,
 ) -> Result<(), DbErr> {
-    // Checked at intake; a stored address that no longer parses is a bug, not the citizen's fault.
-    let to = Email::parse(&r.email)
-        .map_err(|e| DbErr::Custom(format!("request {} has an unusable address: {e}", r.id)))?;
-    crate::mail::store::queue(txn, &to, mail).await.map(|_| ())
+    crate::mail::store::queue(txn, &address(r)?, mail)
+        .await
+        .map(|_| ())
+}
+
+/// Where the request's mail goes. Checked at intake: a stored address that no longer parses is
+/// a bug, not the citizen's fault.
+fn address(r: &request::Model) -> Result<Email, DbErr> {
+    Email::parse(&r.email)
+        .map_err(|e| DbErr::Custom(format!("request {} has an unusable address: {e}", r.id)))
 }
 
 /// The request a status token belongs to.
@@ -216,7 +222,7 @@ mod proof;
 mod rights;
 
 pub use digest::send_digest;
-pub use intake::{NewIdentity, NewRequest, Submitted, submit};
+pub use intake::{Intake, NewIdentity, NewRequest, Submitted, submit, submit_many};
 pub use officer::{QueueFilter, assign, cancel, complete, extend, note, queue, refuse};
 pub use proof::{decide_match, prove_by_message, resend_code, verify_code, verify_identity};
 pub use rights::{CarryOut, carry_out, lift_restriction};

@@ -1,0 +1,89 @@
+//! Intake in batches. Submissions that arrive while a batch is being written wait for the next
+//! one, and each batch is one transaction ([`store::submit_many`]): its statements, the
+//! registration counter and the audit chain are paid for once per batch, not once per request.
+//! A submission is answered only when its batch has committed, so an accepted request is a
+//! stored one, as before.
+use super::store::{self, Context, Intake, NewRequest, RequestError, Submitted};
+use crate::audit::Actor;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most submissions one transaction takes in.
+const BATCH: usize = 64;
+
+/// The line of submissions waiting to be taken in.
+#[derive(Clone)]
+pub struct Intakes {
+    line: mpsc::Sender<Waiting>,
+}
+
+struct Waiting {
+    intake: Intake,
+    answer: oneshot::Sender<Result<Submitted, RequestError>>,
+}
+
+impl Intakes {
+    /// Starts the task that takes submissions in, on the current runtime.
+    pub fn start(db: DatabaseConnection, ctx: Context) -> Self {
+        let (line, waiting) = mpsc::channel(BATCH * 16);
+        tokio::spawn(take_in(db, ctx, waiting));
+        Intakes { line }
+    }
+
+    /// Takes in a request as [`store::submit`] does, in the next batch.
+    pub async fn submit(&self, new: NewRequest, actor: &Actor) -> Result<Submitted, RequestError> {
+        let (answer, answered) = oneshot::channel();
+        let intake = Intake {
+            new,
+            actor: actor.clone(),
+        };
+        self.line
+            .send(Waiting { intake, answer })
+            .await
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> RequestError {
+    DbErr::Custom("the intake stopped before answering".into()).into()
+}
+
+async fn take_in(db: DatabaseConnection, ctx: Context, mut line: mpsc::Receiver<Waiting>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while line.recv_many(&mut batch, BATCH).await > 0 {
+        let waiting = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+        let size = waiting.len();
+        // A batch that panics answers nobody (each caller hears that the intake stopped), but
+        // the next batch is taken in all the same.
+        if let Err(e) = tokio::spawn(write(db.clone(), ctx.clone(), waiting)).await {
+            tracing::error!(error = %e, size, "an intake batch panicked");
+        }
+    }
+}
+
+async fn write(db: DatabaseConnection, ctx: Context, waiting: Vec<Waiting>) {
+    let (intakes, answers): (Vec<Intake>, Vec<_>) =
+        waiting.into_iter().map(|w| (w.intake, w.answer)).unzip();
+    match store::submit_many(&db, &ctx, &intakes).await {
+        Ok(submitted) => {
+            for (answer, s) in answers.into_iter().zip(submitted) {
+                // The caller may have gone; the request stands all the same.
+                let _ = answer.send(Ok(s));
+            }
+        }
+        Err(e) if intakes.len() == 1 => {
+            let _ = answers.into_iter().next().map(|a| a.send(Err(e)));
+        }
+        Err(e) => {
+            // One submission must not fail the others: each is tried again on its own.
+            tracing::warn!(error = %e, size = intakes.len(), "an intake batch failed; taking its requests in one by one");
+            for (answer, intake) in answers.into_iter().zip(&intakes) {
+                let one = store::submit_many(&db, &ctx, std::slice::from_ref(intake))
+                    .await
+                    .and_then(|mut s| s.pop().ok_or_else(stopped));
+                let _ = answer.send(one);
+            }
+        }
+    }
+}
