@@ -21,6 +21,7 @@ mod m20261124_000017_create_request;
 mod m20261124_000018_create_package;
 mod m20261124_000019_restriction_and_notes;
 mod m20261124_000020_create_erasure;
+mod m20261125_000021_index_job_claim;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000018_create_package::Migration),
             Box::new(m20261124_000019_restriction_and_notes::Migration),
             Box::new(m20261124_000020_create_erasure::Migration),
+            Box::new(m20261125_000021_index_job_claim::Migration),
         ]
     }
 }

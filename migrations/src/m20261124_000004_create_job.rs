@@ -45,7 +45,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Job {
+pub enum Job {
     Table,
     Id,
     Kind,

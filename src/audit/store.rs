@@ -3,8 +3,8 @@ use super::rules::{self, Break, EntryFields, GENESIS};
 use chrono::{DateTime, Utc};
 use entities::audit_log;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 /// Who did it: a token (`token:ID`) or the command line (`cli`), and the role they acted in.

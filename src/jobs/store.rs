@@ -3,8 +3,8 @@ use super::rules::{self, DONE, FAILED, QUEUED, RUNNING};
 use crate::audit::now;
 use entities::job;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Set, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Set, Statement, Value,
 };
 use std::time::Duration;
 

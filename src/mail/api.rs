@@ -82,7 +82,7 @@ impl MailApi {
         let to = Email::parse(&body.to).map_err(|why| AppError::field("to", why))?;
         let mail = test_message(body.language.map(Into::into).unwrap_or_default());
         let txn = state.db.begin().await.map_err(AppError::from)?;
-        let row = super::store::queue(&txn, &to, &mail)
+        let id = super::store::queue(&txn, &to, &mail)
             .await
             .map_err(AppError::from)?;
         audit::append(
@@ -90,13 +90,13 @@ impl MailApi {
             &who,
             NewEntry {
                 action: "mail.test",
-                target: format!("outbox:{}", row.id),
+                target: format!("outbox:{id}"),
                 details: serde_json::json!({}),
             },
         )
         .await
         .map_err(AppError::from)?;
         txn.commit().await.map_err(AppError::from)?;
-        Ok(QueueResponse::Accepted(Json(Queued { outbox_id: row.id })))
+        Ok(QueueResponse::Accepted(Json(Queued { outbox_id: id })))
     }
 }

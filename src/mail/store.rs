@@ -8,28 +8,30 @@ pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
 pub const JOB_KIND: &str = "mail.send";
 
-/// Queues a mail and the job that sends it, inside the caller's transaction.
+/// Queues a mail and the job that sends it, inside the caller's transaction; the mail's id.
 pub async fn queue<C: ConnectionTrait>(
     conn: &C,
     to: &Email,
     mail: &Rendered,
-) -> Result<outbox::Model, DbErr> {
+) -> Result<i64, DbErr> {
     queue_many(conn, &[(to, mail)])
         .await?
         .pop()
         .ok_or_else(|| DbErr::Custom("a mail was not queued".into()))
 }
 
-/// Queues mails and their jobs inside the caller's transaction: two statements, however many.
+/// Queues mails and their jobs inside the caller's transaction, in two statements however many;
+/// the mails' ids.
 pub async fn queue_many<C: ConnectionTrait>(
     conn: &C,
     mails: &[(&Email, &Rendered)],
-) -> Result<Vec<outbox::Model>, DbErr> {
+) -> Result<Vec<i64>, DbErr> {
     if mails.is_empty() {
         return Ok(vec![]);
     }
     let at = now();
-    let rows = outbox::Entity::insert_many(mails.iter().map(|(to, mail)| outbox::ActiveModel {
+    // Only the ids come back: the bodies are large, and the caller has them.
+    let ids = outbox::Entity::insert_many(mails.iter().map(|(to, mail)| outbox::ActiveModel {
         recipient: Set(to.as_str().to_owned()),
         subject: Set(mail.subject.clone()),
         body_text: Set(mail.text.clone()),
@@ -42,14 +44,14 @@ pub async fn queue_many<C: ConnectionTrait>(
         sent_at: Set(None),
         ..Default::default()
     }))
-    .exec_with_returning(conn)
+    .exec_with_returning_keys(conn)
     .await?;
-    let payloads: Vec<_> = rows
+    let payloads: Vec<_> = ids
         .iter()
-        .map(|r| serde_json::json!({ "outbox_id": r.id }))
+        .map(|id| serde_json::json!({ "outbox_id": id }))
         .collect();
     crate::jobs::store::enqueue_many(conn, JOB_KIND, &payloads).await?;
-    Ok(rows)
+    Ok(ids)
 }
 
 pub async fn find(db: &DatabaseConnection, id: i64) -> Result<Option<outbox::Model>, DbErr> {

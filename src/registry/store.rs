@@ -90,24 +90,27 @@ pub async fn register_many<C: ConnectionTrait>(
     let at = now();
     let year = at.with_timezone(&numbering.time_zone).year();
     let seqs = next_seqs(txn, &numbering.series, year, new.len() as i64).await?;
-    let rows = new.into_iter().zip(seqs).map(|((new, actor), seq)| registration::ActiveModel {
-        series: Set(numbering.series.clone()),
-        year: Set(year),
-        seq: Set(seq),
-        number: Set(format_number(
-            &numbering.pattern,
-            &numbering.series,
-            year,
-            seq,
-        )),
-        reason: Set(new.reason.as_str().to_owned()),
-        record_id: Set(new.record_id),
-        request_id: Set(new.request_id),
-        title: Set(new.title),
-        registered_at: Set(at),
-        registered_by: Set(actor.id.clone()),
-        ..Default::default()
-    });
+    let rows = new
+        .into_iter()
+        .zip(seqs)
+        .map(|((new, actor), seq)| registration::ActiveModel {
+            series: Set(numbering.series.clone()),
+            year: Set(year),
+            seq: Set(seq),
+            number: Set(format_number(
+                &numbering.pattern,
+                &numbering.series,
+                year,
+                seq,
+            )),
+            reason: Set(new.reason.as_str().to_owned()),
+            record_id: Set(new.record_id),
+            request_id: Set(new.request_id),
+            title: Set(new.title),
+            registered_at: Set(at),
+            registered_by: Set(actor.id.clone()),
+            ..Default::default()
+        });
     let mut written = registration::Entity::insert_many(rows)
         .exec_with_returning(txn)
         .await?;

@@ -65,8 +65,14 @@ async fn take_in(db: DatabaseConnection, ctx: Context, mut line: mpsc::Receiver<
 async fn write(db: DatabaseConnection, ctx: Context, waiting: Vec<Waiting>) {
     let (intakes, answers): (Vec<Intake>, Vec<_>) =
         waiting.into_iter().map(|w| (w.intake, w.answer)).unzip();
+    let started = std::time::Instant::now();
     match store::submit_many(&db, &ctx, &intakes).await {
         Ok(submitted) => {
+            tracing::debug!(
+                size = intakes.len(),
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "intake batch"
+            );
             for (answer, s) in answers.into_iter().zip(submitted) {
                 // The caller may have gone; the request stands all the same.
                 let _ = answer.send(Ok(s));

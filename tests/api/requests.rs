@@ -4,6 +4,10 @@ use crate::both_backends;
 use crate::consent::PAGE;
 use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_with};
 use crate::smtp::SmtpServer;
+use insyn::audit::Actor;
+use insyn::mail::rules::{Email, Language};
+use insyn::requests::rules::RequestType;
+use insyn::requests::store::{Intake, NewIdentity, NewRequest, submit_many};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 use serde_json::{Value, json};
 
@@ -523,6 +527,218 @@ both_backends!(
             )
             .await;
         problem(r, 409).await;
+    }
+);
+
+/// A submission as the intake takes it, by a citizen.
+fn intake(kind: RequestType, email: &str, account: &str) -> Intake {
+    Intake {
+        new: NewRequest {
+            request_type: kind,
+            email: Email::parse(email).unwrap(),
+            language: Language::Sv,
+            identities: vec![NewIdentity {
+                platform: "facebook".into(),
+                value: account.into(),
+            }],
+            message: None,
+            received_at: None,
+        },
+        actor: Actor {
+            id: "citizen".into(),
+            role: "citizen".into(),
+        },
+    }
+}
+
+async fn intact_audit_chain(app: &TestApp) -> bool {
+    let v: Value = app
+        .client
+        .get(app.url("/api/v1/audit/verify"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["intact"] == true
+}
+
+/// The registration sequences of the requests `ids`, in that order.
+async fn registration_seqs(app: &TestApp, ids: &[i64]) -> Vec<i64> {
+    let regs = entities::registration::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    ids.iter()
+        .map(|id| {
+            regs.iter()
+                .find(|r| r.request_id == Some(*id))
+                .unwrap_or_else(|| panic!("request {id} is not registered"))
+                .seq
+        })
+        .collect()
+}
+
+both_backends!(
+    a_batch_takes_each_request_in_links_repeats_and_matches_accounts,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(
+            import(&app, &archivist, ch, &crate::consent::thread())
+                .await
+                .status(),
+            200
+        );
+        let anna = crate::consent::identity(&app, &officer, "501").await;
+        let bo = crate::consent::identity(&app, &officer, "502").await;
+        let frida: Value = submit(&app, &body("frida@example.se", "frida"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let ctx = insyn::requests::store::Context {
+            public_url: "https://insyn.kommun.example".into(),
+            numbering: insyn::registry::Numbering {
+                series: "KS".into(),
+                pattern: "{series} {year}-{seq}".into(),
+                time_zone: chrono_tz::Europe::Stockholm,
+            },
+            time_zone: chrono_tz::Europe::Stockholm,
+        };
+        use RequestType::{Access, Erasure};
+        let out = submit_many(
+            &app.db,
+            &ctx,
+            &[
+                intake(Access, "anna@example.se", "501"),
+                intake(Access, "bo@example.se", "Bo Berg"),
+                // Anna again, her account written as a link: the first of the batch takes it.
+                intake(
+                    Access,
+                    "ANNA@example.se",
+                    "https://www.facebook.com/profile.php?id=501",
+                ),
+                intake(Erasure, "anna@example.se", "501"),
+                // Wildcards are letters here, not patterns that match every name.
+                intake(Access, "eva@example.se", "___"),
+                intake(Access, "frida@example.se", "frida"),
+            ],
+        )
+        .await
+        .unwrap();
+        let fresh: Vec<bool> = out.iter().map(|s| !s.duplicate).collect();
+        assert_eq!(fresh, [true, true, false, true, true, false]);
+        assert_eq!(out[2].request.id, out[0].request.id);
+        assert!(out[2].status_token.is_none() && out[5].status_token.is_none());
+        assert_eq!(out[5].request.id, frida["id"].as_i64().unwrap());
+        let new: Vec<i64> = [0, 1, 3, 4].map(|n| out[n].request.id).to_vec();
+        let year = chrono::Datelike::year(&today());
+        for (n, id) in [0, 1, 3, 4].into_iter().zip(&new) {
+            let s = &out[n];
+            assert_eq!(s.request.reference, format!("DSR-{year}-{id:06}"));
+            // Each answer's token opens its own request.
+            let mine = as_citizen(
+                &app,
+                s.status_token.as_deref().unwrap(),
+                "GET",
+                &format!("/api/v1/requests/{id}"),
+                None,
+            )
+            .await;
+            assert_eq!(mine.status(), 200);
+        }
+        // Numbered gap-free in the order of the batch, after Frida's.
+        let first = registration_seqs(&app, &[frida["id"].as_i64().unwrap()]).await[0];
+        assert_eq!(
+            registration_seqs(&app, &new).await,
+            [first + 1, first + 2, first + 3, first + 4]
+        );
+
+        let v = get(&app, &officer, &format!("/api/v1/requests/{}", new[0])).await;
+        assert_eq!(v["identities"][0]["identity_id"], anna, "{v}");
+        let kinds: Vec<&str> = v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["received", "duplicate_received"], "{v}");
+        let v = get(&app, &officer, &format!("/api/v1/requests/{}", new[1])).await;
+        assert!(v["identities"][0]["identity_id"].is_null(), "{v}");
+        assert_eq!(v["possible_matches"][0]["identity_id"], bo, "{v}");
+        let v = get(&app, &officer, &format!("/api/v1/requests/{}", new[3])).await;
+        assert_eq!(v["possible_matches"], json!([]), "{v}");
+
+        // A receipt and a code per new request, a notice per repeat.
+        assert_eq!(outbox_for(&app, "anna@example.se").await.len(), 5);
+        assert_eq!(outbox_for(&app, "eva@example.se").await.len(), 2);
+        assert_eq!(outbox_for(&app, "frida@example.se").await.len(), 3);
+        assert!(intact_audit_chain(&app).await);
+    }
+);
+
+both_backends!(
+    submissions_arriving_together_are_each_answered_and_numbered_without_gaps,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        // Twelve people, four of whom send the same request twice at once.
+        let bodies: Vec<Value> = (0..16)
+            .map(|n| {
+                let who = n % 12;
+                body(
+                    &format!("person{who}@example.se"),
+                    &format!("{}", 700 + who),
+                )
+            })
+            .collect();
+        let sent: Vec<_> = bodies
+            .into_iter()
+            .map(|b| {
+                let (client, url) = (app.client.clone(), app.url("/api/v1/requests"));
+                tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap() })
+            })
+            .collect();
+        let mut answers = vec![];
+        for s in sent {
+            let r = s.await.unwrap();
+            assert_eq!(r.status(), 202);
+            answers.push(r.json::<Value>().await.unwrap());
+        }
+        for who in 0..12 {
+            let mine: Vec<&Value> = answers
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| n % 12 == who)
+                .map(|(_, a)| a)
+                .collect();
+            // One request per person; whichever came second is added to it, without a token.
+            assert!(mine.iter().all(|a| a["id"] == mine[0]["id"]), "{mine:?}");
+            assert_eq!(
+                mine.iter()
+                    .filter(|a| a["status_token"].is_string())
+                    .count(),
+                1,
+                "{mine:?}"
+            );
+            assert_eq!(
+                mine.iter().filter(|a| a["duplicate"] == true).count(),
+                mine.len() - 1
+            );
+        }
+        let mut ids: Vec<i64> = answers.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 12);
+        let mut seqs = registration_seqs(&app, &ids).await;
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=12).collect::<Vec<i64>>());
+        assert_eq!(outbox(&app).await.len(), 12 * 2 + 4);
+        assert!(intact_audit_chain(&app).await);
     }
 );
 

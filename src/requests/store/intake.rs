@@ -113,10 +113,9 @@ pub async fn submit_many(
         for (k, intake) in batch.iter().enumerate() {
             let kind = intake.new.request_type.as_str();
             let same = (emails[k].as_str(), kind, wanted[k].as_slice());
-            if let Some((r, _)) = open
-                .iter()
-                .find(|(r, keys)| (r.email.as_str(), r.request_type.as_str(), keys.as_slice()) == same)
-            {
+            if let Some((r, _)) = open.iter().find(|(r, keys)| {
+                (r.email.as_str(), r.request_type.as_str(), keys.as_slice()) == same
+            }) {
                 fates.push(Fate::Duplicate(r.clone()));
             } else if let Some(&n) = firsts.get(&same) {
                 fates.push(Fate::DuplicateOfNew(n));
@@ -145,7 +144,12 @@ pub async fn submit_many(
         let r = match fate {
             Fate::New(n) => {
                 let (r, f) = (&created[*n], &fresh[*n]);
-                events.push(history(r.id, actor, "received", serde_json::json!({"due_at": f.due})));
+                events.push(history(
+                    r.id,
+                    actor,
+                    "received",
+                    serde_json::json!({"due_at": f.due}),
+                ));
                 let link = ctx.status_link(r.id, &f.token);
                 let case = Case {
                     lang: language_of(r),
@@ -173,7 +177,12 @@ pub async fn submit_many(
             Fate::Duplicate(r) => r,
             Fate::DuplicateOfNew(n) => &created[*n],
         };
-        events.push(history(r.id, actor, "duplicate_received", serde_json::json!({})));
+        events.push(history(
+            r.id,
+            actor,
+            "duplicate_received",
+            serde_json::json!({}),
+        ));
         mails.push((
             address(r)?,
             letters::duplicate(language_of(r), &r.reference, &r.status),
@@ -349,8 +358,11 @@ async fn create(
             .collect(),
     )
     .await?;
-    let (mut references, mut codes, mut numbers) =
-        (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+    let (mut references, mut codes, mut numbers) = (
+        CaseStatement::new(),
+        CaseStatement::new(),
+        CaseStatement::new(),
+    );
     for ((r, f), registration) in created.iter_mut().zip(fresh).zip(registrations) {
         r.reference = reference(year, r.id);
         r.code_hash = Some(code_hash(r.id, &f.code));
@@ -387,18 +399,19 @@ async fn identities(
         return Ok(());
     }
     let found = match_accounts(txn, &named).await?;
-    let rows = named
-        .iter()
-        .zip(&found)
-        .map(|((request_id, i), found)| request_identity::ActiveModel {
-            request_id: Set(*request_id),
-            platform: Set(i.platform.clone()),
-            value: Set(i.value.trim().to_owned()),
-            identity_id: Set(found.identity),
-            verified_by: Set(None),
-            verified_at: Set(None),
-            ..Default::default()
-        });
+    let rows =
+        named
+            .iter()
+            .zip(&found)
+            .map(|((request_id, i), found)| request_identity::ActiveModel {
+                request_id: Set(*request_id),
+                platform: Set(i.platform.clone()),
+                value: Set(i.value.trim().to_owned()),
+                identity_id: Set(found.identity),
+                verified_by: Set(None),
+                verified_at: Set(None),
+                ..Default::default()
+            });
     if found.iter().all(|f| f.possible.is_empty()) {
         request_identity::Entity::insert_many(rows)
             .exec_without_returning(txn)
@@ -421,15 +434,20 @@ async fn identities(
         let Some(row_id) = ids.get_mut(&key).and_then(Vec::pop) else {
             return Err(DbErr::Custom("a named account was not written".into()));
         };
-        matches.extend(found.possible.into_iter().map(|identity_id| request_match::ActiveModel {
-            request_id: Set(*request_id),
-            request_identity_id: Set(row_id),
-            identity_id: Set(identity_id),
-            state: Set("possible".into()),
-            decided_by: Set(None),
-            decided_at: Set(None),
-            ..Default::default()
-        }));
+        matches.extend(
+            found
+                .possible
+                .into_iter()
+                .map(|identity_id| request_match::ActiveModel {
+                    request_id: Set(*request_id),
+                    request_identity_id: Set(row_id),
+                    identity_id: Set(identity_id),
+                    state: Set("possible".into()),
+                    decided_by: Set(None),
+                    decided_at: Set(None),
+                    ..Default::default()
+                }),
+        );
     }
     if !matches.is_empty() {
         request_match::Entity::insert_many(matches)
@@ -454,6 +472,9 @@ const ACCOUNTS_PER_LOOKUP: usize = 200;
 /// Looks the named accounts up in the archive, by platform id or profile link, and else by a
 /// display name that contains the name given. A name, not an account, is never linked without
 /// the officer's say. One statement per 200 accounts, each account a pair of subqueries.
+///
+/// The patterns are cast: SQLite prepares `column LIKE ?` again whenever the value bound to `?`
+/// changes (it may plan an index range from it), and here it always does.
 async fn match_accounts(
     txn: &DatabaseTransaction,
     named: &[(i64, &NewIdentity)],
@@ -472,8 +493,8 @@ async fn match_accounts(
             let literal = like_literal(&key);
             parts.push(format!(
                 "SELECT * FROM (SELECT {tag} AS tag, 0 AS similar, id FROM identity \
-                 WHERE platform = {} AND (platform_id = {} OR profile_link LIKE {} ESCAPE '\\' \
-                 OR profile_link LIKE {} ESCAPE '\\' OR profile_link LIKE {} ESCAPE '\\') \
+                 WHERE platform = {} AND (platform_id = {} OR profile_link LIKE CAST({} AS TEXT) ESCAPE '\\' \
+                 OR profile_link LIKE CAST({} AS TEXT) ESCAPE '\\' OR profile_link LIKE CAST({} AS TEXT) ESCAPE '\\') \
                  ORDER BY id LIMIT 2) AS e{tag}",
                 sql.bind(i.platform.clone()),
                 sql.bind(key.clone()),
@@ -485,7 +506,7 @@ async fn match_accounts(
             if name.chars().count() >= 3 {
                 parts.push(format!(
                     "SELECT * FROM (SELECT {tag} AS tag, 1 AS similar, id FROM identity \
-                     WHERE platform = {} AND display_name LIKE {} ESCAPE '\\' \
+                     WHERE platform = {} AND display_name LIKE CAST({} AS TEXT) ESCAPE '\\' \
                      ORDER BY id LIMIT 20) AS s{tag}",
                     sql.bind(i.platform.clone()),
                     sql.bind(format!("%{}%", like_literal(name))),
@@ -510,7 +531,12 @@ async fn match_accounts(
             list.entry(tag).or_default().push(row.try_get("", "id")?);
         }
         let first = chunk * ACCOUNTS_PER_LOOKUP;
-        for (tag, f) in found.iter_mut().enumerate().skip(first).take(accounts.len()) {
+        for (tag, f) in found
+            .iter_mut()
+            .enumerate()
+            .skip(first)
+            .take(accounts.len())
+        {
             match exact.remove(&tag).as_deref() {
                 Some([one]) => f.identity = Some(*one),
                 _ => {
