@@ -43,9 +43,6 @@ pub async fn connect_with(
                 .pragma("wal_autocheckpoint", if background { "0" } else { "1000" })
                 // Rows cross from SQLite's worker thread in batches this large, not in fifties.
                 .row_buffer_size(1024)
-                // Intake writes batches of any size up to 64, each size its own statement text:
-                // they must all stay prepared beside everything else.
-                .statement_cache_capacity(1024)
         });
     } else {
         opts.max_connections(16);

@@ -466,15 +466,17 @@ struct Found {
     possible: Vec<i64>,
 }
 
-/// Accounts looked up per statement: two subqueries each, under SQLite's limit of 500.
+/// Accounts looked up per statement: seven values each, far under either database's limit.
 const ACCOUNTS_PER_LOOKUP: usize = 200;
 
 /// Looks the named accounts up in the archive, by platform id or profile link, and else by a
 /// display name that contains the name given. A name, not an account, is never linked without
-/// the officer's say. One statement per 200 accounts, each account a pair of subqueries.
+/// the officer's say.
 ///
-/// The patterns are cast: SQLite prepares `column LIKE ?` again whenever the value bound to `?`
-/// changes (it may plan an index range from it), and here it always does.
+/// One statement per 200 accounts: the accounts are a table of values joined to `identity`, so
+/// that the statement's plan does not grow with the batch. The patterns are columns of that
+/// table, not bound values: SQLite prepares `column LIKE ?` again whenever the value bound to
+/// `?` changes, and here it always would.
 async fn match_accounts(
     txn: &DatabaseTransaction,
     named: &[(i64, &NewIdentity)],
@@ -482,55 +484,59 @@ async fn match_accounts(
     let backend = txn.get_database_backend();
     let mut found: Vec<Found> = named.iter().map(|_| Found::default()).collect();
     for (chunk, accounts) in named.chunks(ACCOUNTS_PER_LOOKUP).enumerate() {
+        let first = chunk * ACCOUNTS_PER_LOOKUP;
         let mut sql = Sql::new(backend);
-        let mut parts = vec![];
+        let mut rows = vec![];
         for (n, (_, i)) in accounts.iter().enumerate() {
-            let tag = chunk * ACCOUNTS_PER_LOOKUP + n;
             let key = account_key(&i.value);
             if key.is_empty() {
                 continue;
             }
             let literal = like_literal(&key);
-            parts.push(format!(
-                "SELECT * FROM (SELECT {tag} AS tag, 0 AS similar, id FROM identity \
-                 WHERE platform = {} AND (platform_id = {} OR profile_link LIKE CAST({} AS TEXT) ESCAPE '\\' \
-                 OR profile_link LIKE CAST({} AS TEXT) ESCAPE '\\' OR profile_link LIKE CAST({} AS TEXT) ESCAPE '\\') \
-                 ORDER BY id LIMIT 2) AS e{tag}",
+            let name = i.value.trim();
+            let name = (name.chars().count() >= 3).then(|| format!("%{}%", like_literal(name)));
+            rows.push(format!(
+                "({}, {}, {}, {}, {}, {}, {})",
+                sql.bind((first + n) as i64),
                 sql.bind(i.platform.clone()),
                 sql.bind(key.clone()),
                 sql.bind(format!("%/{literal}")),
                 sql.bind(format!("%/{literal}/")),
                 sql.bind(format!("%id={literal}")),
+                sql.bind(name),
             ));
-            let name = i.value.trim();
-            if name.chars().count() >= 3 {
-                parts.push(format!(
-                    "SELECT * FROM (SELECT {tag} AS tag, 1 AS similar, id FROM identity \
-                     WHERE platform = {} AND display_name LIKE CAST({} AS TEXT) ESCAPE '\\' \
-                     ORDER BY id LIMIT 20) AS s{tag}",
-                    sql.bind(i.platform.clone()),
-                    sql.bind(format!("%{}%", like_literal(name))),
-                ));
-            }
         }
-        if parts.is_empty() {
+        if rows.is_empty() {
             continue;
         }
+        // At most two by account (one is a link, two are a doubt) and twenty by name.
+        let statement = format!(
+            "WITH v(tag, platform, account, link, link_slash, link_query, name) AS (VALUES {}) \
+             SELECT tag, by_name, id FROM ( \
+               SELECT v.tag AS tag, 0 AS by_name, i.id AS id, \
+                 ROW_NUMBER() OVER (PARTITION BY v.tag ORDER BY i.id) AS n \
+               FROM v JOIN identity i ON i.platform = v.platform AND (i.platform_id = v.account \
+                 OR i.profile_link LIKE v.link ESCAPE '\\' \
+                 OR i.profile_link LIKE v.link_slash ESCAPE '\\' \
+                 OR i.profile_link LIKE v.link_query ESCAPE '\\') \
+               UNION ALL \
+               SELECT v.tag, 1, i.id, ROW_NUMBER() OVER (PARTITION BY v.tag ORDER BY i.id) \
+               FROM v JOIN identity i ON i.platform = v.platform AND v.name IS NOT NULL \
+                 AND i.display_name LIKE v.name ESCAPE '\\' \
+             ) AS found WHERE n <= CASE by_name WHEN 0 THEN 2 ELSE 20 END",
+            rows.join(", ")
+        );
         let mut exact: HashMap<usize, Vec<i64>> = HashMap::new();
         let mut similar: HashMap<usize, Vec<i64>> = HashMap::new();
-        for row in txn
-            .query_all_raw(sql.statement(parts.join(" UNION ALL ")))
-            .await?
-        {
-            let tag = row.try_get::<i32>("", "tag")? as usize;
-            let list = if row.try_get::<i32>("", "similar")? == 0 {
+        for row in txn.query_all_raw(sql.statement(statement)).await? {
+            let tag = row.try_get::<i64>("", "tag")? as usize;
+            let list = if row.try_get::<i32>("", "by_name")? == 0 {
                 &mut exact
             } else {
                 &mut similar
             };
             list.entry(tag).or_default().push(row.try_get("", "id")?);
         }
-        let first = chunk * ACCOUNTS_PER_LOOKUP;
         for (tag, f) in found
             .iter_mut()
             .enumerate()
