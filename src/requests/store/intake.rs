@@ -60,12 +60,15 @@ pub async fn submit(
         .ok_or_else(|| DbErr::Custom("an intake was not answered".into()).into())
 }
 
+/// What makes two submissions the same: the address, the type and the accounts' keys.
+type Sameness<'a> = (&'a str, &'a str, &'a [(String, String)]);
+
 /// What becomes of one intake of a batch.
 enum Fate {
     /// A new request: its place among the batch's new ones.
     New(usize),
-    /// The same as an open request, which it is added to.
-    Duplicate(request::Model),
+    /// The same as an open request (its place among them), which it is added to.
+    Duplicate(usize),
     /// The same as an earlier new request of the same batch.
     DuplicateOfNew(usize),
 }
@@ -109,14 +112,14 @@ pub async fn submit_many(
     let mut fates = Vec::with_capacity(batch.len());
     let mut fresh: Vec<Fresh> = vec![];
     {
-        let mut firsts: HashMap<(&str, &str, &[(String, String)]), usize> = HashMap::new();
+        let mut firsts: HashMap<Sameness, usize> = HashMap::new();
         for (k, intake) in batch.iter().enumerate() {
             let kind = intake.new.request_type.as_str();
             let same = (emails[k].as_str(), kind, wanted[k].as_slice());
-            if let Some((r, _)) = open.iter().find(|(r, keys)| {
+            if let Some(o) = open.iter().position(|(r, keys)| {
                 (r.email.as_str(), r.request_type.as_str(), keys.as_slice()) == same
             }) {
-                fates.push(Fate::Duplicate(r.clone()));
+                fates.push(Fate::Duplicate(o));
             } else if let Some(&n) = firsts.get(&same) {
                 fates.push(Fate::DuplicateOfNew(n));
             } else {
@@ -133,7 +136,7 @@ pub async fn submit_many(
         }
     }
 
-    let created = create(&txn, ctx, batch, &emails, &fresh, at, year).await?;
+    let mut created = create(&txn, batch, &emails, &fresh, at, year).await?;
     identities(&txn, batch, &fresh, &created).await?;
 
     let mut events = vec![];
@@ -174,7 +177,7 @@ pub async fn submit_many(
                 ));
                 continue;
             }
-            Fate::Duplicate(r) => r,
+            Fate::Duplicate(o) => &open[*o].0,
             Fate::DuplicateOfNew(n) => &created[*n],
         };
         events.push(history(
@@ -197,6 +200,7 @@ pub async fn submit_many(
         .await?;
     let mails: Vec<_> = mails.iter().map(|(to, m)| (to, m)).collect();
     crate::mail::store::queue_many(&txn, &mails).await?;
+    register(&txn, ctx, batch, &fresh, &mut created).await?;
     // The audit chain serialises every writer: it comes last, just before the commit.
     audit::append_many(&txn, entries).await?;
     txn.commit().await?;
@@ -210,8 +214,8 @@ pub async fn submit_many(
                 status_token: tokens[n].take(),
                 duplicate: false,
             },
-            Fate::Duplicate(r) => Submitted {
-                request: r,
+            Fate::Duplicate(o) => Submitted {
+                request: open[o].0.clone(),
                 status_token: None,
                 duplicate: true,
             },
@@ -268,11 +272,10 @@ async fn open_requests(
         .collect())
 }
 
-/// Writes the new requests, registers them and gives each its reference and code; the rows as
-/// written, in the order of `fresh`.
+/// Writes the new requests and gives each its reference and code (written by [`register`]); the
+/// rows in the order of `fresh`.
 async fn create(
     txn: &DatabaseTransaction,
-    ctx: &Context,
     batch: &[Intake],
     emails: &[String],
     fresh: &[Fresh],
@@ -336,6 +339,26 @@ async fn create(
                 .ok_or_else(|| DbErr::Custom("a new request was not written".into()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for (r, f) in created.iter_mut().zip(fresh) {
+        r.reference = reference(year, r.id);
+        r.code_hash = Some(code_hash(r.id, &f.code));
+    }
+    Ok(created)
+}
+
+/// Registers the new requests and writes their references, codes and registration numbers.
+/// The registration counter serialises every writer, so this comes last but for the audit
+/// entries: the row stays locked for as little as possible before the commit.
+async fn register(
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    batch: &[Intake],
+    fresh: &[Fresh],
+    created: &mut [request::Model],
+) -> Result<(), DbErr> {
+    if created.is_empty() {
+        return Ok(());
+    }
     let registrations = crate::registry::register_many(
         txn,
         &ctx.numbering,
@@ -349,8 +372,7 @@ async fn create(
                     request_id: Some(r.id),
                     title: format!(
                         "Begäran enligt dataskyddsförordningen ({}), {}",
-                        r.request_type,
-                        reference(year, r.id)
+                        r.request_type, r.reference
                     ),
                 };
                 (registration, &batch[f.intake].actor)
@@ -363,9 +385,7 @@ async fn create(
         CaseStatement::new(),
         CaseStatement::new(),
     );
-    for ((r, f), registration) in created.iter_mut().zip(fresh).zip(registrations) {
-        r.reference = reference(year, r.id);
-        r.code_hash = Some(code_hash(r.id, &f.code));
+    for (r, registration) in created.iter_mut().zip(registrations) {
         r.registration_number = Some(registration.number);
         let this = || request::Column::Id.eq(r.id);
         references = references.case(this(), r.reference.clone());
@@ -379,7 +399,7 @@ async fn create(
         .filter(request::Column::Id.is_in(created.iter().map(|r| r.id)))
         .exec(txn)
         .await?;
-    Ok(created)
+    Ok(())
 }
 
 /// Writes the accounts the new requests name, each linked to the identity it names, and the
