@@ -552,17 +552,23 @@ fn intake(kind: RequestType, email: &str, account: &str) -> Intake {
 }
 
 async fn intact_audit_chain(app: &TestApp) -> bool {
-    let v: Value = app
-        .client
-        .get(app.url("/api/v1/audit/verify"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["intact"] == true
+    get(app, &app.admin, "/api/v1/audit/verify").await["intact"] == true
+}
+
+/// An app whose archive holds the consent tests' thread (Anna 501, Bo 502, Cecilia 503): the
+/// app, an archivist's and an officer's token, and the channel.
+async fn with_thread(b: Backend) -> (TestApp, String, String, i64) {
+    let app = spawn_app(b).await;
+    let (_, archivist) = app.token("archivist").await;
+    let (_, officer) = app.token("officer").await;
+    let ch = channel(&app, &archivist, "facebook", PAGE).await;
+    assert_eq!(
+        import(&app, &archivist, ch, &crate::consent::thread())
+            .await
+            .status(),
+        200
+    );
+    (app, archivist, officer, ch)
 }
 
 /// The registration sequences of the requests `ids`, in that order.
@@ -584,16 +590,7 @@ async fn registration_seqs(app: &TestApp, ids: &[i64]) -> Vec<i64> {
 both_backends!(
     a_batch_takes_each_request_in_links_repeats_and_matches_accounts,
     |b: Backend| async move {
-        let app = spawn_app(b).await;
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let ch = channel(&app, &archivist, "facebook", PAGE).await;
-        assert_eq!(
-            import(&app, &archivist, ch, &crate::consent::thread())
-                .await
-                .status(),
-            200
-        );
+        let (app, _, officer, _) = with_thread(b).await;
         let anna = crate::consent::identity(&app, &officer, "501").await;
         let bo = crate::consent::identity(&app, &officer, "502").await;
         let frida: Value = submit(&app, &body("frida@example.se", "frida"))
@@ -745,16 +742,7 @@ both_backends!(
 both_backends!(
     a_phrase_sent_from_the_claimed_account_proves_it_on_import,
     |b: Backend| async move {
-        let app = spawn_app(b).await;
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let ch = channel(&app, &archivist, "facebook", PAGE).await;
-        assert_eq!(
-            import(&app, &archivist, ch, &crate::consent::thread())
-                .await
-                .status(),
-            200
-        );
+        let (app, archivist, officer, ch) = with_thread(b).await;
         // Anna names her account by id; someone names "Bo Berg" by name only.
         let s: Value = submit(&app, &body("anna@example.se", "501"))
             .await
