@@ -740,6 +740,47 @@ both_backends!(
 );
 
 both_backends!(
+    two_instances_on_one_database_open_one_request_for_one_submission,
+    |b: Backend| async move {
+        let first = spawn_app(b).await;
+        let url = first.database_url.clone();
+        let second = spawn_app_with(b, move |s| s.database_url = url).await;
+        // The same request, sent eight times at once through both instances.
+        let sent: Vec<_> = (0..8)
+            .map(|n| {
+                let app = if n % 2 == 0 { &first } else { &second };
+                let (client, url) = (app.client.clone(), app.url("/api/v1/requests"));
+                tokio::spawn(async move {
+                    client
+                        .post(url)
+                        .json(&body("dora@example.se", "dora.dahl"))
+                        .send()
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut answers = vec![];
+        for s in sent {
+            let r = s.await.unwrap();
+            assert_eq!(r.status(), 202);
+            answers.push(r.json::<Value>().await.unwrap());
+        }
+        assert!(
+            answers.iter().all(|a| a["id"] == answers[0]["id"]),
+            "{answers:?}"
+        );
+        assert_eq!(
+            answers
+                .iter()
+                .filter(|a| a["status_token"].is_string())
+                .count(),
+            1
+        );
+    }
+);
+
+both_backends!(
     a_phrase_sent_from_the_claimed_account_proves_it_on_import,
     |b: Backend| async move {
         let (app, archivist, officer, ch) = with_thread(b).await;

@@ -1,7 +1,7 @@
 //! Intake: a new request registered, referenced and mailed; duplicates linked; accounts matched.
 use super::*;
 use sea_orm::sea_query::CaseStatement;
-use sea_orm::{DbBackend, Statement};
+use sea_orm::{DbBackend, SqliteTransactionMode, Statement, TransactionOptions};
 use std::collections::HashMap;
 
 pub struct NewIdentity {
@@ -89,7 +89,14 @@ pub async fn submit_many(
     ctx: &Context,
     batch: &[Intake],
 ) -> Result<Vec<Submitted>, RequestError> {
-    let txn = db.begin().await?;
+    // On SQLite the write lock is taken at once, so that what is read below is not overtaken by
+    // another process's writes before this transaction writes (see `lock_addresses`).
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
     let at = now();
     let year = ctx.today(at).year();
     let emails: Vec<String> = batch
@@ -108,6 +115,7 @@ pub async fn submit_many(
             )
         })
         .collect();
+    lock_addresses(&txn, &emails).await?;
     let open = open_requests(&txn, &emails).await?;
     let mut fates = Vec::with_capacity(batch.len());
     let mut fresh: Vec<Fresh> = vec![];
@@ -227,6 +235,36 @@ pub async fn submit_many(
         })
         .collect())
 }
+
+/// Another instance may be taking in the same address at this moment. On PostgreSQL the batches
+/// queue on a lock per address, so that the later one reads the earlier one's request as open; the
+/// locks are taken in one order everywhere, so two batches cannot wait on each other. SQLite needs
+/// none: the batch's transaction holds the database's one write lock from its start.
+async fn lock_addresses(txn: &DatabaseTransaction, emails: &[String]) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres || emails.is_empty() {
+        return Ok(());
+    }
+    let mut distinct: Vec<&String> = emails.iter().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut sql = Sql::new(DbBackend::Postgres);
+    let rows: Vec<String> = distinct
+        .into_iter()
+        .map(|e| format!("({})", sql.bind(e.clone())))
+        .collect();
+    // Two-key locks live apart from the audit chain's one-key lock; the first key keeps them
+    // apart from any other two-key lock.
+    let statement = format!(
+        "SELECT pg_advisory_xact_lock({ADDRESS_LOCKS}, hashtext(v.email)) \
+         FROM (VALUES {}) AS v(email) ORDER BY hashtext(v.email)",
+        rows.join(", ")
+    );
+    txn.execute_raw(sql.statement(statement)).await?;
+    Ok(())
+}
+
+/// The class of PostgreSQL advisory locks taken per address at intake.
+const ADDRESS_LOCKS: i32 = 7306;
 
 /// The open requests from any of `emails`, each with its accounts' keys.
 async fn open_requests(
