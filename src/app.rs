@@ -257,12 +257,13 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     );
     let erasure_policy = crate::erasure::load_policy(&settings).map_err(anyhow::Error::msg)?;
     let suppression_key = crate::erasure::load_key(&settings)?;
-    let intakes = requests::Intakes::start(db.clone(), request_context(&settings));
+    let metrics: Arc<crate::http::metrics::Metrics> = Arc::default();
+    let intakes = requests::Intakes::start(db.clone(), request_context(&settings), metrics.clone());
     let state = AppState {
         intakes,
         db,
         settings: Arc::new(settings),
-        metrics: Arc::default(),
+        metrics,
         limiter: Arc::new(limiter),
         erasure_policy: Arc::new(erasure_policy),
         suppression_key,

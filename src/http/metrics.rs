@@ -19,6 +19,15 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    intake: Mutex<IntakeCounts>,
+}
+
+/// Intake's batches: submissions over batches is the mean batch size.
+#[derive(Default)]
+struct IntakeCounts {
+    batches: u64,
+    submissions: u64,
+    failed_batches: u64,
 }
 
 impl Metrics {
@@ -34,6 +43,18 @@ impl Metrics {
             if secs <= *le {
                 s.buckets[i] += 1;
             }
+        }
+    }
+
+    /// One intake batch of `size` submissions written, or failed as a whole (its submissions are
+    /// then taken in one at a time, each counted as a batch of its own).
+    pub fn observe_intake(&self, size: usize, failed: bool) {
+        let mut c = self.intake.lock().unwrap_or_else(|p| p.into_inner());
+        if failed {
+            c.failed_batches += 1;
+        } else {
+            c.batches += 1;
+            c.submissions += size as u64;
         }
     }
 
@@ -86,6 +107,29 @@ impl Metrics {
                 s.count
             );
         }
+        let c = self.intake.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, help, value) in [
+            (
+                "insyn_intake_batches_total",
+                "Intake transactions committed.",
+                c.batches,
+            ),
+            (
+                "insyn_intake_submissions_total",
+                "Submissions taken in by those transactions.",
+                c.submissions,
+            ),
+            (
+                "insyn_intake_failed_batches_total",
+                "Intake batches that failed whole and were taken in one by one.",
+                c.failed_batches,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
         out
     }
 }
@@ -111,5 +155,23 @@ mod tests {
         assert!(text.contains(
             "insyn_http_request_duration_seconds_count{route=\"list_audit\",method=\"GET\"} 3"
         ));
+    }
+
+    #[test]
+    fn intake_batches_and_their_submissions() {
+        let m = Metrics::default();
+        m.observe_intake(40, false);
+        m.observe_intake(3, true);
+        m.observe_intake(1, false);
+        let text = m.render();
+        assert!(text.contains("insyn_intake_batches_total 2\n"), "{text}");
+        assert!(
+            text.contains("insyn_intake_submissions_total 41\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("insyn_intake_failed_batches_total 1\n"),
+            "{text}"
+        );
     }
 }

@@ -5,8 +5,10 @@
 //! stored one, as before.
 use super::store::{self, Context, Intake, NewRequest, RequestError, Submitted};
 use crate::audit::Actor;
+use crate::http::metrics::Metrics;
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most submissions one transaction takes in.
@@ -27,7 +29,7 @@ impl Intakes {
     /// Starts the tasks that take submissions in, on the current runtime: one on SQLite, which
     /// has one writer; on PostgreSQL two, so that one batch's statements travel while the other
     /// waits for the registration counter or the audit chain (four measured slower than two).
-    pub fn start(db: DatabaseConnection, ctx: Context) -> Self {
+    pub fn start(db: DatabaseConnection, ctx: Context, metrics: Arc<Metrics>) -> Self {
         let writers = match db.get_database_backend() {
             DbBackend::Postgres => 2,
             _ => 1,
@@ -35,7 +37,7 @@ impl Intakes {
         let lines = (0..writers)
             .map(|_| {
                 let (line, waiting) = mpsc::channel(BATCH * 16);
-                tokio::spawn(take_in(db.clone(), ctx.clone(), waiting));
+                tokio::spawn(take_in(db.clone(), ctx.clone(), metrics.clone(), waiting));
                 line
             })
             .collect();
@@ -65,25 +67,32 @@ fn stopped() -> RequestError {
     DbErr::Custom("the intake stopped before answering".into()).into()
 }
 
-async fn take_in(db: DatabaseConnection, ctx: Context, mut line: mpsc::Receiver<Waiting>) {
+async fn take_in(
+    db: DatabaseConnection,
+    ctx: Context,
+    metrics: Arc<Metrics>,
+    mut line: mpsc::Receiver<Waiting>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     while line.recv_many(&mut batch, BATCH).await > 0 {
         let waiting = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
         let size = waiting.len();
         // A batch that panics answers nobody (each caller hears that the intake stopped), but
         // the next batch is taken in all the same.
-        if let Err(e) = tokio::spawn(write(db.clone(), ctx.clone(), waiting)).await {
+        let written = write(db.clone(), ctx.clone(), metrics.clone(), waiting);
+        if let Err(e) = tokio::spawn(written).await {
             tracing::error!(error = %e, size, "an intake batch panicked");
         }
     }
 }
 
-async fn write(db: DatabaseConnection, ctx: Context, waiting: Vec<Waiting>) {
+async fn write(db: DatabaseConnection, ctx: Context, metrics: Arc<Metrics>, waiting: Vec<Waiting>) {
     let (intakes, answers): (Vec<Intake>, Vec<_>) =
         waiting.into_iter().map(|w| (w.intake, w.answer)).unzip();
     let started = std::time::Instant::now();
     match store::submit_many(&db, &ctx, &intakes).await {
         Ok(submitted) => {
+            metrics.observe_intake(intakes.len(), false);
             tracing::debug!(
                 size = intakes.len(),
                 ms = started.elapsed().as_secs_f64() * 1e3,
@@ -95,17 +104,20 @@ async fn write(db: DatabaseConnection, ctx: Context, waiting: Vec<Waiting>) {
             }
         }
         Err(e) if intakes.len() == 1 => {
+            metrics.observe_intake(1, true);
             if let Some(answer) = answers.into_iter().next() {
                 let _ = answer.send(Err(e));
             }
         }
         Err(e) => {
             // One submission must not fail the others: each is tried again on its own.
+            metrics.observe_intake(intakes.len(), true);
             tracing::warn!(error = %e, size = intakes.len(), "an intake batch failed; taking its requests in one by one");
             for (answer, intake) in answers.into_iter().zip(&intakes) {
                 let one = store::submit_many(&db, &ctx, std::slice::from_ref(intake))
                     .await
                     .and_then(|mut s| s.pop().ok_or_else(stopped));
+                metrics.observe_intake(1, one.is_err());
                 let _ = answer.send(one);
             }
         }

@@ -736,6 +736,26 @@ both_backends!(
         assert_eq!(seqs, (1..=12).collect::<Vec<i64>>());
         assert_eq!(outbox(&app).await.len(), 12 * 2 + 4);
         assert!(intact_audit_chain(&app).await);
+        // Every submission was taken in by some batch, and none failed.
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let counter = |name: &str| -> u64 {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        };
+        assert_eq!(counter("insyn_intake_submissions_total"), 16);
+        assert!((1..=16).contains(&counter("insyn_intake_batches_total")));
+        assert_eq!(counter("insyn_intake_failed_batches_total"), 0);
     }
 );
 
