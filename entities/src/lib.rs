@@ -11,6 +11,7 @@ pub mod identity_block;
 pub mod job;
 pub mod legal_hold;
 pub mod moderation;
+pub mod officer_session;
 pub mod outbox;
 pub mod package;
 pub mod prelude;

@@ -10,6 +10,7 @@ pub use super::identity_block::Entity as IdentityBlock;
 pub use super::job::Entity as Job;
 pub use super::legal_hold::Entity as LegalHold;
 pub use super::moderation::Entity as Moderation;
+pub use super::officer_session::Entity as OfficerSession;
 pub use super::outbox::Entity as Outbox;
 pub use super::package::Entity as Package;
 pub use super::record::Entity as Record;

@@ -80,6 +80,11 @@ pub fn new_secret() -> String {
     format!("insyn_{}", hex::encode(rand::random::<[u8; 32]>()))
 }
 
+/// A new page session's secret, for the officer's cookie; only its hash is kept.
+pub fn new_session_secret() -> String {
+    format!("session_{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
 /// Tokens are 256-bit random, so a plain SHA-256 (no salt, no stretching) is enough to make a
 /// leaked table useless while keeping lookup a single indexed equality.
 pub fn hash_secret(secret: &str) -> String {

@@ -1,8 +1,8 @@
 //! Token queries and mutations. Every mutation writes its audit entry in the same transaction.
-use super::rules::{Role, TokenName, hash_secret, new_secret};
+use super::rules::{Role, TokenName, hash_secret, new_secret, new_session_secret};
 use crate::audit::{self, Actor, NewEntry};
 use chrono::Utc;
-use entities::api_token;
+use entities::{api_token, officer_session};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -93,4 +93,98 @@ pub async fn find_by_secret<C: ConnectionTrait>(
         .one(db)
         .await
         .map(|t| t.filter(|t| t.revoked_at.is_none_or(|at| at > Utc::now())))
+}
+
+/// How long an officer's page session lasts without a new sign-in.
+pub const SESSION_HOURS: i64 = 8;
+
+/// Opens a page session for `token`, with its audit entry, and drops the sessions that have
+/// expired; the session's secret, for the cookie (the API token itself never goes to the browser).
+pub async fn open_session(
+    db: &DatabaseConnection,
+    token: &api_token::Model,
+) -> Result<String, DbErr> {
+    let secret = new_session_secret();
+    let at = Utc::now();
+    let txn = db.begin().await?;
+    officer_session::Entity::delete_many()
+        .filter(officer_session::Column::ExpiresAt.lt(at))
+        .exec(&txn)
+        .await?;
+    let session = officer_session::ActiveModel {
+        secret_hash: Set(hash_secret(&secret)),
+        token_id: Set(token.id),
+        created_at: Set(at),
+        expires_at: Set(at + chrono::Duration::hours(SESSION_HOURS)),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::append(
+        &txn,
+        &Actor {
+            id: format!("token:{}", token.id),
+            role: token.role.clone(),
+        },
+        NewEntry {
+            action: "session.open",
+            target: format!("session:{}", session.id),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(secret)
+}
+
+/// The token behind a page session that has not expired, unless the token was revoked since.
+pub async fn session_token(
+    db: &DatabaseConnection,
+    secret: &str,
+) -> Result<Option<api_token::Model>, DbErr> {
+    let Some(session) = officer_session::Entity::find()
+        .filter(officer_session::Column::SecretHash.eq(hash_secret(secret)))
+        .filter(officer_session::Column::ExpiresAt.gt(Utc::now()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(api_token::Entity::find_by_id(session.token_id)
+        .one(db)
+        .await?
+        .filter(|t| t.revoked_at.is_none_or(|at| at > Utc::now())))
+}
+
+/// Ends a page session (signing out), with its audit entry; a session already gone is no error.
+pub async fn close_session(db: &DatabaseConnection, secret: &str) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    let Some(session) = officer_session::Entity::find()
+        .filter(officer_session::Column::SecretHash.eq(hash_secret(secret)))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let token = api_token::Entity::find_by_id(session.token_id)
+        .one(&txn)
+        .await?;
+    officer_session::Entity::delete_by_id(session.id)
+        .exec(&txn)
+        .await?;
+    audit::append(
+        &txn,
+        &Actor {
+            id: format!("token:{}", session.token_id),
+            role: token.map(|t| t.role).unwrap_or_default(),
+        },
+        NewEntry {
+            action: "session.close",
+            target: format!("session:{}", session.id),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
-//! The officer's pages, behind an officer's (or admin's) API token entered once at `/officer/login`
-//! and kept in an HttpOnly, SameSite=Strict cookie. Every form carries a token derived from it
-//! (a second guard against cross-site posts).
+//! The officer's pages, behind an officer's (or admin's) API token entered once at `/officer/login`.
+//! The token opens a session kept on the server; the browser holds only the session's secret, in
+//! an HttpOnly, SameSite=Strict cookie, which signing out, eight hours or revoking the token ends.
+//! Every form carries a token derived from it (a second guard against cross-site posts).
 use super::{Frame, Lang, message, render, see_other, state};
 use crate::audit::Actor;
 use crate::auth::Role;
@@ -42,7 +43,7 @@ fn cookie(req: &Request) -> Option<String> {
 
 async fn officer(req: &Request) -> Option<Officer> {
     let secret = cookie(req)?;
-    let t = crate::auth::store::find_by_secret(&state(req).db, &secret)
+    let t = crate::auth::store::session_token(&state(req).db, &secret)
         .await
         .ok()
         .flatten()?;
@@ -174,14 +175,16 @@ pub async fn login(
             None,
         );
     }
-    let token = f.token.trim();
-    let ok = crate::auth::store::find_by_secret(&st.db, token)
+    let token = crate::auth::store::find_by_secret(&st.db, f.token.trim())
         .await
         .ok()
         .flatten()
-        .and_then(|t| t.role.parse::<Role>().ok())
-        .is_some_and(|r| matches!(r, Role::Admin | Role::Officer));
-    if !ok {
+        .filter(|t| {
+            t.role
+                .parse::<Role>()
+                .is_ok_and(|r| matches!(r, Role::Admin | Role::Officer))
+        });
+    let Some(token) = token else {
         let mut errors = Map::new();
         errors.insert("token".into(), json!(lang.text("login_wrong", &[])));
         return render(
@@ -196,7 +199,20 @@ pub async fn login(
             },
             json!({"errors": errors}),
         );
-    }
+    };
+    let session = match crate::auth::store::open_session(&st.db, &token).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, token = token.id, "an officer's session could not be opened");
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang,
+                "/officer/login",
+                lang.text("internal", &[]),
+                None,
+            );
+        }
+    };
     let secure = if st.settings.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -204,7 +220,8 @@ pub async fn login(
     };
     let mut r = see_other(&format!("/officer?lang={}", lang.code()));
     if let Ok(v) = poem::http::HeaderValue::from_str(&format!(
-        "{COOKIE}={token}; Path=/officer; HttpOnly; SameSite=Strict; Max-Age=28800{secure}"
+        "{COOKIE}={session}; Path=/officer; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        crate::auth::store::SESSION_HOURS * 3600
     )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -212,8 +229,13 @@ pub async fn login(
 }
 
 #[handler]
-pub fn logout(Query(q): Query<LangQuery>) -> Response {
+pub async fn logout(req: &Request, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::of(q.lang.as_deref());
+    if let Some(secret) = cookie(req)
+        && let Err(e) = crate::auth::store::close_session(&state(req).db, &secret).await
+    {
+        tracing::error!(error = %e, "an officer's session could not be closed");
+    }
     let mut r = to_login(lang);
     r.headers_mut().insert(
         header::SET_COOKIE,

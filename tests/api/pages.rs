@@ -244,3 +244,85 @@ both_backends!(
         );
     }
 );
+
+/// Signs in at `/officer/login` with `token`; the session cookie (`name=value`).
+async fn sign_in(app: &crate::helpers::TestApp, token: &str) -> String {
+    let r = no_redirects()
+        .post(app.url("/officer/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The status of the officer's queue page with `cookie`: 200, or 303 to the sign-in.
+async fn queue_with(app: &crate::helpers::TestApp, cookie: &str) -> u16 {
+    no_redirects()
+        .get(app.url("/officer"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+both_backends!(
+    the_officer_cookie_holds_a_session_not_the_token_and_signing_out_or_revoking_ends_it,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (token_id, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        assert!(
+            !session.contains(&officer),
+            "the API token went to the browser"
+        );
+        assert_eq!(queue_with(&app, &session).await, 200);
+        // The API token itself is no session.
+        assert_eq!(
+            queue_with(&app, &format!("insyn_officer={officer}")).await,
+            303
+        );
+
+        // Signing out ends the session on the server, not only in this browser.
+        let r = no_redirects()
+            .post(app.url("/officer/logout"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(queue_with(&app, &session).await, 303);
+
+        // Revoking the token ends its sessions.
+        let again = sign_in(&app, &officer).await;
+        assert_eq!(queue_with(&app, &again).await, 200);
+        let r = app
+            .post_json(
+                &format!("/api/v1/tokens/{token_id}/revoke"),
+                &app.admin,
+                &serde_json::json!({}),
+            )
+            .await;
+        assert!(r.status().is_success(), "{}", r.status());
+        assert_eq!(queue_with(&app, &again).await, 303);
+
+        // Both sessions are in the audit log, by id only.
+        let log: serde_json::Value = app
+            .client
+            .get(app.url("/api/v1/audit?action=session.open"))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let entries = log["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{log}");
+        assert!(!log.to_string().contains(&officer));
+    }
+);
