@@ -95,14 +95,18 @@ async fn moderate(
 
 /// Fails unless `data` is valid under the JSON Schema each package ships as `data.schema.json`.
 pub(crate) fn valid_under_schema(data: &Value) {
+    let errors = schema_errors(data);
+    assert!(errors.is_empty(), "data.json breaks its schema: {errors:?}");
+}
+
+fn schema_errors(data: &Value) -> Vec<String> {
     let schema: Value =
         serde_json::from_str(include_str!("../../openapi/package-data.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
+    validator
         .iter_errors(data)
         .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "data.json breaks its schema: {errors:?}");
+        .collect()
 }
 
 pub(crate) fn files(zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -188,6 +192,15 @@ both_backends!(
         }
         let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
         valid_under_schema(&data);
+        // The schema names every field: one it does not know is an error, not a silent extra.
+        let mut extra = data.clone();
+        extra["records"][0]["undocumented"] = Value::Bool(true);
+        assert_eq!(
+            schema_errors(&extra).len(),
+            1,
+            "{:?}",
+            schema_errors(&extra)
+        );
         let records = data["records"].as_array().unwrap();
         let ids: Vec<&str> = records
             .iter()
