@@ -23,6 +23,7 @@ mod m20261124_000019_restriction_and_notes;
 mod m20261124_000020_create_erasure;
 mod m20261125_000021_index_job_claim;
 mod m20261125_000022_create_officer_session;
+mod m20261125_000023_index_identity_linked;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000020_create_erasure::Migration),
             Box::new(m20261125_000021_index_job_claim::Migration),
             Box::new(m20261125_000022_create_officer_session::Migration),
+            Box::new(m20261125_000023_index_identity_linked::Migration),
         ]
     }
 }

@@ -166,9 +166,32 @@ pub fn account_key(value: &str) -> String {
     v.trim_start_matches('@').to_lowercase()
 }
 
+/// Whether what a person gave could be a display name worth comparing with the archive's names:
+/// three characters or more, and neither a link nor a number (those name an account, and are
+/// matched as one).
+pub fn may_be_name(value: &str) -> bool {
+    let v = value.trim();
+    v.chars().count() >= 3
+        && url::Url::parse(v).is_err()
+        && !v
+            .trim_start_matches('@')
+            .chars()
+            .all(|c| c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_told_from_links_and_numbers() {
+        assert!(may_be_name("Bo Berg"));
+        assert!(may_be_name("anna.andersson"));
+        assert!(!may_be_name("Bo"));
+        assert!(!may_be_name("100004567"));
+        assert!(!may_be_name(" @12345 "));
+        assert!(!may_be_name("https://www.facebook.com/anna.andersson"));
+    }
 
     #[test]
     fn transitions_follow_the_case_flow() {

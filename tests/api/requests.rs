@@ -590,9 +590,18 @@ async fn registration_seqs(app: &TestApp, ids: &[i64]) -> Vec<i64> {
 both_backends!(
     a_batch_takes_each_request_in_links_repeats_and_matches_accounts,
     |b: Backend| async move {
-        let (app, _, officer, _) = with_thread(b).await;
+        let (app, archivist, officer, ch) = with_thread(b).await;
+        // Gunnar's comment gives his profile link, as the Graph API does for some authors.
+        let gunnar_comment = json!({"id": "1_40", "from": {"id": "601", "name": "Gunnar Gren",
+            "link": "https://www.facebook.com/gunnar.gren"}, "message": "Bra!",
+            "created_time": "2026-11-01T10:00:00+0000", "parent": {"id": "1_10"}});
+        assert_eq!(
+            import(&app, &archivist, ch, &gunnar_comment).await.status(),
+            200
+        );
         let anna = crate::consent::identity(&app, &officer, "501").await;
         let bo = crate::consent::identity(&app, &officer, "502").await;
+        let gunnar = crate::consent::identity(&app, &officer, "601").await;
         let frida: Value = submit(&app, &body("frida@example.se", "frida"))
             .await
             .json()
@@ -624,12 +633,18 @@ both_backends!(
                 // Wildcards are letters here, not patterns that match every name.
                 intake(Access, "eva@example.se", "___"),
                 intake(Access, "frida@example.se", "frida"),
+                // His link, as he copied it from his browser.
+                intake(
+                    Access,
+                    "gunnar@example.se",
+                    "https://www.facebook.com/Gunnar.Gren/",
+                ),
             ],
         )
         .await
         .unwrap();
         let fresh: Vec<bool> = out.iter().map(|s| !s.duplicate).collect();
-        assert_eq!(fresh, [true, true, false, true, true, false]);
+        assert_eq!(fresh, [true, true, false, true, true, false, true]);
         assert_eq!(out[2].request.id, out[0].request.id);
         assert!(out[2].status_token.is_none() && out[5].status_token.is_none());
         assert_eq!(out[5].request.id, frida["id"].as_i64().unwrap());
@@ -670,6 +685,13 @@ both_backends!(
         assert_eq!(v["possible_matches"][0]["identity_id"], bo, "{v}");
         let v = get(&app, &officer, &format!("/api/v1/requests/{}", new[3])).await;
         assert_eq!(v["possible_matches"], json!([]), "{v}");
+        let v = get(
+            &app,
+            &officer,
+            &format!("/api/v1/requests/{}", out[6].request.id),
+        )
+        .await;
+        assert_eq!(v["identities"][0]["identity_id"], gunnar, "{v}");
 
         // A receipt and a code per new request, a notice per repeat.
         assert_eq!(outbox_for(&app, "anna@example.se").await.len(), 5);

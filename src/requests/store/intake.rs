@@ -551,8 +551,7 @@ async fn match_accounts(
                 continue;
             }
             let literal = like_literal(&key);
-            let name = i.value.trim();
-            let name = (name.chars().count() >= 3).then(|| format!("%{}%", like_literal(name)));
+            let name = may_be_name(&i.value).then(|| format!("%{}%", like_literal(i.value.trim())));
             rows.push(format!(
                 "({}, {}, {}, {}, {}, {}, {})",
                 sql.bind((first + n) as i64),
@@ -567,16 +566,23 @@ async fn match_accounts(
         if rows.is_empty() {
             continue;
         }
-        // At most two by account (one is a link, two are a doubt) and twenty by name.
+        // At most two by account (one is a link, two are a doubt) and twenty by name. The account
+        // is found by the platform's id through its index, and by profile link among only the
+        // identities that have one (a partial index): a suffix is no key for a B-tree.
         let statement = format!(
-            "WITH v(tag, platform, account, link, link_slash, link_query, name) AS (VALUES {}) \
+            "WITH v(tag, platform, account, link, link_slash, link_query, name) AS (VALUES {}), \
+             exact(tag, id) AS ( \
+               SELECT v.tag, i.id FROM v JOIN identity i \
+                 ON i.platform = v.platform AND i.platform_id = v.account \
+               UNION \
+               SELECT v.tag, i.id FROM v JOIN identity i \
+                 ON i.platform = v.platform AND i.profile_link IS NOT NULL \
+                 AND (i.profile_link LIKE v.link ESCAPE '\\' \
+                   OR i.profile_link LIKE v.link_slash ESCAPE '\\' \
+                   OR i.profile_link LIKE v.link_query ESCAPE '\\')) \
              SELECT tag, by_name, id FROM ( \
-               SELECT v.tag AS tag, 0 AS by_name, i.id AS id, \
-                 ROW_NUMBER() OVER (PARTITION BY v.tag ORDER BY i.id) AS n \
-               FROM v JOIN identity i ON i.platform = v.platform AND (i.platform_id = v.account \
-                 OR i.profile_link LIKE v.link ESCAPE '\\' \
-                 OR i.profile_link LIKE v.link_slash ESCAPE '\\' \
-                 OR i.profile_link LIKE v.link_query ESCAPE '\\') \
+               SELECT tag, 0 AS by_name, id, ROW_NUMBER() OVER (PARTITION BY tag ORDER BY id) AS n \
+               FROM exact \
                UNION ALL \
                SELECT v.tag, 1, i.id, ROW_NUMBER() OVER (PARTITION BY v.tag ORDER BY i.id) \
                FROM v JOIN identity i ON i.platform = v.platform AND v.name IS NOT NULL \

@@ -5,8 +5,8 @@ use super::clock::due_date;
 use super::mail::{self as letters, Case};
 use super::rules::{
     Action, CODE_ATTEMPTS, CODE_MINUTES, CODE_PAUSE_SECONDS, CODES_PER_REQUEST, ProofMethod,
-    RequestType, Status, account_key, code_hash, contains_phrase, may_hold_phrase, new_code,
-    new_phrase, new_status_token, reference, transition,
+    RequestType, Status, account_key, code_hash, contains_phrase, may_be_name, may_hold_phrase,
+    new_code, new_phrase, new_status_token, reference, transition,
 };
 use crate::audit::{self, Actor, NewEntry, now};
 use crate::auth::rules::hash_secret;
