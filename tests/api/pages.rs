@@ -311,16 +311,7 @@ both_backends!(
         assert_eq!(queue_with(&app, &again).await, 303);
 
         // Both sessions are in the audit log, by id only.
-        let log: serde_json::Value = app
-            .client
-            .get(app.url("/api/v1/audit?action=session.open"))
-            .bearer_auth(&app.admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log = crate::archive::get(&app, &app.admin, "/api/v1/audit?action=session.open").await;
         let entries = log["entries"].as_array().unwrap();
         assert_eq!(entries.len(), 2, "{log}");
         assert!(!log.to_string().contains(&officer));
