@@ -169,10 +169,7 @@ pub async fn run(
         &db,
     )
     .await?;
-    let p = |n: usize| match backend {
-        sea_orm::DbBackend::Postgres => format!("${n}"),
-        _ => "?".into(),
-    };
+    let p = |n: usize| crate::db::placeholder(backend, n);
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(

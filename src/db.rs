@@ -14,6 +14,15 @@ pub enum Checkpoints {
     Background,
 }
 
+/// The `n`th (from 1) bound value's placeholder in a raw statement: `$n` on PostgreSQL, `?` on
+/// SQLite, where values are bound in order.
+pub fn placeholder(backend: sea_orm::DbBackend, n: usize) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, Checkpoints::OnCommit).await
 }

@@ -986,10 +986,7 @@ async fn set_tasks(txn: &DatabaseTransaction, rows: &[(i64, i64, Outcome)]) -> R
                 sea_orm::Value::from(outcome.as_str()),
             ] {
                 values.push(v);
-                t.push(match backend {
-                    sea_orm::DbBackend::Postgres => format!("${}", values.len()),
-                    _ => "?".to_owned(),
-                });
+                t.push(crate::db::placeholder(backend, values.len()));
             }
             tuples.push(format!("({})", t.join(", ")));
         }

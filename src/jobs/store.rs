@@ -99,10 +99,7 @@ pub async fn claim(
     let backend = db.get_database_backend();
     let at = now();
     let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
-    let p = |i: usize| match backend {
-        DbBackend::Postgres => format!("${i}"),
-        _ => "?".to_owned(),
-    };
+    let p = |i: usize| crate::db::placeholder(backend, i);
     // Placeholders are numbered in the order the values are pushed below.
     let mut values: Vec<Value> = vec![worker.into(), until.into(), RUNNING.into()];
     let kinds_sql: Vec<String> = kinds

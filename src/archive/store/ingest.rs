@@ -527,27 +527,20 @@ async fn link_orphans(
             .iter()
             .map(|p| {
                 values.push((*p).into());
-                placeholder(backend, values.len())
+                crate::db::placeholder(backend, values.len())
             })
             .collect();
         let sql = format!(
             "UPDATE record SET parent_id = (SELECT p.id FROM record p \
                WHERE p.channel_id = record.channel_id AND p.platform_id = record.parent_platform_id) \
              WHERE channel_id = {} AND parent_id IS NULL AND parent_platform_id IN ({})",
-            placeholder(backend, 1),
+            crate::db::placeholder(backend, 1),
             list.join(", ")
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())
-}
-
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
 }
 
 /// Reserves `n` ids of `table` inside the transaction.
@@ -699,7 +692,7 @@ async fn update_identities(
                 i.last_seen.into(),
             ] {
                 values.push(v);
-                t.push(placeholder(backend, values.len()));
+                t.push(crate::db::placeholder(backend, values.len()));
             }
             tuples.push(format!("({})", t.join(", ")));
         }

@@ -648,10 +648,7 @@ impl Sql {
 
     fn bind(&mut self, value: impl Into<sea_orm::Value>) -> String {
         self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".to_owned(),
-        }
+        crate::db::placeholder(self.backend, self.values.len())
     }
 
     fn statement(self, sql: String) -> Statement {
