@@ -55,18 +55,32 @@ impl fmt::Debug for Email {
 }
 
 pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+    Html(s).to_string()
+}
+
+/// Text escaped for HTML as it is written into a formatter, without a `String` of its own: the
+/// runs between the five characters that need it are copied whole.
+pub struct Html<'a>(pub &'a str);
+
+impl fmt::Display for Html<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        let mut from = 0;
+        for (at, b) in s.bytes().enumerate() {
+            let escaped = match b {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                b'\'' => "&#39;",
+                _ => continue,
+            };
+            f.write_str(&s[from..at])?;
+            f.write_str(escaped)?;
+            from = at + 1;
         }
+        f.write_str(&s[from..])
     }
-    out
 }
 
 /// Wraps paragraphs in the common layout: the plain text and the HTML say the same thing.
@@ -118,6 +132,17 @@ pub fn test_message(lang: Language) -> Rendered {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_escapes_the_five_characters_and_keeps_the_rest() {
+        assert_eq!(
+            escape_html("<a href=\"x\">Å'&'ö</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Å&#39;&amp;&#39;ö&lt;/a&gt;"
+        );
+        assert_eq!(escape_html(""), "");
+        assert_eq!(escape_html("åäö"), "åäö");
+        assert_eq!(format!("[{}]", Html("&")), "[&amp;]");
+    }
 
     #[test]
     fn addresses_are_checked_and_never_debug_printed() {

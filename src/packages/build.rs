@@ -1,12 +1,13 @@
 //! Builds a package as a ZIP on disk, page by page: memory stays bounded however many records the
 //! person has. Each file's SHA-256 and size go into `manifest.json`.
 use super::rules::{
-    BOM, CONSENTS_CSV, DATA_JSON, DATA_SCHEMA, HTML_TAIL, INDEX_HTML, MANIFEST_JSON, PackageKind,
-    RECORDS_CSV, SCHEMA_JSON, article_15, context_text, csv_line, html_head,
+    BOM, CONSENTS_CSV, CsvLine, DATA_JSON, DATA_SCHEMA, HTML_TAIL, INDEX_HTML, KeptSentence,
+    MANIFEST_JSON, Moment, PackageKind, RECORDS_CSV, SCHEMA_JSON, article_15, change_word,
+    context_text, csv_line, html_head, kind_word, visibility_word,
 };
 use crate::archive::store::{fetch_records, json_rows};
 use crate::consent::rules::Purpose;
-use crate::mail::rules::{Language, escape_html};
+use crate::mail::rules::{Html, Language, escape_html};
 use crate::retention::rules::{Decision, Retention, retention_of};
 use entities::{
     channel, consent_event, identity, identity_block, moderation, record, record_version, request,
@@ -23,6 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const PAGE: u64 = 1000;
+const FIRST_PAGE: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -172,14 +174,14 @@ impl Source<'_> {
     /// The page after record `after`. Classified and restricted records are read with the rest
     /// and counted here, rather than counted by queries of their own: each query over a heavy
     /// identity's records costs a look-up per record.
-    async fn page(&self, after: i64) -> Result<Page, DbErr> {
+    async fn page(&self, after: i64, size: u64) -> Result<Page, DbErr> {
         let records = fetch_records(
             self.db,
             record::Entity::find()
                 .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
                 .filter(record::Column::Id.gt(after))
                 .order_by_asc(record::Column::Id)
-                .limit(PAGE),
+                .limit(size),
         )
         .await?;
         let mut page = Page {
@@ -199,10 +201,18 @@ impl Source<'_> {
         if shown.is_empty() {
             return Ok(page);
         }
-        let ids: Vec<i64> = shown.iter().map(|r| r.id).collect();
+        // Most records were never changed: their one version is what the record row holds, so
+        // only the versions of changed records are read.
+        let changed: Vec<i64> = shown
+            .iter()
+            .filter(|r| r.version_count > 1)
+            .map(|r| r.id)
+            .collect();
         let mut versions: HashMap<i64, Vec<Version>> = HashMap::new();
-        for v in versions_of(self.db, &ids).await? {
-            versions.entry(v.record_id).or_default().push(v);
+        if !changed.is_empty() {
+            for v in versions_of(self.db, &changed).await? {
+                versions.entry(v.record_id).or_default().push(v);
+            }
         }
         let mut parent_ids: Vec<i64> = shown.iter().filter_map(|r| r.parent_id).collect();
         parent_ids.sort_unstable();
@@ -226,7 +236,11 @@ impl Source<'_> {
                     }
                 });
                 Item {
-                    versions: versions.remove(&r.id).unwrap_or_default(),
+                    versions: if r.version_count > 1 {
+                        versions.remove(&r.id).unwrap_or_default()
+                    } else {
+                        vec![Version::only_one_of(&r)]
+                    },
                     moderation: self.moderations.get(&r.id).cloned().unwrap_or_default(),
                     notes: self.notes.get(&r.id).cloned().unwrap_or_default(),
                     in_reply_to,
@@ -283,6 +297,23 @@ struct Version {
     hash: String,
     text: Option<String>,
     visibility: Option<String>,
+}
+
+impl Version {
+    /// The one version of a record never changed, from the record row: the import writes both
+    /// from the same content at the same moment (`archive::store::ingest`), and the row's hash is
+    /// the version's. A test holds the two equal for every record of the real fixtures.
+    fn only_one_of(r: &record::Model) -> Self {
+        Version {
+            record_id: r.id,
+            seq: 1,
+            change: crate::archive::rules::Change::Created.as_str().to_owned(),
+            seen_at: r.archived_at,
+            hash: r.current_hash.clone(),
+            text: r.text.clone(),
+            visibility: Some(r.visibility.clone()),
+        }
+    }
 }
 
 /// The two fields of a version's canonical content the package shows; the rest is skipped unread.
@@ -415,11 +446,67 @@ fn entry_options() -> zip::write::SimpleFileOptions {
         .compression_level(Some(1))
 }
 
+/// Text on its way into one of the package's files, gathered into large pieces before it is
+/// compressed and hashed: both cost per call, and a package is written as many small strings.
+struct Spool {
+    buf: String,
+    hash: Sha256,
+    size: u64,
+}
+
+/// How much text a spool gathers before it passes it on.
+const SPOOL: usize = 64 * 1024;
+
+impl Spool {
+    fn new() -> Self {
+        Spool {
+            buf: String::with_capacity(SPOOL + 4096),
+            hash: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    fn put(&mut self, s: &str, out: &mut impl Write) -> Result<(), BuildError> {
+        self.buf.push_str(s);
+        self.spill(out)
+    }
+
+    fn put_fmt(
+        &mut self,
+        args: std::fmt::Arguments<'_>,
+        out: &mut impl Write,
+    ) -> Result<(), BuildError> {
+        // Writing into a String cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut self.buf, args);
+        self.spill(out)
+    }
+
+    fn spill(&mut self, out: &mut impl Write) -> Result<(), BuildError> {
+        if self.buf.len() >= SPOOL {
+            self.flush(out)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, out: &mut impl Write) -> Result<(), BuildError> {
+        out.write_all(self.buf.as_bytes())?;
+        self.hash.update(self.buf.as_bytes());
+        self.size += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Passes on what is left; the file's SHA-256 and size.
+    fn done(mut self, out: &mut impl Write) -> Result<(String, u64), BuildError> {
+        self.flush(out)?;
+        Ok((hex::encode(self.hash.finalize()), self.size))
+    }
+}
+
 /// Writes one file into the ZIP and keeps its hash and size for the manifest.
 struct Entry<'a, W: Write + std::io::Seek> {
     zip: &'a mut zip::ZipWriter<W>,
-    hash: Sha256,
-    size: u64,
+    spool: Spool,
 }
 
 impl<'a, W: Write + std::io::Seek> Entry<'a, W> {
@@ -427,31 +514,28 @@ impl<'a, W: Write + std::io::Seek> Entry<'a, W> {
         zip.start_file(name, entry_options())?;
         Ok(Entry {
             zip,
-            hash: Sha256::new(),
-            size: 0,
+            spool: Spool::new(),
         })
     }
 
-    fn put_bytes(&mut self, b: &[u8]) -> Result<(), BuildError> {
-        self.zip.write_all(b)?;
-        self.hash.update(b);
-        self.size += b.len() as u64;
-        Ok(())
-    }
-
-    fn done(self) -> (String, u64) {
-        (hex::encode(self.hash.finalize()), self.size)
+    fn done(self) -> Result<(String, u64), BuildError> {
+        self.spool.done(self.zip)
     }
 }
 
 /// Where a piece of a package's file is written.
 trait Sink {
     fn put(&mut self, s: &str) -> Result<(), BuildError>;
+    /// `format_args!` written straight into the file, without a `String` of its own.
+    fn put_fmt(&mut self, args: std::fmt::Arguments<'_>) -> Result<(), BuildError>;
 }
 
 impl<W: Write + std::io::Seek> Sink for Entry<'_, W> {
     fn put(&mut self, s: &str) -> Result<(), BuildError> {
-        self.put_bytes(s.as_bytes())
+        self.spool.put(s, self.zip)
+    }
+    fn put_fmt(&mut self, args: std::fmt::Arguments<'_>) -> Result<(), BuildError> {
+        self.spool.put_fmt(args, self.zip)
     }
 }
 
@@ -461,8 +545,7 @@ impl<W: Write + std::io::Seek> Sink for Entry<'_, W> {
 struct Side {
     path: PathBuf,
     zip: zip::ZipWriter<std::io::BufWriter<std::fs::File>>,
-    hash: Sha256,
-    size: u64,
+    spool: Spool,
 }
 
 impl Side {
@@ -472,32 +555,32 @@ impl Side {
         Ok(Side {
             path,
             zip,
-            hash: Sha256::new(),
-            size: 0,
+            spool: Spool::new(),
         })
     }
 
     /// Copies the finished file into `zip` as it is (no second compression); its hash and size.
     fn copy_into<W: Write + std::io::Seek>(
-        self,
+        mut self,
         zip: &mut zip::ZipWriter<W>,
     ) -> Result<(String, u64), BuildError> {
+        let done = self.spool.done(&mut self.zip)?;
         self.zip
             .finish()?
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?;
         let mut side = zip::ZipArchive::new(std::fs::File::open(&self.path)?)?;
         zip.raw_copy_file(side.by_index_raw(0)?)?;
-        Ok((hex::encode(self.hash.finalize()), self.size))
+        Ok(done)
     }
 }
 
 impl Sink for Side {
     fn put(&mut self, s: &str) -> Result<(), BuildError> {
-        self.zip.write_all(s.as_bytes())?;
-        self.hash.update(s.as_bytes());
-        self.size += s.len() as u64;
-        Ok(())
+        self.spool.put(s, &mut self.zip)
+    }
+    fn put_fmt(&mut self, args: std::fmt::Arguments<'_>) -> Result<(), BuildError> {
+        self.spool.put_fmt(args, &mut self.zip)
     }
 }
 
@@ -513,6 +596,8 @@ struct Texts {
     restricted: &'static str,
     blocks: &'static str,
     no_blocks: &'static str,
+    registration: &'static str,
+    moderation: &'static str,
 }
 
 fn texts(lang: Language) -> Texts {
@@ -528,6 +613,8 @@ fn texts(lang: Language) -> Texts {
             restricted: "poster visas inte eftersom behandlingen av dem är begränsad (dataskyddsförordningen art. 18)",
             blocks: "Blockeringar",
             no_blocks: "Inget av dina konton är blockerat på våra konton.",
+            registration: "diarienummer",
+            moderation: "Moderering",
         },
         Language::En => Texts {
             title: "Your data held by the municipality",
@@ -540,6 +627,8 @@ fn texts(lang: Language) -> Texts {
             restricted: "records are not shown because their processing is restricted (GDPR Art. 18)",
             blocks: "Blocks",
             no_blocks: "None of your accounts is blocked on our channels.",
+            registration: "registration number",
+            moderation: "Moderation",
         },
     }
 }
@@ -627,12 +716,12 @@ fn html_closing(e: &mut impl Sink, head: &Head, after: &After<'_>) -> Result<(),
     }
     e.put(&format!("<h2>{}</h2>\n<ul>\n", escape_html(t.consents)))?;
     for c in after.consents {
-        e.put(&format!(
+        e.put_fmt(format_args!(
             "<li>{} {} {} ({})</li>\n",
             c.at.to_rfc3339(),
-            escape_html(&c.event),
-            escape_html(c.interaction.as_deref().unwrap_or("")),
-            escape_html(&c.purpose)
+            Html(&c.event),
+            Html(c.interaction.as_deref().unwrap_or("")),
+            Html(&c.purpose)
         ))?;
     }
     e.put(&format!(
@@ -666,81 +755,96 @@ fn csv_row(
     ret: &serde_json::Value,
 ) -> Result<(), BuildError> {
     let r = &item.record;
-    e.put(&csv_line(&[
-        &r.id.to_string(),
-        &r.kind,
-        channels.get(&r.channel_id).map_or("", String::as_str),
-        &r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default(),
-        &r.archived_at.to_rfc3339(),
-        &r.direction,
-        &r.visibility,
-        r.text
-            .as_deref()
-            .or(r.reaction_type.as_deref())
-            .unwrap_or(""),
-        item.in_reply_to.as_deref().unwrap_or(""),
-        r.registration_number.as_deref().unwrap_or(""),
-        &item.versions.len().to_string(),
-        ret["disposable_from"].as_str().unwrap_or(""),
-    ]))?;
+    e.put_fmt(format_args!(
+        "{}",
+        CsvLine(&[
+            &r.id.to_string(),
+            &r.kind,
+            channels.get(&r.channel_id).map_or("", String::as_str),
+            &r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            &r.archived_at.to_rfc3339(),
+            &r.direction,
+            &r.visibility,
+            r.text
+                .as_deref()
+                .or(r.reaction_type.as_deref())
+                .unwrap_or(""),
+            item.in_reply_to.as_deref().unwrap_or(""),
+            r.registration_number.as_deref().unwrap_or(""),
+            &item.versions.len().to_string(),
+            ret["disposable_from"].as_str().unwrap_or(""),
+        ])
+    ))?;
     Ok(())
 }
 
-/// One record's section of `index.html`.
+/// One record's section of `index.html`: what it is and where, what it answered, what it says,
+/// its state now, its registration, how long it is kept, its moderation, and each version (their
+/// hashes are in `data.json`).
 fn html_section(
     e: &mut impl Sink,
     item: &Item,
     channels: &HashMap<i64, String>,
-    ret: &serde_json::Value,
+    lang: Language,
+    retention: &Retention,
 ) -> Result<(), BuildError> {
     let r = &item.record;
-    e.put(&format!(
-        "<section>\n<h3>{} · {} · {}</h3>\n",
-        escape_html(&r.kind),
-        escape_html(channels.get(&r.channel_id).map_or("", String::as_str)),
-        escape_html(&r.platform_time.map(|t| t.to_rfc3339()).unwrap_or_default())
+    let t = texts(lang);
+    e.put_fmt(format_args!(
+        "<section>\n<h3>{} · {}",
+        Html(kind_word(lang, &r.kind)),
+        Html(channels.get(&r.channel_id).map_or("", String::as_str)),
     ))?;
-    if let Some(ctx) = &item.in_reply_to {
-        e.put(&format!("<p class=\"ctx\">{}</p>\n", escape_html(ctx)))?;
+    if let Some(at) = r.platform_time {
+        e.put_fmt(format_args!(" · {}", Moment(at)))?;
     }
-    e.put(&format!(
-        "<p>{}</p>\n<table><tr><th>#</th><th>change</th><th>seen</th><th>SHA-256</th></tr>\n",
-        escape_html(
+    e.put("</h3>\n")?;
+    if let Some(ctx) = &item.in_reply_to {
+        e.put_fmt(format_args!("<p class=\"ctx\">{}</p>\n", Html(ctx)))?;
+    }
+    e.put_fmt(format_args!(
+        "<p>{}</p>\n<p class=\"meta\">{}",
+        Html(
             r.text
                 .as_deref()
                 .or(r.reaction_type.as_deref())
                 .unwrap_or("")
-        )
+        ),
+        Html(visibility_word(lang, &r.visibility)),
     ))?;
-    for v in &item.versions {
-        e.put(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            v.seq,
-            escape_html(&v.change),
-            v.seen_at.to_rfc3339(),
-            escape_html(&v.hash)
-        ))?;
+    if let Some(number) = &r.registration_number {
+        e.put_fmt(format_args!(" · {} {}", t.registration, Html(number)))?;
     }
-    e.put("</table>\n")?;
-    e.put(&format!(
-        "<p>{} · {} · {}</p>\n",
-        escape_html(&r.visibility),
-        escape_html(r.registration_number.as_deref().unwrap_or("")),
-        escape_html(&ret.to_string())
-    ))?;
+    e.put_fmt(format_args!(" · {}</p>\n", KeptSentence(lang, retention)))?;
     for m in &item.moderation {
-        e.put(&format!(
-            "<p>{} / {}</p>\n",
-            escape_html(&m.rule),
-            escape_html(&m.action)
+        e.put_fmt(format_args!(
+            "<p class=\"meta\">{}: {} / {} · {} {}</p>\n",
+            t.moderation,
+            Html(&m.rule),
+            Html(&m.action),
+            t.registration,
+            Html(&m.registration_number)
         ))?;
     }
-    e.put("</section>\n")?;
+    e.put("<ol>")?;
+    for v in &item.versions {
+        e.put_fmt(format_args!(
+            "<li>{} {}",
+            Html(change_word(lang, &v.change)),
+            Moment(v.seen_at)
+        ))?;
+        // An earlier text is shown where it was; the latest is the one above.
+        if let Some(text) = v.text.as_deref().filter(|&x| Some(x) != r.text.as_deref()) {
+            e.put_fmt(format_args!(": {}", Html(text)))?;
+        }
+        e.put("</li>")?;
+    }
+    e.put("</ol>\n</section>\n")?;
     Ok(())
 }
 
-fn retention_json(r: &record::Model, decisions: &[Decision]) -> serde_json::Value {
-    match retention_of(&crate::retention::store::facts(r), decisions) {
+fn retention_json(retention: &Retention) -> serde_json::Value {
+    match retention.clone() {
         Retention::NoDecision => serde_json::json!({"kept": "no disposal decision covers it"}),
         Retention::Permanent { reference, .. } => {
             serde_json::json!({"decision": reference, "disposable_from": null})
@@ -769,6 +873,18 @@ struct RecordOut<'a> {
     corrections: Vec<CorrectionOut<'a>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     access: Option<AccessOut<'a>>,
+}
+
+/// One consent event of `data.json`.
+#[derive(serde::Serialize)]
+struct ConsentOut<'a> {
+    event: &'a str,
+    interaction: Option<&'a str>,
+    purpose: &'a str,
+    legal_basis: &'a str,
+    record_id: Option<i64>,
+    at: chrono::DateTime<chrono::Utc>,
+    policy_version: &'a str,
 }
 
 #[derive(serde::Serialize)]
@@ -997,8 +1113,9 @@ pub async fn build(
     let source = Source::new(db, identity_ids, lang).await?;
     // Two pages in flight at most: memory stays bounded whatever the person's record count.
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let started = head.started;
     let writer = tokio::task::spawn_blocking(move || write(head, &mut rx));
-    let read = feed(&source, &tx).await;
+    let read = feed(&source, &tx, started).await;
     drop(tx);
     let written = writer
         .await
@@ -1009,11 +1126,22 @@ pub async fn build(
 }
 
 /// Reads the person's records page by page into the writer, then what follows them.
-async fn feed(source: &Source<'_>, tx: &tokio::sync::mpsc::Sender<Part>) -> Result<(), DbErr> {
+async fn feed(
+    source: &Source<'_>,
+    tx: &tokio::sync::mpsc::Sender<Part>,
+    started: std::time::Instant,
+) -> Result<(), DbErr> {
     let (mut withheld, mut restricted) = (0, 0);
     let mut after = 0;
     loop {
-        let page = source.page(after).await?;
+        // A short first page sets the writer going while the rest is read.
+        let size = if after == 0 { FIRST_PAGE } else { PAGE };
+        let page = source.page(after, size).await?;
+        tracing::debug!(
+            records = page.items.len(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "package page read"
+        );
         withheld += page.withheld;
         restricted += page.restricted;
         let Some(last) = page.last else { break };
@@ -1109,14 +1237,17 @@ fn write_to(
                             e.put(",")?;
                         }
                         first = false;
-                        let ret = retention_json(&item.record, decisions);
+                        let retention =
+                            retention_of(&crate::retention::store::facts(&item.record), decisions);
+                        let ret = retention_json(&retention);
                         e.put(&record_json(item, channels, &ret, kind))?;
                         if let Some((csv, html)) = sides.as_mut() {
                             csv_row(csv, item, channels, &ret)?;
-                            html_section(html, item, channels, &ret)?;
+                            html_section(html, item, channels, head.lang, &retention)?;
                         }
                         records += 1;
                     }
+                    head.lap("page written");
                 }
                 Some(Part::End {
                     consents,
@@ -1128,10 +1259,17 @@ fn write_to(
         };
         head.lap("records");
         e.put("],\"consents\":")?;
-        let c: Vec<serde_json::Value> = consents
+        let c: Vec<ConsentOut<'_>> = consents
             .iter()
-            .map(|c| serde_json::json!({"event": c.event, "interaction": c.interaction, "purpose": c.purpose,
-                "legal_basis": "consent", "record_id": c.record_id, "at": c.at, "policy_version": c.policy_version}))
+            .map(|c| ConsentOut {
+                event: &c.event,
+                interaction: c.interaction.as_deref(),
+                purpose: &c.purpose,
+                legal_basis: "consent",
+                record_id: c.record_id,
+                at: c.at,
+                policy_version: &c.policy_version,
+            })
             .collect();
         e.put(&serde_json::to_string(&c).unwrap_or_else(|_| "[]".into()))?;
         if kind == PackageKind::Access {
@@ -1161,14 +1299,14 @@ fn write_to(
         e.put(",\"withheld\":")?;
         e.put(&withheld_json.to_string())?;
         e.put("}")?;
-        let (sha, size) = e.done();
+        let (sha, size) = e.done()?;
         manifest.push(serde_json::json!({"name": DATA_JSON, "sha256": sha, "size": size}));
         (consents, withheld, restricted)
     };
     {
         let mut e = Entry::start(&mut zip, SCHEMA_JSON)?;
         e.put(DATA_SCHEMA)?;
-        let (sha, size) = e.done();
+        let (sha, size) = e.done()?;
         manifest.push(serde_json::json!({"name": SCHEMA_JSON, "sha256": sha, "size": size}));
     }
     if let Some((csv, mut html)) = sides {
@@ -1187,17 +1325,20 @@ fn write_to(
                 "policy_version",
             ]))?;
             for c in &consents {
-                e.put(&csv_line(&[
-                    &c.event,
-                    c.interaction.as_deref().unwrap_or(""),
-                    &c.purpose,
-                    "consent",
-                    &c.record_id.map(|i| i.to_string()).unwrap_or_default(),
-                    &c.at.to_rfc3339(),
-                    &c.policy_version,
-                ]))?;
+                e.put_fmt(format_args!(
+                    "{}",
+                    CsvLine(&[
+                        &c.event,
+                        c.interaction.as_deref().unwrap_or(""),
+                        &c.purpose,
+                        "consent",
+                        &c.record_id.map(|i| i.to_string()).unwrap_or_default(),
+                        &c.at.to_rfc3339(),
+                        &c.policy_version,
+                    ])
+                ))?;
             }
-            let (sha, size) = e.done();
+            let (sha, size) = e.done()?;
             manifest.push(serde_json::json!({"name": CONSENTS_CSV, "sha256": sha, "size": size}));
         }
         html_closing(
@@ -1217,6 +1358,8 @@ fn write_to(
         let m = serde_json::json!({"reference": req.reference, "kind": kind.as_str(), "built_at": built_at, "files": manifest});
         let mut e = Entry::start(&mut zip, MANIFEST_JSON)?;
         e.put(&serde_json::to_string_pretty(&m).unwrap_or_default())?;
+        // The manifest does not list itself; its text reaches the ZIP only through done().
+        e.done()?;
     }
     head.lap("entries written");
     zip.finish()?.sync_all()?;

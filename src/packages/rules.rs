@@ -1,7 +1,8 @@
 //! What goes into an access (Art. 15) or export (Art. 20) package, and how: fixed file names,
 //! CSV for spreadsheets, the Art. 15(1) information in the request's language, third parties
 //! redacted. Pure.
-use crate::mail::rules::{Language, escape_html};
+use crate::mail::rules::{Html, Language, escape_html};
+use crate::retention::rules::Retention;
 use crate::vocabulary::vocabulary;
 
 vocabulary!(
@@ -35,26 +36,51 @@ pub const BOM: &str = "\u{feff}";
 /// One CSV field: quoted when it holds a separator, a quote or a line break; a leading `=`, `+`,
 /// `-` or `@` is defused so a spreadsheet does not run it as a formula.
 pub fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+    CsvField(s).to_string()
+}
+
+/// [`csv_field`] written straight into a formatter, without a `String` of its own.
+pub struct CsvField<'a>(pub &'a str);
+
+impl std::fmt::Display for CsvField<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        let defuse = if s.starts_with(['=', '+', '-', '@']) {
+            "'"
+        } else {
+            ""
+        };
+        if !s.contains([',', '"', '\n', '\r']) {
+            return write!(f, "{defuse}{s}");
+        }
+        write!(f, "\"{defuse}")?;
+        for (n, part) in s.split('"').enumerate() {
+            if n > 0 {
+                f.write_str("\"\"")?;
+            }
+            f.write_str(part)?;
+        }
+        f.write_str("\"")
+    }
+}
+
+/// A line of CSV, its fields as [`csv_field`] writes them, ended by CR LF.
+pub struct CsvLine<'a>(pub &'a [&'a str]);
+
+impl std::fmt::Display for CsvLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, field) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str(",")?;
+            }
+            CsvField(field).fmt(f)?;
+        }
+        f.write_str("\r\n")
     }
 }
 
 pub fn csv_line(fields: &[&str]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
+    CsvLine(fields).to_string()
 }
 
 /// What stands in for another person's content in the subject's package.
@@ -141,6 +167,108 @@ pub fn article_15(lang: Language) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// What a record is, as `index.html` names it.
+pub fn kind_word(lang: Language, kind: &str) -> &str {
+    match (lang, kind) {
+        (Language::Sv, "post") => "Inlägg",
+        (Language::Sv, "comment") => "Kommentar",
+        (Language::Sv, "reply") => "Svar",
+        (Language::Sv, "reaction") => "Reaktion",
+        (Language::Sv, "message") => "Meddelande",
+        (Language::En, "post") => "Post",
+        (Language::En, "comment") => "Comment",
+        (Language::En, "reply") => "Reply",
+        (Language::En, "reaction") => "Reaction",
+        (Language::En, "message") => "Message",
+        (_, other) => other,
+    }
+}
+
+/// A record's state on the platform, as `index.html` names it.
+pub fn visibility_word(lang: Language, visibility: &str) -> &str {
+    match (lang, visibility) {
+        (Language::Sv, "visible") => "Syns på plattformen",
+        (Language::Sv, "hidden") => "Dold på plattformen",
+        (Language::Sv, "removed") => "Borttagen från plattformen",
+        (Language::Sv, "deleted_by_author") => "Raderad av dig",
+        (Language::En, "visible") => "Visible on the platform",
+        (Language::En, "hidden") => "Hidden on the platform",
+        (Language::En, "removed") => "Removed from the platform",
+        (Language::En, "deleted_by_author") => "Deleted by you",
+        (_, other) => other,
+    }
+}
+
+/// Why a version was recorded, as `index.html` names it.
+pub fn change_word(lang: Language, change: &str) -> &str {
+    match (lang, change) {
+        (Language::Sv, "created") => "Arkiverad",
+        (Language::Sv, "edited") => "Ändrad",
+        (Language::Sv, "hidden") => "Dold",
+        (Language::Sv, "unhidden") => "Visas igen",
+        (Language::Sv, "removed") => "Borttagen",
+        (Language::Sv, "deleted") => "Raderad",
+        (Language::Sv, "moderated") => "Modererad",
+        (Language::Sv, "registered") => "Registrerad",
+        (Language::En, "created") => "Archived",
+        (Language::En, "edited") => "Edited",
+        (Language::En, "hidden") => "Hidden",
+        (Language::En, "unhidden") => "Shown again",
+        (Language::En, "removed") => "Removed",
+        (Language::En, "deleted") => "Deleted",
+        (Language::En, "moderated") => "Moderated",
+        (Language::En, "registered") => "Registered",
+        (_, other) => other,
+    }
+}
+
+/// How long a record is kept, and under which disposal decision, as a sentence.
+pub struct KeptSentence<'a>(pub Language, pub &'a Retention);
+
+impl std::fmt::Display for KeptSentence<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.0, self.1) {
+            (Language::Sv, Retention::NoDecision) => {
+                f.write_str("Bevaras: inget gallringsbeslut omfattar posten")
+            }
+            (Language::En, Retention::NoDecision) => {
+                f.write_str("Kept: no disposal decision covers it")
+            }
+            (Language::Sv, Retention::Permanent { reference, .. }) => {
+                write!(f, "Bevaras för alltid enligt {}", Html(reference))
+            }
+            (Language::En, Retention::Permanent { reference, .. }) => {
+                write!(f, "Kept permanently under {}", Html(reference))
+            }
+            (
+                Language::Sv,
+                Retention::DisposableFrom {
+                    reference, date, ..
+                },
+            ) => write!(f, "Får gallras tidigast {date} enligt {}", Html(reference)),
+            (
+                Language::En,
+                Retention::DisposableFrom {
+                    reference, date, ..
+                },
+            ) => write!(
+                f,
+                "May be disposed of from {date} under {}",
+                Html(reference)
+            ),
+        }
+    }
+}
+
+/// A moment as `index.html` shows it: to the minute, in UTC.
+pub struct Moment(pub chrono::DateTime<chrono::Utc>);
+
+impl std::fmt::Display for Moment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} UTC", self.0.format("%Y-%m-%d %H:%M"))
+    }
+}
+
 /// The opening of `index.html`: self-contained (no external fonts, scripts or images), readable
 /// on a phone.
 pub fn html_head(lang: Language, title: &str) -> String {
@@ -152,8 +280,8 @@ pub fn html_head(lang: Language, title: &str) -> String {
         "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n\
          <style>body{{font-family:system-ui,sans-serif;line-height:1.5;margin:0 auto;max-width:50em;padding:1em;color:#111}}\
-         table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #888;padding:.3em;text-align:left;vertical-align:top}}\
-         .ctx{{color:#333;font-style:italic}}@media(max-width:40em){{table,tr,td,th{{display:block}}}}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
+         section{{border-top:1px solid #888;padding:.2em 0}}h3{{font-size:1em;margin:.5em 0 .2em}}\
+         .ctx{{color:#333;font-style:italic}}.meta,ol{{color:#333;font-size:.9em}}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
         escape_html(title),
         escape_html(title)
     )

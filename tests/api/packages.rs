@@ -1,5 +1,5 @@
 //! Access and export packages: built by the job after completion, downloaded with the token.
-use crate::archive::{channel, import};
+use crate::archive::{channel, get, import};
 use crate::both_backends;
 use crate::consent::{PAGE, thread};
 use crate::helpers::{Backend, TestApp, problem, spawn_app_with};
@@ -94,6 +94,10 @@ async fn moderate(
 }
 
 /// Fails unless `data` is valid under the JSON Schema each package ships as `data.schema.json`.
+fn instant(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
 pub(crate) fn valid_under_schema(data: &Value) {
     let errors = schema_errors(data);
     assert!(errors.is_empty(), "data.json breaks its schema: {errors:?}");
@@ -216,6 +220,43 @@ both_backends!(
             "the municipality's post is kept"
         );
         assert_eq!(comment["versions"][0]["change"], "created");
+        // Every record's versions are the archive's, whether it changed (the moderated reply has
+        // two) or not (the package takes an unchanged record's one version from its row).
+        let mut changed = 0;
+        for r in records {
+            let detail = get(&app, &archivist, &format!("/api/v1/records/{}", r["id"])).await;
+            let archived: Vec<Value> = detail["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    json!({"seq": v["seq"], "change": v["change"], "seen_at": v["seen_at"],
+                        "hash": v["hash"], "text": v["content"]["text"],
+                        "visibility": v["content"]["visibility"]})
+                })
+                .collect();
+            let shown: Vec<Value> = r["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    json!({"seq": v["seq"], "change": v["change"],
+                        "seen_at": v["seen_at"],
+                        "hash": v["hash"], "text": v["text"], "visibility": v["visibility"]})
+                })
+                .collect();
+            assert_eq!(shown.len(), archived.len(), "{}", r["platform_id"]);
+            for (s, a) in shown.iter().zip(&archived) {
+                assert_eq!(s["seq"], a["seq"]);
+                assert_eq!(s["change"], a["change"]);
+                assert_eq!(s["hash"], a["hash"]);
+                assert_eq!(instant(&s["seen_at"]), instant(&a["seen_at"]));
+                assert_eq!(s["text"], a["text"], "{}", r["platform_id"]);
+                assert_eq!(s["visibility"], a["visibility"]);
+            }
+            changed += usize::from(archived.len() > 1);
+        }
+        assert!(changed > 0, "a changed record is among them");
         let reply = records.iter().find(|r| r["platform_id"] == "1_41").unwrap();
         assert_eq!(
             reply["in_reply_to"],
@@ -248,6 +289,16 @@ both_backends!(
         assert!(html.contains("Tack &lt;b&gt;allihop&lt;/b&gt;"));
         assert!(!html.contains("<script>") && !html.contains("src=\"http"));
         assert!(html.contains("Integritetsskyddsmyndigheten"));
+        // The report speaks the request's language: what each record is, its state, how long it
+        // is kept, its moderation and its versions, in words rather than codes or JSON.
+        assert!(html.contains("<h3>Kommentar · facebook:"), "{html}");
+        assert!(html.contains("Syns på plattformen"));
+        assert!(html.contains("Bevaras: inget gallringsbeslut omfattar posten"));
+        assert!(html.contains(&format!(
+            "Moderering: profanity / block_author · diarienummer {block_number}"
+        )));
+        assert!(html.contains("<li>Arkiverad ") && html.contains("<li>Modererad "));
+        assert!(!html.contains("{&quot;") && !html.contains(">created<"));
         let blocks = data["blocks"].as_array().unwrap();
         assert_eq!(blocks.len(), 1, "{blocks:?}");
         assert_eq!(blocks[0]["rule"], "profanity");
@@ -428,6 +479,14 @@ both_backends!(
             .filter_map(|r| r["text"].as_str())
             .collect();
         assert!(texts.iter().any(|t| t.contains("My Nice Car")), "{texts:?}");
+        // The report is in English, as the request asked.
+        let html = String::from_utf8_lossy(&f["index.html"]);
+        assert!(
+            html.contains("<h3>Comment · facebook:") && html.contains("<h3>Message · "),
+            "{html}"
+        );
+        assert!(html.contains("Kept: no disposal decision covers it"));
+        assert!(html.contains("<li>Archived "));
         for name in ["data.json", "index.html", "records.csv", "consents.csv"] {
             let text = String::from_utf8_lossy(&f[name]);
             for other in &others {
