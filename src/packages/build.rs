@@ -5,7 +5,7 @@ use super::rules::{
     MANIFEST_JSON, Moment, PackageKind, RECORDS_CSV, SCHEMA_JSON, article_15, change_word,
     context_text, csv_line, html_head, kind_word, visibility_word,
 };
-use crate::archive::store::{fetch_records, json_rows};
+use crate::archive::store::{Fetched, json_page, json_text, read_records, record_columns};
 use crate::consent::rules::Purpose;
 use crate::mail::rules::{Html, Language, escape_html};
 use crate::retention::rules::{Decision, Retention, retention_of};
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const PAGE: u64 = 1000;
+const PAGE: u64 = 500;
 const FIRST_PAGE: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +92,6 @@ struct Item {
 #[derive(Default)]
 struct Page {
     items: Vec<Item>,
-    /// The last record read, shown or not: the next page starts after it.
-    last: Option<i64>,
     /// Classified under the Secrecy Act.
     withheld: u64,
     /// Under a restriction of processing (Art. 18).
@@ -109,8 +107,16 @@ struct Parent {
     text: Option<String>,
 }
 
-struct Source<'a> {
-    db: &'a DatabaseConnection,
+/// A page as the database gave it: its records, the parents they answer and the versions of
+/// those that changed. Parsed on the assembler's thread while the next page is read.
+struct RawPage {
+    records: Fetched<record::Model>,
+    parents: Fetched<Parent>,
+    versions: Fetched<Version>,
+}
+
+/// What turns a raw page into items, besides the page.
+struct Assembly {
     identity_ids: Vec<i64>,
     lang: Language,
     /// Correction notes and moderation decisions of the person's records, by record. They are
@@ -119,9 +125,14 @@ struct Source<'a> {
     moderations: HashMap<i64, Vec<moderation::Model>>,
 }
 
-impl<'a> Source<'a> {
-    async fn new(
-        db: &'a DatabaseConnection,
+struct Source<'a> {
+    db: &'a DatabaseConnection,
+    identity_ids: Vec<i64>,
+}
+
+impl Assembly {
+    async fn read(
+        db: &DatabaseConnection,
         identity_ids: Vec<i64>,
         lang: Language,
     ) -> Result<Self, DbErr> {
@@ -160,8 +171,7 @@ impl<'a> Source<'a> {
         {
             moderations.entry(m.record_id).or_default().push(m);
         }
-        Ok(Source {
-            db,
+        Ok(Assembly {
             identity_ids,
             lang,
             notes,
@@ -171,25 +181,199 @@ impl<'a> Source<'a> {
 }
 
 impl Source<'_> {
-    /// The page after record `after`. Classified and restricted records are read with the rest
-    /// and counted here, rather than counted by queries of their own: each query over a heavy
-    /// identity's records costs a look-up per record.
-    async fn page(&self, after: i64, size: u64) -> Result<Page, DbErr> {
-        let records = fetch_records(
-            self.db,
-            record::Entity::find()
-                .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
-                .filter(record::Column::Id.gt(after))
-                .order_by_asc(record::Column::Id)
-                .limit(size),
-        )
-        .await?;
-        let mut page = Page {
-            last: records.last().map(|r| r.id),
-            ..Page::default()
+    /// The ids of the person's next page: the records after `after`, `size` at most.
+    fn page_ids(&self, after: i64, size: u64) -> sea_orm::sea_query::SelectStatement {
+        record::Entity::find()
+            .select_only()
+            .column(record::Column::Id)
+            .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
+            .filter(record::Column::Id.gt(after))
+            .order_by_asc(record::Column::Id)
+            .limit(size)
+            .into_query()
+    }
+
+    /// The page after `after`, unparsed, with its last record; `None` past the end. Classified
+    /// and restricted records are read with the rest and counted when the page is assembled,
+    /// rather than counted by queries of their own: each query over a heavy identity's records
+    /// costs a look-up per record.
+    async fn read(&self, after: i64, size: u64) -> Result<Option<(i64, RawPage)>, DbErr> {
+        let backend = self.db.get_database_backend();
+        if backend == sea_orm::DbBackend::Sqlite {
+            let (records, parents, versions) = self.selects(backend, || {
+                sea_orm::Condition::all()
+                    .add(record::Column::Id.in_subquery(self.page_ids(after, size)))
+            });
+            return self
+                .read_at_once(after, size, records, parents, versions)
+                .await;
+        }
+        let ids = backend.build(&self.page_ids(after, size));
+        let last = sea_orm::Statement {
+            sql: format!("SELECT MAX(id) AS last FROM ({}) AS p", ids.sql),
+            ..ids
         };
-        let mut shown = Vec::with_capacity(records.len());
-        for r in records {
+        let Some(last) = (match sea_orm::ConnectionTrait::query_one_raw(self.db, last).await? {
+            Some(row) => row.try_get::<Option<i64>>("", "last")?,
+            None => None,
+        }) else {
+            return Ok(None);
+        };
+        // PostgreSQL plans a range of the author's index better than a limited subquery.
+        let (records, parents, versions) = self.selects(backend, || {
+            sea_orm::Condition::all()
+                .add(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
+                .add(record::Column::Id.gt(after))
+                .add(record::Column::Id.lte(last))
+        });
+        let parents = parents
+            .into_tuple::<(i64, Option<i64>, String, Option<String>)>()
+            .all(self.db)
+            .await?
+            .into_iter()
+            .map(|(id, author_identity_id, direction, text)| Parent {
+                id,
+                author_identity_id,
+                direction,
+                text,
+            })
+            .collect();
+        let versions = versions
+            .into_tuple::<(
+                i64,
+                i32,
+                String,
+                chrono::DateTime<chrono::Utc>,
+                String,
+                String,
+            )>()
+            .all(self.db)
+            .await?
+            .into_iter()
+            .map(|(record_id, seq, change, seen_at, hash, content)| {
+                // PostgreSQL would parse the content once per field (a cast to `jsonb` each),
+                // which costs more than reading it whole and skimming it here.
+                let bits: ContentBits = serde_json::from_str(&content).unwrap_or_default();
+                Version {
+                    record_id,
+                    seq,
+                    change,
+                    seen_at,
+                    hash,
+                    text: bits.text,
+                    visibility: bits.visibility,
+                }
+            })
+            .collect();
+        Ok(Some((
+            last,
+            RawPage {
+                records: read_records(self.db, records).await?,
+                parents: Fetched::Read(parents),
+                versions: Fetched::Read(versions),
+            },
+        )))
+    }
+
+    /// The page's records, the parents they answer and the versions of those that changed, as
+    /// selects of the records `page` picks out.
+    fn selects(
+        &self,
+        backend: sea_orm::DbBackend,
+        page: impl Fn() -> sea_orm::Condition,
+    ) -> (
+        sea_orm::Select<record::Entity>,
+        sea_orm::Select<record::Entity>,
+        sea_orm::Select<record_version::Entity>,
+    ) {
+        let records = record::Entity::find()
+            .filter(page())
+            .order_by_asc(record::Column::Id);
+        let parents = parents_select(
+            record::Entity::find()
+                .select_only()
+                .column(record::Column::ParentId)
+                .filter(page())
+                .filter(record::Column::ParentId.is_not_null())
+                .into_query(),
+        );
+        // Most records were never changed: their one version is what the record row holds, so
+        // only the versions of changed records are read.
+        let versions = versions_select(
+            backend,
+            record::Entity::find()
+                .select_only()
+                .column(record::Column::Id)
+                .filter(page())
+                .filter(record::Column::VersionCount.gt(1))
+                .into_query(),
+        );
+        (records, parents, versions)
+    }
+
+    /// On SQLite, the page in one statement: its last id and three JSON arrays in one row. Each
+    /// statement is a hand-over to the driver's thread and back, and on a busy machine each
+    /// hand-over waits for a core.
+    async fn read_at_once(
+        &self,
+        after: i64,
+        size: u64,
+        records: sea_orm::Select<record::Entity>,
+        parents: sea_orm::Select<record::Entity>,
+        versions: sea_orm::Select<record_version::Entity>,
+    ) -> Result<Option<(i64, RawPage)>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let ids = self
+            .page_ids(after, size)
+            .build(sea_orm::sea_query::SqliteQueryBuilder);
+        let parts = [
+            sea_orm::Statement::from_sql_and_values(
+                backend,
+                format!("SELECT MAX(id) FROM ({})", ids.0),
+                ids.1,
+            ),
+            json_page(records.build(backend), &record_columns()),
+            json_page(parents.build(backend), &PARENT_COLUMNS.map(String::from)),
+            json_page(versions.build(backend), &VERSION_COLUMNS.map(String::from)),
+        ];
+        let mut sql = String::from("SELECT ");
+        let mut values = vec![];
+        for (n, (part, name)) in parts
+            .into_iter()
+            .zip(["last", "records", "parents", "versions"])
+            .enumerate()
+        {
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            // SQLite's placeholders are positional: the values follow the parts in order.
+            sql.push_str(&format!("({}) AS {name}", part.sql));
+            values.extend(part.values.map(|v| v.0).unwrap_or_default());
+        }
+        let statement = sea_orm::Statement::from_sql_and_values(backend, sql, values);
+        let Some(row) = sea_orm::ConnectionTrait::query_one_raw(self.db, statement).await? else {
+            return Ok(None);
+        };
+        let Some(last) = row.try_get::<Option<i64>>("", "last")? else {
+            return Ok(None);
+        };
+        Ok(Some((
+            last,
+            RawPage {
+                records: Fetched::Json(row.try_get("", "records")?),
+                parents: Fetched::Json(row.try_get("", "parents")?),
+                versions: Fetched::Json(row.try_get("", "versions")?),
+            },
+        )))
+    }
+}
+
+impl Assembly {
+    /// A raw page parsed into the items the package shows.
+    fn assemble(&self, raw: RawPage) -> Result<Page, DbErr> {
+        let mut page = Page::default();
+        let mut shown = vec![];
+        for r in raw.records.into_records()? {
             if r.classified {
                 page.withheld += 1;
             } else if r.restricted_by.is_some() {
@@ -198,27 +382,16 @@ impl Source<'_> {
                 shown.push(r);
             }
         }
-        if shown.is_empty() {
-            return Ok(page);
-        }
-        // Most records were never changed: their one version is what the record row holds, so
-        // only the versions of changed records are read.
-        let changed: Vec<i64> = shown
-            .iter()
-            .filter(|r| r.version_count > 1)
-            .map(|r| r.id)
-            .collect();
         let mut versions: HashMap<i64, Vec<Version>> = HashMap::new();
-        if !changed.is_empty() {
-            for v in versions_of(self.db, &changed).await? {
-                versions.entry(v.record_id).or_default().push(v);
-            }
+        for v in raw.versions.into_vec()? {
+            versions.entry(v.record_id).or_default().push(v);
         }
-        let mut parent_ids: Vec<i64> = shown.iter().filter_map(|r| r.parent_id).collect();
-        parent_ids.sort_unstable();
-        parent_ids.dedup();
-        let parents: HashMap<i64, Parent> = parents_of(self.db, parent_ids)
-            .await?
+        for list in versions.values_mut() {
+            list.sort_by_key(|v| v.seq);
+        }
+        let parents: HashMap<i64, Parent> = raw
+            .parents
+            .into_vec()?
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
@@ -252,13 +425,9 @@ impl Source<'_> {
     }
 }
 
-/// The four columns of `ids` the package shows of a parent; on SQLite as one JSON row (see
-/// [`fetch_records`]).
-async fn parents_of(db: &DatabaseConnection, ids: Vec<i64>) -> Result<Vec<Parent>, DbErr> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let select = record::Entity::find()
+/// The four columns the package shows of the parents `ids` names.
+fn parents_select(ids: sea_orm::sea_query::SelectStatement) -> sea_orm::Select<record::Entity> {
+    record::Entity::find()
         .select_only()
         .columns([
             record::Column::Id,
@@ -266,25 +435,10 @@ async fn parents_of(db: &DatabaseConnection, ids: Vec<i64>) -> Result<Vec<Parent
             record::Column::Direction,
             record::Column::Text,
         ])
-        .filter(record::Column::Id.is_in(ids));
-    let backend = db.get_database_backend();
-    if backend == sea_orm::DbBackend::Sqlite {
-        let columns = ["id", "author_identity_id", "direction", "text"].map(String::from);
-        return json_rows::<Parent, _>(db, select.build(backend), &columns).await;
-    }
-    Ok(select
-        .into_tuple::<(i64, Option<i64>, String, Option<String>)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(id, author_identity_id, direction, text)| Parent {
-            id,
-            author_identity_id,
-            direction,
-            text,
-        })
-        .collect())
+        .filter(record::Column::Id.in_subquery(ids))
 }
+
+const PARENT_COLUMNS: [&str; 4] = ["id", "author_identity_id", "direction", "text"];
 
 /// What the package shows of a version: its place, when it was seen, its hash, and the two fields
 /// of its canonical content a person reads (taken out by the database; the rest is not read).
@@ -323,11 +477,12 @@ struct ContentBits {
     visibility: Option<String>,
 }
 
-/// The versions of `ids`, in order; on SQLite as one JSON row (see [`fetch_records`]), with the two
-/// fields taken out by `json_extract`. PostgreSQL would parse the content once per field (a cast
-/// to `jsonb` each), which costs more than reading it whole and skimming it here.
-async fn versions_of(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<Version>, DbErr> {
-    let backend = db.get_database_backend();
+/// The versions of the records `ids` selects, in no order: on SQLite with the two fields of
+/// the content the package shows taken out by `json_extract`, elsewhere with the content whole.
+fn versions_select(
+    backend: sea_orm::DbBackend,
+    ids: sea_orm::sea_query::SelectStatement,
+) -> sea_orm::Select<record_version::Entity> {
     let select = record_version::Entity::find()
         .select_only()
         .columns([
@@ -337,58 +492,27 @@ async fn versions_of(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<Version
             record_version::Column::SeenAt,
             record_version::Column::Hash,
         ])
-        .filter(record_version::Column::RecordId.is_in(ids.to_vec()))
-        .order_by_asc(record_version::Column::RecordId)
-        .order_by_asc(record_version::Column::Seq);
+        .filter(record_version::Column::RecordId.in_subquery(ids));
     if backend != sea_orm::DbBackend::Sqlite {
-        return Ok(select
-            .column(record_version::Column::Content)
-            .into_tuple::<(
-                i64,
-                i32,
-                String,
-                chrono::DateTime<chrono::Utc>,
-                String,
-                String,
-            )>()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|(record_id, seq, change, seen_at, hash, content)| {
-                let bits: ContentBits = serde_json::from_str(&content).unwrap_or_default();
-                Version {
-                    record_id,
-                    seq,
-                    change,
-                    seen_at,
-                    hash,
-                    text: bits.text,
-                    visibility: bits.visibility,
-                }
-            })
-            .collect());
+        return select.column(record_version::Column::Content);
     }
-    let select = select
+    select
         .column_as(Expr::cust("json_extract(content, '$.text')"), "text")
         .column_as(
             Expr::cust("json_extract(content, '$.visibility')"),
             "visibility",
-        );
-    let columns = [
-        "record_id",
-        "seq",
-        "change",
-        "seen_at",
-        "hash",
-        "text",
-        "visibility",
-    ]
-    .map(String::from);
-    let mut rows: Vec<Version> = json_rows(db, select.build(backend), &columns).await?;
-    // json_group_array keeps no order of its own.
-    rows.sort_by_key(|v| (v.record_id, v.seq));
-    Ok(rows)
+        )
 }
+
+const VERSION_COLUMNS: [&str; 7] = [
+    "record_id",
+    "seq",
+    "change",
+    "seen_at",
+    "hash",
+    "text",
+    "visibility",
+];
 
 /// What the package shows of a consent event.
 #[derive(serde::Deserialize, sea_orm::FromQueryResult)]
@@ -402,9 +526,11 @@ struct Consent {
     policy_version: String,
 }
 
-/// The consent events of `identities`, oldest first; on SQLite as one JSON row (see
-/// [`fetch_records`]): a heavy identity has one per interaction.
-async fn consents_of(db: &DatabaseConnection, identities: &[i64]) -> Result<Vec<Consent>, DbErr> {
+/// The consent events of `identities`: a heavy identity has one per interaction.
+async fn consents_of(
+    db: &DatabaseConnection,
+    identities: &[i64],
+) -> Result<Fetched<Consent>, DbErr> {
     let select = consent_event::Entity::find()
         .select_only()
         .columns([
@@ -421,7 +547,7 @@ async fn consents_of(db: &DatabaseConnection, identities: &[i64]) -> Result<Vec<
         .order_by_asc(consent_event::Column::Id);
     let backend = db.get_database_backend();
     if backend != sea_orm::DbBackend::Sqlite {
-        return select.into_model::<Consent>().all(db).await;
+        return Ok(Fetched::Read(select.into_model::<Consent>().all(db).await?));
     }
     let columns = [
         "id",
@@ -433,10 +559,9 @@ async fn consents_of(db: &DatabaseConnection, identities: &[i64]) -> Result<Vec<
         "policy_version",
     ]
     .map(String::from);
-    let mut rows: Vec<Consent> = json_rows(db, select.build(backend), &columns).await?;
-    // json_group_array keeps no order of its own.
-    rows.sort_by_key(|c| (c.at, c.id));
-    Ok(rows)
+    Ok(Fetched::Json(
+        json_text(db, select.build(backend), &columns).await?,
+    ))
 }
 
 /// Fast deflate: packages are built while the person waits, and text compresses well anyway.
@@ -1110,55 +1235,102 @@ pub async fn build(
         started,
     };
     head.lap("read around the records");
-    let source = Source::new(db, identity_ids, lang).await?;
-    // Two pages in flight at most: memory stays bounded whatever the person's record count.
+    let assembly = Assembly::read(db, identity_ids.clone(), lang).await?;
+    let source = Source { db, identity_ids };
+    // Three stages, each on a thread of its own: the reader here, which waits for the database;
+    // the assembler, which parses what was read; the writer, which formats and compresses. Two
+    // parts in flight between stages at most: memory stays bounded whatever the record count.
+    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel(2);
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let started = head.started;
     let writer = tokio::task::spawn_blocking(move || write(head, &mut rx));
-    let read = feed(&source, &tx, started).await;
-    drop(tx);
-    let written = writer
-        .await
-        .map_err(|e| BuildError::Io(std::io::Error::other(e)))?;
-    // A failed read is the cause of the writer's "incomplete": report the read.
+    let assembler =
+        tokio::task::spawn_blocking(move || assemble_all(&assembly, &mut raw_rx, &tx, started));
+    let read = feed(&source, &raw_tx).await;
+    drop(raw_tx);
+    let gone = |e: tokio::task::JoinError| BuildError::Io(std::io::Error::other(e));
+    let assembled = assembler.await.map_err(gone)?;
+    let written = writer.await.map_err(gone)?;
+    // A failed read is the cause of the others' "incomplete": report it first.
     read?;
+    assembled?;
     written
 }
 
+/// What the reader hands the assembler, in order.
+enum Raw {
+    Consents(Fetched<Consent>),
+    Page(RawPage),
+    /// Every page was read. An assembler that never gets it does not end the package.
+    End,
+}
+
 /// Reads the person's records page by page into the writer, then what follows them.
-async fn feed(
-    source: &Source<'_>,
-    tx: &tokio::sync::mpsc::Sender<Part>,
-    started: std::time::Instant,
-) -> Result<(), DbErr> {
-    let (mut withheld, mut restricted) = (0, 0);
+async fn feed(source: &Source<'_>, tx: &tokio::sync::mpsc::Sender<Raw>) -> Result<(), DbErr> {
     let mut after = 0;
     loop {
         // A short first page sets the writer going while the rest is read.
         let size = if after == 0 { FIRST_PAGE } else { PAGE };
-        let page = source.page(after, size).await?;
-        tracing::debug!(
-            records = page.items.len(),
-            ms = started.elapsed().as_secs_f64() * 1000.0,
-            "package page read"
-        );
-        withheld += page.withheld;
-        restricted += page.restricted;
-        let Some(last) = page.last else { break };
-        after = last;
-        if !page.items.is_empty() && tx.send(Part::Records(page.items)).await.is_err() {
-            // The writer stopped; its error is the one to report.
+        let Some((last, page)) = source.read(after, size).await? else {
+            break;
+        };
+        if tx.send(Raw::Page(page)).await.is_err() {
+            // A later stage stopped; its error is the one to report.
             return Ok(());
         }
+        after = last;
     }
+    // Last: the writer needs them only after the records, and reading them first would hold
+    // the first page back.
     let consents = consents_of(source.db, &source.identity_ids).await?;
-    let _ = tx
-        .send(Part::End {
-            consents,
-            withheld,
-            restricted,
-        })
-        .await;
+    if tx.send(Raw::Consents(consents)).await.is_ok() {
+        let _ = tx.send(Raw::End).await;
+    }
+    Ok(())
+}
+
+/// Parses what the reader sends and hands the writer its parts, in order.
+fn assemble_all(
+    assembly: &Assembly,
+    rx: &mut tokio::sync::mpsc::Receiver<Raw>,
+    tx: &tokio::sync::mpsc::Sender<Part>,
+    started: std::time::Instant,
+) -> Result<(), DbErr> {
+    let (mut withheld, mut restricted) = (0, 0);
+    let mut consents = vec![];
+    while let Some(raw) = rx.blocking_recv() {
+        let part = match raw {
+            Raw::Consents(read) => {
+                consents = read.into_vec()?;
+                // json_group_array keeps no order of its own.
+                consents.sort_by_key(|c| (c.at, c.id));
+                continue;
+            }
+            Raw::Page(raw) => {
+                let page = assembly.assemble(raw)?;
+                tracing::debug!(
+                    records = page.items.len(),
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "package page read"
+                );
+                withheld += page.withheld;
+                restricted += page.restricted;
+                if page.items.is_empty() {
+                    continue;
+                }
+                Part::Records(page.items)
+            }
+            Raw::End => Part::End {
+                consents: std::mem::take(&mut consents),
+                withheld,
+                restricted,
+            },
+        };
+        if tx.blocking_send(part).is_err() {
+            // The writer stopped; its error is the one to report.
+            break;
+        }
+    }
     Ok(())
 }
 
@@ -1258,7 +1430,8 @@ fn write_to(
             }
         };
         head.lap("records");
-        e.put("],\"consents\":")?;
+        e.put("]")?;
+        e.put(",\"consents\":")?;
         let c: Vec<ConsentOut<'_>> = consents
             .iter()
             .map(|c| ConsentOut {

@@ -590,3 +590,85 @@ both_backends!(
         assert_eq!(p.status, "failed");
     }
 );
+
+both_backends!(
+    a_package_of_many_pages_holds_each_record_once_in_order,
+    |b: Backend| async move {
+        let store = tempfile::tempdir().unwrap();
+        let dir = store.path().to_string_lossy().into_owned();
+        let app = spawn_app_with(b, move |s| {
+            s.data_dir = dir;
+            s.secret_key = Some("k".repeat(32));
+        })
+        .await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        // 650 comments of Anna's among 325 of Bo's: several pages of hers, with his between.
+        let comments: Vec<Value> = (0..975)
+            .map(|n| {
+                let (who, name) = if n % 3 == 2 {
+                    ("502", "Bo Berg")
+                } else {
+                    ("501", "Anna Andersson")
+                };
+                json!({"id": format!("1_{n}"), "from": {"id": who, "name": name},
+                    "message": format!("Kommentar {n}"), "created_time": "2024-03-01T11:00:00+0000"})
+            })
+            .collect();
+        let post = json!({"id": format!("{PAGE}_1"), "from": {"id": PAGE, "name": "Kommunen"},
+            "message": "Nu öppnar badet", "created_time": "2024-03-01T10:00:00+0000",
+            "comments": {"data": comments}});
+        assert_eq!(import(&app, &archivist, ch, &post).await.status(), 200);
+        // One of hers far into the list is classified, one further on is moderated (a second
+        // version).
+        let r = moderate(
+            &app,
+            &archivist,
+            ch,
+            "1_600",
+            "classified_information",
+            "hide",
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        let r = moderate(&app, &archivist, ch, "1_900", "profanity", "hide").await;
+        assert_eq!(r.status(), 201);
+
+        let (id, token, _) = completed(&app, &officer, json!({"type": "access", "email": "anna@example.se", "identities": [{"platform": "facebook", "value": "501"}]})).await;
+        let f = files(&ready(&app, &token, id).await);
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        valid_under_schema(&data);
+        let records = data["records"].as_array().unwrap();
+        let ids: Vec<i64> = records.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids.len(), 649, "each of hers but the classified one");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+        let mut texts: Vec<&str> = records
+            .iter()
+            .map(|r| r["text"].as_str().unwrap())
+            .collect();
+        texts.sort_unstable();
+        let mut expected: Vec<String> = (0..975)
+            .filter(|n| n % 3 != 2 && *n != 600)
+            .map(|n| format!("Kommentar {n}"))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(texts, expected);
+        assert_eq!(data["withheld"][0]["count"], 1);
+        let moderated = records
+            .iter()
+            .find(|r| r["platform_id"] == "1_900")
+            .unwrap();
+        assert_eq!(moderated["versions"].as_array().unwrap().len(), 2);
+        assert!(
+            records
+                .iter()
+                .filter(|r| r["platform_id"] != "1_900")
+                .all(|r| r["versions"].as_array().unwrap().len() == 1)
+        );
+        let csv = String::from_utf8(f["records.csv"].clone()).unwrap();
+        assert_eq!(csv.lines().count(), 650, "a header and a row each");
+        let html = String::from_utf8(f["index.html"].clone()).unwrap();
+        assert_eq!(html.matches("<section>").count(), 649);
+    }
+);

@@ -64,21 +64,53 @@ pub async fn fetch_records<C: ConnectionTrait>(
     db: &C,
     select: sea_orm::Select<record::Entity>,
 ) -> Result<Vec<record::Model>, DbErr> {
+    read_records(db, select).await?.into_records()
+}
+
+/// Rows as the database gave them: read by the driver, or (on SQLite) one JSON array still to be
+/// parsed, so that the parsing can happen on another thread while the next statement runs.
+pub enum Fetched<T> {
+    Read(Vec<T>),
+    Json(String),
+}
+
+impl<T: serde::de::DeserializeOwned> Fetched<T> {
+    /// The rows, in no particular order.
+    pub fn into_vec(self) -> Result<Vec<T>, DbErr> {
+        match self {
+            Fetched::Read(rows) => Ok(rows),
+            Fetched::Json(text) => parse_json_rows(&text),
+        }
+    }
+}
+
+impl Fetched<record::Model> {
+    /// The records, by id.
+    pub fn into_records(self) -> Result<Vec<record::Model>, DbErr> {
+        let mut records: Vec<record::Model> = match self {
+            Fetched::Read(rows) => return Ok(rows),
+            Fetched::Json(text) => parse_json_rows::<PageRow>(&text)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        };
+        records.sort_by_key(|r| r.id);
+        Ok(records)
+    }
+}
+
+/// Runs a select of records, leaving SQLite's JSON unparsed: see [`fetch_records`].
+pub async fn read_records<C: ConnectionTrait>(
+    db: &C,
+    select: sea_orm::Select<record::Entity>,
+) -> Result<Fetched<record::Model>, DbErr> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Sqlite {
-        return select.all(db).await;
+        return Ok(Fetched::Read(select.all(db).await?));
     }
-    let columns: Vec<String> = record::Column::iter()
-        .map(|c| c.as_str().to_owned())
-        .collect();
-    let mut records: Vec<record::Model> =
-        json_rows::<PageRow, C>(db, select.build(backend), &columns)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-    records.sort_by_key(|r| r.id);
-    Ok(records)
+    Ok(Fetched::Json(
+        json_text(db, select.build(backend), &record_columns()).await?,
+    ))
 }
 
 /// Wraps `inner` (on SQLite) so that its rows come back as one JSON array, and reads them into `T`.
@@ -87,6 +119,17 @@ pub async fn json_rows<T: serde::de::DeserializeOwned, C: ConnectionTrait>(
     inner: Statement,
     columns: &[String],
 ) -> Result<Vec<T>, DbErr> {
+    parse_json_rows(&json_text(db, inner, columns).await?)
+}
+
+/// The rows of a page read by [`json_text`].
+pub fn parse_json_rows<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, DbErr> {
+    serde_json::from_str::<Vec<T>>(text)
+        .map_err(|e| DbErr::Custom(format!("a page of rows has an unexpected shape: {e}")))
+}
+
+/// `inner` wrapped (on SQLite) so that its rows come back as one JSON array in a column `page`.
+pub fn json_page(inner: Statement, columns: &[String]) -> Statement {
     let sql = format!(
         "SELECT json_group_array(json_object({})) AS page FROM ({}) AS r",
         columns
@@ -96,13 +139,27 @@ pub async fn json_rows<T: serde::de::DeserializeOwned, C: ConnectionTrait>(
             .join(", "),
         inner.sql
     );
-    let stmt = Statement { sql, ..inner };
-    let Some(row) = db.query_one_raw(stmt).await? else {
-        return Ok(vec![]);
+    Statement { sql, ..inner }
+}
+
+/// The names of a record's columns, as [`fetch_records`] reads them on SQLite.
+pub fn record_columns() -> Vec<String> {
+    record::Column::iter()
+        .map(|c| c.as_str().to_owned())
+        .collect()
+}
+
+/// Wraps `inner` (on SQLite) so that its rows come back as one JSON array, as text: to be read
+/// by [`parse_json_rows`], perhaps on another thread.
+pub async fn json_text<C: ConnectionTrait>(
+    db: &C,
+    inner: Statement,
+    columns: &[String],
+) -> Result<String, DbErr> {
+    let Some(row) = db.query_one_raw(json_page(inner, columns)).await? else {
+        return Ok("[]".into());
     };
-    let text: String = row.try_get("", "page")?;
-    serde_json::from_str::<Vec<T>>(&text)
-        .map_err(|e| DbErr::Custom(format!("a page of rows has an unexpected shape: {e}")))
+    row.try_get("", "page")
 }
 
 /// A record row as SQLite's `json_object` renders it: read straight into a struct, which is what
