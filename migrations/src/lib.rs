@@ -24,6 +24,7 @@ mod m20261124_000020_create_erasure;
 mod m20261125_000021_index_job_claim;
 mod m20261125_000022_create_officer_session;
 mod m20261125_000023_index_identity_linked;
+mod m20261125_000024_index_identity_name;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000021_index_job_claim::Migration),
             Box::new(m20261125_000022_create_officer_session::Migration),
             Box::new(m20261125_000023_index_identity_linked::Migration),
+            Box::new(m20261125_000024_index_identity_name::Migration),
         ]
     }
 }

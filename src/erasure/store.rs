@@ -711,6 +711,9 @@ pub async fn approve(
     txn.commit().await?;
     lap("committed");
     crate::packages::store::remove_erased_files(db, &ctx.packages).await?;
+    if !done.profiles.is_empty() {
+        crate::db::compact_name_index(db).await?;
+    }
     Ok(Approved {
         view: view(db, id).await?,
         recomputed,

@@ -1065,3 +1065,41 @@ both_backends!(
         assert_eq!(problem(r, 400).await["errors"][0]["field"], "after");
     }
 );
+
+both_backends!(
+    a_name_is_found_through_its_index_whatever_its_case_and_as_it_changes,
+    |b: Backend| async move {
+        let (app, archivist, officer, ch) = with_thread(b).await;
+        let bo = crate::consent::identity(&app, &officer, "502").await;
+        // A name with a wildcard character in it, looked for by a scan on SQLite.
+        let dan = json!({"id": "1_41", "from": {"id": "604", "name": "Dan_Ek"}, "message": "Ja",
+            "created_time": "2026-11-01T10:00:00+0000", "parent": {"id": "1_10"}});
+        assert_eq!(import(&app, &archivist, ch, &dan).await.status(), 200);
+        let dan = crate::consent::identity(&app, &officer, "604").await;
+        let possible = |email: &'static str, name: &'static str| {
+            let app = &app;
+            let officer = &officer;
+            async move {
+                let r: Value = submit(app, &body(email, name)).await.json().await.unwrap();
+                let v = get(app, officer, &format!("/api/v1/requests/{}", r["id"])).await;
+                v["possible_matches"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["identity_id"].as_i64().unwrap())
+                    .collect::<Vec<i64>>()
+            }
+        };
+        assert_eq!(possible("a@example.se", "bo berg").await, [bo]);
+        assert_eq!(possible("b@example.se", "BERG").await, [bo]);
+        assert_eq!(possible("c@example.se", "dan_ek").await, [dan]);
+        assert_eq!(possible("d@example.se", "Dan%Ek").await, Vec::<i64>::new());
+        // Bo changes his name on the platform; the next import brings it, and the index follows.
+        let renamed = json!({"id": "1_12", "from": {"id": "502", "name": "Bo Lindqvist"},
+            "message": "Håller med", "created_time": "2024-03-01T13:00:00+0000",
+            "parent": {"id": "1_10"}});
+        assert_eq!(import(&app, &archivist, ch, &renamed).await.status(), 200);
+        assert_eq!(possible("e@example.se", "lindqvist").await, [bo]);
+        assert_eq!(possible("f@example.se", "Bo Berg").await, Vec::<i64>::new());
+    }
+);

@@ -551,16 +551,17 @@ async fn match_accounts(
                 continue;
             }
             let literal = like_literal(&key);
-            let name = may_be_name(&i.value).then(|| format!("%{}%", like_literal(i.value.trim())));
+            let (by_trigram, by_scan) = name_patterns(backend, &i.value);
             rows.push(format!(
-                "({}, {}, {}, {}, {}, {}, {})",
+                "({}, {}, {}, {}, {}, {}, {}, {})",
                 sql.bind((first + n) as i64),
                 sql.bind(i.platform.clone()),
                 sql.bind(key.clone()),
                 sql.bind(format!("%/{literal}")),
                 sql.bind(format!("%/{literal}/")),
                 sql.bind(format!("%id={literal}")),
-                sql.bind(name),
+                sql.bind(by_trigram),
+                sql.bind(by_scan),
             ));
         }
         if rows.is_empty() {
@@ -568,9 +569,24 @@ async fn match_accounts(
         }
         // At most two by account (one is a link, two are a doubt) and twenty by name. The account
         // is found by the platform's id through its index, and by profile link among only the
-        // identities that have one (a partial index): a suffix is no key for a B-tree.
+        // identities that have one (a partial index): a suffix is no key for a B-tree. A name is
+        // found through the trigram index of display names (see `name_patterns`).
+        let named = match backend {
+            // CROSS JOIN keeps SQLite from starting at `identity` and probing the index per row.
+            DbBackend::Sqlite => {
+                "SELECT v.tag, n.rowid AS id FROM v CROSS JOIN identity_name n \
+                   WHERE v.name IS NOT NULL AND n.display_name LIKE v.name \
+                 UNION ALL \
+                 SELECT v.tag, i.id FROM v JOIN identity i \
+                   ON v.name_scan IS NOT NULL AND i.display_name LIKE v.name_scan ESCAPE '\\'"
+            }
+            _ => {
+                "SELECT v.tag, i.id FROM v JOIN identity i \
+                   ON v.name_scan IS NOT NULL AND i.display_name ILIKE v.name_scan ESCAPE '\\'"
+            }
+        };
         let statement = format!(
-            "WITH v(tag, platform, account, link, link_slash, link_query, name) AS (VALUES {}), \
+            "WITH v(tag, platform, account, link, link_slash, link_query, name, name_scan) AS (VALUES {}), \
              exact(tag, id) AS ( \
                SELECT v.tag, i.id FROM v JOIN identity i \
                  ON i.platform = v.platform AND i.platform_id = v.account \
@@ -579,14 +595,15 @@ async fn match_accounts(
                  ON i.platform = v.platform AND i.profile_link IS NOT NULL \
                  AND (i.profile_link LIKE v.link ESCAPE '\\' \
                    OR i.profile_link LIKE v.link_slash ESCAPE '\\' \
-                   OR i.profile_link LIKE v.link_query ESCAPE '\\')) \
+                   OR i.profile_link LIKE v.link_query ESCAPE '\\')), \
+             named(tag, id) AS ({named}) \
              SELECT tag, by_name, id FROM ( \
                SELECT tag, 0 AS by_name, id, ROW_NUMBER() OVER (PARTITION BY tag ORDER BY id) AS n \
                FROM exact \
                UNION ALL \
                SELECT v.tag, 1, i.id, ROW_NUMBER() OVER (PARTITION BY v.tag ORDER BY i.id) \
-               FROM v JOIN identity i ON i.platform = v.platform AND v.name IS NOT NULL \
-                 AND i.display_name LIKE v.name ESCAPE '\\' \
+               FROM named JOIN v ON v.tag = named.tag \
+                 JOIN identity i ON i.id = named.id AND i.platform = v.platform \
              ) AS found WHERE n <= CASE by_name WHEN 0 THEN 2 ELSE 20 END",
             rows.join(", ")
         );
@@ -618,6 +635,22 @@ async fn match_accounts(
         }
     }
     Ok(found)
+}
+
+/// The patterns a name is looked for with: `(through the trigram index, by a scan)`, one of them
+/// or neither (a value that may not be a name). Both match display names that contain the name,
+/// whatever its case. SQLite's FTS5 index takes LIKE only without ESCAPE, so a name holding `%`
+/// or `_` (rare) is looked for by a scan; PostgreSQL's `pg_trgm` takes ILIKE with ESCAPE.
+fn name_patterns(backend: DbBackend, value: &str) -> (Option<String>, Option<String>) {
+    if !may_be_name(value) {
+        return (None, None);
+    }
+    let name = value.trim();
+    let escaped = format!("%{}%", like_literal(name));
+    if backend == DbBackend::Sqlite && !name.contains(['%', '_']) {
+        return (Some(format!("%{name}%")), None);
+    }
+    (None, Some(escaped))
 }
 
 /// `text` as a LIKE pattern that matches only itself (with `ESCAPE '\'`).
