@@ -167,59 +167,64 @@ pub fn article_15(lang: Language) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// Codes of the archive's vocabularies as `index.html` words them: (code, Swedish, English).
+type Words = [(&'static str, &'static str, &'static str)];
+
+/// What a record is.
+const KINDS: &Words = &[
+    ("post", "Inlägg", "Post"),
+    ("comment", "Kommentar", "Comment"),
+    ("reply", "Svar", "Reply"),
+    ("reaction", "Reaktion", "Reaction"),
+    ("message", "Meddelande", "Message"),
+];
+
+/// A record's state on the platform.
+const VISIBILITIES: &Words = &[
+    ("visible", "Syns på plattformen", "Visible on the platform"),
+    ("hidden", "Dold på plattformen", "Hidden on the platform"),
+    (
+        "removed",
+        "Borttagen från plattformen",
+        "Removed from the platform",
+    ),
+    ("deleted_by_author", "Raderad av dig", "Deleted by you"),
+];
+
+/// Why a version was recorded.
+const CHANGES: &Words = &[
+    ("created", "Arkiverad", "Archived"),
+    ("edited", "Ändrad", "Edited"),
+    ("hidden", "Dold", "Hidden"),
+    ("unhidden", "Visas igen", "Shown again"),
+    ("removed", "Borttagen", "Removed"),
+    ("deleted", "Raderad", "Deleted"),
+    ("moderated", "Modererad", "Moderated"),
+    ("registered", "Registrerad", "Registered"),
+];
+
+/// `code` in words, or the code itself when the table does not know it.
+fn word<'a>(words: &'static Words, lang: Language, code: &'a str) -> &'a str {
+    match words.iter().find(|(c, _, _)| *c == code) {
+        Some((_, sv, _)) if lang == Language::Sv => sv,
+        Some((_, _, en)) => en,
+        None => code,
+    }
+}
+
 /// What a record is, as `index.html` names it.
 pub fn kind_word(lang: Language, kind: &str) -> &str {
-    match (lang, kind) {
-        (Language::Sv, "post") => "Inlägg",
-        (Language::Sv, "comment") => "Kommentar",
-        (Language::Sv, "reply") => "Svar",
-        (Language::Sv, "reaction") => "Reaktion",
-        (Language::Sv, "message") => "Meddelande",
-        (Language::En, "post") => "Post",
-        (Language::En, "comment") => "Comment",
-        (Language::En, "reply") => "Reply",
-        (Language::En, "reaction") => "Reaction",
-        (Language::En, "message") => "Message",
-        (_, other) => other,
-    }
+    word(KINDS, lang, kind)
 }
 
 /// A record's state on the platform, as `index.html` names it.
 pub fn visibility_word(lang: Language, visibility: &str) -> &str {
-    match (lang, visibility) {
-        (Language::Sv, "visible") => "Syns på plattformen",
-        (Language::Sv, "hidden") => "Dold på plattformen",
-        (Language::Sv, "removed") => "Borttagen från plattformen",
-        (Language::Sv, "deleted_by_author") => "Raderad av dig",
-        (Language::En, "visible") => "Visible on the platform",
-        (Language::En, "hidden") => "Hidden on the platform",
-        (Language::En, "removed") => "Removed from the platform",
-        (Language::En, "deleted_by_author") => "Deleted by you",
-        (_, other) => other,
-    }
+    word(VISIBILITIES, lang, visibility)
 }
 
 /// Why a version was recorded, as `index.html` names it.
 pub fn change_word(lang: Language, change: &str) -> &str {
-    match (lang, change) {
-        (Language::Sv, "created") => "Arkiverad",
-        (Language::Sv, "edited") => "Ändrad",
-        (Language::Sv, "hidden") => "Dold",
-        (Language::Sv, "unhidden") => "Visas igen",
-        (Language::Sv, "removed") => "Borttagen",
-        (Language::Sv, "deleted") => "Raderad",
-        (Language::Sv, "moderated") => "Modererad",
-        (Language::Sv, "registered") => "Registrerad",
-        (Language::En, "created") => "Archived",
-        (Language::En, "edited") => "Edited",
-        (Language::En, "hidden") => "Hidden",
-        (Language::En, "unhidden") => "Shown again",
-        (Language::En, "removed") => "Removed",
-        (Language::En, "deleted") => "Deleted",
-        (Language::En, "moderated") => "Moderated",
-        (Language::En, "registered") => "Registered",
-        (_, other) => other,
-    }
+    word(CHANGES, lang, change)
 }
 
 /// How long a record is kept, and under which disposal decision, as a sentence.
@@ -295,6 +300,30 @@ pub const DATA_SCHEMA: &str = include_str!("../../openapi/package-data.schema.js
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_of_the_archive_has_words_in_both_languages() {
+        use crate::archive::rules::{Change, Kind, Visibility};
+        for (words, codes) in [
+            (
+                KINDS,
+                Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ),
+            (
+                VISIBILITIES,
+                Visibility::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (CHANGES, Change::ALL.iter().map(|c| c.as_str()).collect()),
+        ] {
+            for code in codes {
+                assert_ne!(word(words, Language::Sv, code), code, "{code}");
+                assert_ne!(word(words, Language::En, code), code, "{code}");
+            }
+        }
+        assert_eq!(kind_word(Language::Sv, "comment"), "Kommentar");
+        assert_eq!(change_word(Language::En, "created"), "Archived");
+        assert_eq!(visibility_word(Language::Sv, "unknown"), "unknown");
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {

@@ -94,6 +94,23 @@ async fn moderate(
 }
 
 /// Fails unless `data` is valid under the JSON Schema each package ships as `data.schema.json`.
+/// An app that keeps its packages in a directory of the test's own (kept while the first value
+/// lives), with an archivist, an officer and a Facebook channel of the Page `page`.
+async fn package_app(b: Backend, page: &str) -> (tempfile::TempDir, TestApp, String, String, i64) {
+    let store = tempfile::tempdir().unwrap();
+    let dir = store.path().to_string_lossy().into_owned();
+    let app = spawn_app_with(b, move |s| {
+        s.data_dir = dir;
+        // The suppression key cannot be kept there either: it is given.
+        s.secret_key = Some("k".repeat(32));
+    })
+    .await;
+    let (_, archivist) = app.token("archivist").await;
+    let (_, officer) = app.token("officer").await;
+    let ch = channel(&app, &archivist, "facebook", page).await;
+    (store, app, archivist, officer, ch)
+}
+
 fn instant(v: &Value) -> chrono::DateTime<chrono::Utc> {
     v.as_str().unwrap().parse().unwrap()
 }
@@ -128,17 +145,7 @@ pub(crate) fn files(zip: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
 both_backends!(
     an_access_package_holds_the_persons_records_and_nobody_elses,
     |b: Backend| async move {
-        let store = tempfile::tempdir().unwrap();
-        let dir = store.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| {
-            s.data_dir = dir;
-            // The suppression key cannot be kept there either: it is given.
-            s.secret_key = Some("k".repeat(32));
-        })
-        .await;
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        let (store, app, archivist, officer, ch) = package_app(b, PAGE).await;
         assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
         // Anna's own reply to Bo is classified: withheld, and counted.
         let own_reply = json!({"id": "1_40", "from": {"id": "501", "name": "Anna Andersson"},
@@ -376,17 +383,7 @@ both_backends!(
 both_backends!(
     an_export_package_is_data_json_with_its_schema,
     |b: Backend| async move {
-        let store = tempfile::tempdir().unwrap();
-        let dir = store.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| {
-            s.data_dir = dir;
-            // The suppression key cannot be kept there either: it is given.
-            s.secret_key = Some("k".repeat(32));
-        })
-        .await;
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        let (_store, app, archivist, officer, ch) = package_app(b, PAGE).await;
         assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
         let (id, token, _) = completed(
             &app,
@@ -414,18 +411,8 @@ both_backends!(
 both_backends!(
     a_real_commenter_who_messaged_the_page_gets_both_and_nobody_else,
     |b: Backend| async move {
-        let store = tempfile::tempdir().unwrap();
-        let dir = store.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| {
-            s.data_dir = dir;
-            // The suppression key cannot be kept there either: it is given.
-            s.secret_key = Some("k".repeat(32));
-        })
-        .await;
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
         // The Page of the python-facebook fixtures ("MyLife").
-        let ch = channel(&app, &archivist, "facebook", "2121008874780932").await;
+        let (_store, app, archivist, officer, ch) = package_app(b, "2121008874780932").await;
         // The rest of the real fixtures too, so that other people are in the archive.
         let base = format!(
             "{}/../shared/fixtures/meta-graph",
@@ -594,16 +581,7 @@ both_backends!(
 both_backends!(
     a_package_of_many_pages_holds_each_record_once_in_order,
     |b: Backend| async move {
-        let store = tempfile::tempdir().unwrap();
-        let dir = store.path().to_string_lossy().into_owned();
-        let app = spawn_app_with(b, move |s| {
-            s.data_dir = dir;
-            s.secret_key = Some("k".repeat(32));
-        })
-        .await;
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        let (_store, app, archivist, officer, ch) = package_app(b, PAGE).await;
         // 650 comments of Anna's among 325 of Bo's: several pages of hers, with his between.
         let comments: Vec<Value> = (0..975)
             .map(|n| {
