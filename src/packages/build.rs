@@ -723,6 +723,7 @@ struct Texts {
     no_blocks: &'static str,
     registration: &'static str,
     moderation: &'static str,
+    in_reply_to: &'static str,
 }
 
 fn texts(lang: Language) -> Texts {
@@ -740,6 +741,7 @@ fn texts(lang: Language) -> Texts {
             no_blocks: "Inget av dina konton är blockerat på våra konton.",
             registration: "diarienummer",
             moderation: "Moderering",
+            in_reply_to: "Svar på:",
         },
         Language::En => Texts {
             title: "Your data held by the municipality",
@@ -754,6 +756,7 @@ fn texts(lang: Language) -> Texts {
             no_blocks: "None of your accounts is blocked on our channels.",
             registration: "registration number",
             moderation: "Moderation",
+            in_reply_to: "In reply to:",
         },
     }
 }
@@ -925,7 +928,11 @@ fn html_section(
     }
     e.put("</h3>\n")?;
     if let Some(ctx) = &item.in_reply_to {
-        e.put_fmt(format_args!("<p class=\"ctx\">{}</p>\n", Html(ctx)))?;
+        e.put_fmt(format_args!(
+            "<p class=\"ctx\">{} {}</p>\n",
+            t.in_reply_to,
+            Html(ctx)
+        ))?;
     }
     e.put_fmt(format_args!(
         "<p>{}</p>\n<p class=\"meta\">{}",

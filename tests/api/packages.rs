@@ -300,6 +300,7 @@ both_backends!(
         // is kept, its moderation and its versions, in words rather than codes or JSON.
         assert!(html.contains("<h3>Kommentar · facebook:"), "{html}");
         assert!(html.contains("Syns på plattformen"));
+        assert!(html.contains("<p class=\"ctx\">Svar på: Nu öppnar badet</p>"));
         assert!(html.contains("Bevaras: inget gallringsbeslut omfattar posten"));
         assert!(html.contains(&format!(
             "Moderering: profanity / block_author · diarienummer {block_number}"
