@@ -711,8 +711,12 @@ pub async fn approve(
     txn.commit().await?;
     lap("committed");
     crate::packages::store::remove_erased_files(db, &ctx.packages).await?;
-    if !done.profiles.is_empty() {
-        crate::db::compact_name_index(db).await?;
+    // The erasure has committed: a failure here must not answer as if it had not. The next
+    // erasure merges again.
+    if !done.profiles.is_empty()
+        && let Err(e) = crate::db::compact_name_index(db).await
+    {
+        tracing::warn!(request = id, error = %e, "merging the name index after an erasure");
     }
     Ok(Approved {
         view: view(db, id).await?,
