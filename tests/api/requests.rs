@@ -8,7 +8,8 @@ use insyn::audit::Actor;
 use insyn::mail::rules::{Email, Language};
 use insyn::requests::rules::RequestType;
 use insyn::requests::store::{Intake, NewIdentity, NewRequest, submit_many};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
 
 fn body(email: &str, account: &str) -> Value {
@@ -1101,5 +1102,19 @@ both_backends!(
         assert_eq!(import(&app, &archivist, ch, &renamed).await.status(), 200);
         assert_eq!(possible("e@example.se", "lindqvist").await, [bo]);
         assert_eq!(possible("f@example.se", "Bo Berg").await, Vec::<i64>::new());
+        // A name erased (as an erasure does when no kept record names the person) is found no more.
+        entities::identity::Entity::update_many()
+            .col_expr(
+                entities::identity::Column::DisplayName,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(entities::identity::Column::Id.eq(bo))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            possible("g@example.se", "lindqvist").await,
+            Vec::<i64>::new()
+        );
     }
 );
