@@ -60,6 +60,9 @@ pub async fn connect_with(
                 .pragma("busy_timeout", "5000")
                 .pragma("cache_size", "-262144")
                 .pragma("temp_store", "MEMORY")
+                // What an erasure deletes is overwritten with zeros, not left in the file's free
+                // space for anyone with a hex editor.
+                .pragma("secure_delete", "ON")
                 .pragma("wal_autocheckpoint", if background { "0" } else { "1000" })
                 // Rows cross from SQLite's worker thread in batches this large, not in fifties.
                 .row_buffer_size(1024)

@@ -501,6 +501,26 @@ both_backends!(
         let page: Value = r.json().await.unwrap();
         assert_eq!(page["records"].as_array().unwrap().len(), 0);
         let _ = w.messenger;
+        // Nothing of the erased reaction stays in SQLite's file either, not even in the free space
+        // of its pages, once the log is copied in.
+        if app.database_url.starts_with("sqlite:") {
+            use sea_orm::ConnectionTrait;
+            app.db
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .unwrap();
+            let path = app.database_url["sqlite://".len()..]
+                .split('?')
+                .next()
+                .unwrap()
+                .to_owned();
+            let file = std::fs::read(&path).unwrap();
+            let kept = file
+                .windows(REACTION.len())
+                .filter(|w| *w == REACTION.as_bytes())
+                .count();
+            assert_eq!(kept, 0, "the erased reaction's id is still in the file");
+        }
         // The person's profile details stay erased: a later comment of theirs is archived (it is
         // new), but the name it carries is not written to the erased identity again.
         let before = get(
