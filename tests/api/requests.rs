@@ -558,6 +558,17 @@ async fn intact_audit_chain(app: &TestApp) -> bool {
 
 /// An app whose archive holds the consent tests' thread (Anna 501, Bo 502, Cecilia 503): the
 /// app, an archivist's and an officer's token, and the channel.
+/// The answers to submissions sent at once, each of them accepted.
+async fn accepted(sent: Vec<tokio::task::JoinHandle<reqwest::Response>>) -> Vec<Value> {
+    let mut answers = vec![];
+    for s in sent {
+        let r = s.await.unwrap();
+        assert_eq!(r.status(), 202);
+        answers.push(r.json::<Value>().await.unwrap());
+    }
+    answers
+}
+
 async fn with_thread(b: Backend) -> (TestApp, String, String, i64) {
     let app = spawn_app(b).await;
     let (_, archivist) = app.token("archivist").await;
@@ -723,12 +734,7 @@ both_backends!(
                 tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap() })
             })
             .collect();
-        let mut answers = vec![];
-        for s in sent {
-            let r = s.await.unwrap();
-            assert_eq!(r.status(), 202);
-            answers.push(r.json::<Value>().await.unwrap());
-        }
+        let answers = accepted(sent).await;
         for who in 0..12 {
             let mine: Vec<&Value> = answers
                 .iter()
@@ -803,12 +809,7 @@ both_backends!(
                 })
             })
             .collect();
-        let mut answers = vec![];
-        for s in sent {
-            let r = s.await.unwrap();
-            assert_eq!(r.status(), 202);
-            answers.push(r.json::<Value>().await.unwrap());
-        }
+        let answers = accepted(sent).await;
         assert!(
             answers.iter().all(|a| a["id"] == answers[0]["id"]),
             "{answers:?}"

@@ -113,15 +113,6 @@ pub async fn read_records<C: ConnectionTrait>(
     ))
 }
 
-/// Wraps `inner` (on SQLite) so that its rows come back as one JSON array, and reads them into `T`.
-pub async fn json_rows<T: serde::de::DeserializeOwned, C: ConnectionTrait>(
-    db: &C,
-    inner: Statement,
-    columns: &[String],
-) -> Result<Vec<T>, DbErr> {
-    parse_json_rows(&json_text(db, inner, columns).await?)
-}
-
 /// The rows of a page read by [`json_text`].
 pub fn parse_json_rows<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, DbErr> {
     serde_json::from_str::<Vec<T>>(text)
@@ -129,12 +120,12 @@ pub fn parse_json_rows<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec
 }
 
 /// `inner` wrapped (on SQLite) so that its rows come back as one JSON array in a column `page`.
-pub fn json_page(inner: Statement, columns: &[String]) -> Statement {
+pub fn json_page(inner: Statement, columns: &[impl AsRef<str>]) -> Statement {
     let sql = format!(
         "SELECT json_group_array(json_object({})) AS page FROM ({}) AS r",
         columns
             .iter()
-            .map(|c| format!("'{c}', r.{c}"))
+            .map(|c| format!("'{0}', r.{0}", c.as_ref()))
             .collect::<Vec<_>>()
             .join(", "),
         inner.sql
@@ -154,7 +145,7 @@ pub fn record_columns() -> Vec<String> {
 pub async fn json_text<C: ConnectionTrait>(
     db: &C,
     inner: Statement,
-    columns: &[String],
+    columns: &[impl AsRef<str>],
 ) -> Result<String, DbErr> {
     let Some(row) = db.query_one_raw(json_page(inner, columns)).await? else {
         return Ok("[]".into());

@@ -130,6 +130,16 @@ impl Source<'_> {
             .into_query()
     }
 
+    /// The last record of the page after `after`, `size` at most, in a column `last`: from the
+    /// author's index alone.
+    fn page_end(&self, backend: sea_orm::DbBackend, after: i64, size: u64) -> sea_orm::Statement {
+        let ids = backend.build(&self.page_ids(after, size));
+        sea_orm::Statement {
+            sql: format!("SELECT MAX(id) AS last FROM ({}) AS p", ids.sql),
+            ..ids
+        }
+    }
+
     /// The page after `after`, unparsed, with its last record; `None` past the end. Classified
     /// and restricted records are read with the rest and counted when the page is assembled,
     /// rather than counted by queries of their own: each query over a heavy identity's records
@@ -149,11 +159,7 @@ impl Source<'_> {
                 .read_at_once(after, size, records, parents, versions)
                 .await;
         }
-        let ids = backend.build(&self.page_ids(after, size));
-        let last = sea_orm::Statement {
-            sql: format!("SELECT MAX(id) AS last FROM ({}) AS p", ids.sql),
-            ..ids
-        };
+        let last = self.page_end(backend, after, size);
         let Some(last) = (match sea_orm::ConnectionTrait::query_one_raw(self.db, last).await? {
             Some(row) => row.try_get::<Option<i64>>("", "last")?,
             None => None,
@@ -264,18 +270,11 @@ impl Source<'_> {
         versions: sea_orm::Select<record_version::Entity>,
     ) -> Result<Option<(i64, RawPage)>, DbErr> {
         let backend = self.db.get_database_backend();
-        let ids = self
-            .page_ids(after, size)
-            .build(sea_orm::sea_query::SqliteQueryBuilder);
         let parts = [
-            sea_orm::Statement::from_sql_and_values(
-                backend,
-                format!("SELECT MAX(id) FROM ({})", ids.0),
-                ids.1,
-            ),
+            self.page_end(backend, after, size),
             json_page(records.build(backend), &record_columns()),
-            json_page(parents.build(backend), &PARENT_COLUMNS.map(String::from)),
-            json_page(versions.build(backend), &VERSION_COLUMNS.map(String::from)),
+            json_page(parents.build(backend), &PARENT_COLUMNS),
+            json_page(versions.build(backend), &VERSION_COLUMNS),
         ];
         let mut sql = String::from("SELECT ");
         let mut values = vec![];
@@ -500,8 +499,7 @@ pub(super) async fn consents_of(
         "purpose",
         "at",
         "policy_version",
-    ]
-    .map(String::from);
+    ];
     Ok(Fetched::Json(
         json_text(db, select.build(backend), &columns).await?,
     ))

@@ -646,11 +646,10 @@ fn name_patterns(backend: DbBackend, value: &str) -> (Option<String>, Option<Str
         return (None, None);
     }
     let name = value.trim();
-    let escaped = format!("%{}%", like_literal(name));
     if backend == DbBackend::Sqlite && !name.contains(['%', '_']) {
         return (Some(format!("%{name}%")), None);
     }
-    (None, Some(escaped))
+    (None, Some(format!("%{}%", like_literal(name))))
 }
 
 /// `text` as a LIKE pattern that matches only itself (with `ESCAPE '\'`).
