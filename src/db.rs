@@ -34,6 +34,34 @@ pub async fn compact_name_index(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// After an erasure, on SQLite: copies the write-ahead log into the database file and empties it.
+/// Until then the log can hold earlier images of the pages the erasure cleaned (a passive
+/// checkpoint copies the log but leaves it whole, to be overwritten bit by bit). Waits for readers
+/// of older snapshots, retrying a few times; false when they never let it finish (the next
+/// erasure tries again).
+pub async fn empty_log(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return Ok(true);
+    }
+    for attempt in 0..5 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+        }
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ))
+            .await?;
+        // The first column is 1 when a reader or writer kept the checkpoint from finishing.
+        let busy = row.map_or(Ok(1), |r| r.try_get_by_index::<i32>(0))?;
+        if busy == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, Checkpoints::OnCommit).await
 }

@@ -718,6 +718,21 @@ pub async fn approve(
     {
         tracing::warn!(request = id, error = %e, "merging the name index after an erasure");
     }
+    // In the background: copying the erasure's pages into the file is the checkpoint's usual
+    // work, and the officer need not wait for it.
+    let conn = db.clone();
+    tokio::spawn(async move {
+        match crate::db::empty_log(&conn).await {
+            Ok(true) => tracing::debug!(request = id, "log emptied after an erasure"),
+            Ok(false) => {
+                tracing::warn!(
+                    request = id,
+                    "readers kept the log from being emptied after an erasure; the next erasure tries again"
+                )
+            }
+            Err(e) => tracing::warn!(request = id, error = %e, "emptying the log after an erasure"),
+        }
+    });
     Ok(Approved {
         view: view(db, id).await?,
         recomputed,
