@@ -37,8 +37,8 @@ pub fn generate(records: u64, page_id: &str) -> Vec<String> {
     let person = |k: u64| {
         // Mixed so that the heavy ones are spread over every post and conversation.
         let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        let id = if h.is_multiple_of(80) {
-            h / 80 % 10
+        let id = if h.is_multiple_of(100) {
+            h / 100 % 10
         } else {
             10 + h % (identities - 10)
         };

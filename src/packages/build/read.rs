@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-pub(super) const PAGE: u64 = 500;
+pub(super) const PAGE: u64 = 250;
 pub(super) const FIRST_PAGE: u64 = 100;
 
 /// One record with what the package shows beside it.
