@@ -710,35 +710,40 @@ pub async fn approve(
     .await?;
     txn.commit().await?;
     lap("committed");
-    crate::packages::store::remove_erased_files(db, &ctx.packages).await?;
-    // The erasure has committed: a failure here must not answer as if it had not. The next
-    // erasure merges again.
-    if !done.profiles.is_empty()
-        && let Err(e) = crate::db::compact_name_index(db).await
-    {
-        tracing::warn!(request = id, error = %e, "merging the name index after an erasure");
+    // The erasure has committed: nothing below may answer as if it had not. What is left to tidy
+    // is redone by the next erasure (and the files by the nightly purge) if it fails here.
+    if let Err(e) = crate::packages::store::remove_erased_files(db, &ctx.packages).await {
+        tracing::warn!(request = id, error = %e, "removing erased packages' files after an erasure");
     }
-    // In the background: copying the erasure's pages into the file is the checkpoint's usual
-    // work, and the officer need not wait for it.
-    let conn = db.clone();
-    tokio::spawn(async move {
-        match crate::db::empty_log(&conn).await {
-            Ok(true) => tracing::debug!(request = id, "log emptied after an erasure"),
-            Ok(false) => {
-                tracing::warn!(
-                    request = id,
-                    "readers kept the log from being emptied after an erasure; the next erasure tries again"
-                )
-            }
-            Err(e) => tracing::warn!(request = id, error = %e, "emptying the log after an erasure"),
-        }
-    });
+    let view = view(db, id).await;
+    // After the view is read: SQLite's one connection is the forgetting's until it is done.
+    tokio::spawn(forget(db.clone(), id, !done.profiles.is_empty()));
     Ok(Approved {
-        view: view(db, id).await?,
+        view: view?,
         recomputed,
         changes,
         already_executed: false,
     })
+}
+
+/// After an erasure commits, in the background and in this order: on SQLite, merges the index of
+/// names when display names were erased, then empties the write-ahead log. Both rewrite what the
+/// erasure left behind in the files (a deleted name's trigrams stay in the index under a delete
+/// marker until its segments merge; the log keeps earlier images of the pages the erasure
+/// cleaned), and both take as long as the index or the log is large, which the officer need not
+/// wait for.
+async fn forget(db: DatabaseConnection, request: i64, names: bool) {
+    if names && let Err(e) = crate::db::compact_name_index(&db).await {
+        tracing::warn!(request, error = %e, "merging the name index after an erasure");
+    }
+    match crate::db::empty_log(&db).await {
+        Ok(true) => tracing::debug!(request, "the log emptied after an erasure"),
+        Ok(false) => tracing::warn!(
+            request,
+            "readers kept the log from being emptied after an erasure; the next erasure tries again"
+        ),
+        Err(e) => tracing::warn!(request, error = %e, "emptying the log after an erasure"),
+    }
 }
 
 /// What an execution erased and opened, by id, for the audit log.
