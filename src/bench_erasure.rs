@@ -24,6 +24,10 @@ pub struct Report {
     pub execute_ms: f64,
     pub total_ms: f64,
     pub raw_ms: f64,
+    /// The raw statements of what the erasure must write: see [`raw_erase`].
+    pub raw_erase_ms: f64,
+    /// The same with tombstones: see [`raw_erase`].
+    pub raw_tombstone_ms: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -67,6 +71,145 @@ async fn raw_anonymise(db: &DatabaseConnection, identity_id: i64) -> anyhow::Res
     Ok(ms)
 }
 
+/// How the raw floor of an erasure treats the record rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Deleted, as the erasure deletes them.
+    Deleted,
+    /// Kept as tombstones: anonymised in place by the raw UPDATE of [`raw_anonymise`].
+    Tombstones,
+}
+
+/// The raw floor of an erasure's writes: in one committed transaction of raw statements, the
+/// identity's records deleted or made tombstones, their versions and consent events deleted (the
+/// versions hold the content, so even a tombstone cannot keep them), and a suppression hash of
+/// each record, a random-looking 64-digit hex string as the erasure's HMACs are. Timed; then all of
+/// it put back. What it leaves out: the plan and its items, the unpublish tasks, the reply, the
+/// history and the audit entry.
+async fn raw_erase(db: &DatabaseConnection, identity_id: i64, rows: Rows) -> anyhow::Result<f64> {
+    use sha2::Digest;
+    let backend = db.get_database_backend();
+    let id = identity_id;
+    let saved = [
+        "bench_saved_record",
+        "bench_saved_version",
+        "bench_saved_consent",
+        "bench_saved_child",
+    ];
+    for t in saved {
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {t}"))
+            .await?;
+    }
+    for sql in [
+        format!(
+            "CREATE TABLE bench_saved_record AS SELECT * FROM record WHERE author_identity_id = {id}"
+        ),
+        "CREATE TABLE bench_saved_version AS SELECT * FROM record_version \
+         WHERE record_id IN (SELECT id FROM bench_saved_record)"
+            .to_owned(),
+        "CREATE TABLE bench_saved_consent AS SELECT * FROM consent_event \
+         WHERE record_id IN (SELECT id FROM bench_saved_record)"
+            .to_owned(),
+        // Replies by others lose their link to an erased parent (the foreign key sets it NULL).
+        "CREATE TABLE bench_saved_child AS SELECT id, parent_id FROM record \
+         WHERE parent_id IN (SELECT id FROM bench_saved_record)"
+            .to_owned(),
+    ] {
+        db.execute_unprepared(&sql).await?;
+    }
+    let ids: Vec<i64> = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT id FROM bench_saved_record",
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?;
+    let hashes: Vec<String> = ids
+        .iter()
+        .map(|i| hex::encode(sha2::Sha256::digest(format!("bench-raw-erase-{i}"))))
+        .collect();
+    let at = crate::audit::now();
+    let insert = |chunk: &[String]| {
+        let mut values: Vec<sea_orm::Value> = vec![];
+        let mut rows = vec![];
+        for h in chunk {
+            let mut row = vec![];
+            for v in [
+                sea_orm::Value::from("record"),
+                sea_orm::Value::from(h.clone()),
+                sea_orm::Value::from(at),
+            ] {
+                values.push(v);
+                row.push(crate::db::placeholder(backend, values.len()));
+            }
+            rows.push(format!("({})", row.join(", ")));
+        }
+        Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO suppression (kind, key_hash, created_at) VALUES {}",
+                rows.join(", ")
+            ),
+            values,
+        )
+    };
+
+    let started = Instant::now();
+    let txn = db.begin().await?;
+    let statements: &[&str] = match rows {
+        // The versions go by the foreign key's cascade.
+        Rows::Deleted => &[
+            "DELETE FROM consent_event WHERE record_id IN (SELECT id FROM bench_saved_record)",
+            "DELETE FROM record WHERE id IN (SELECT id FROM bench_saved_record)",
+        ],
+        Rows::Tombstones => &[
+            "DELETE FROM consent_event WHERE record_id IN (SELECT id FROM bench_saved_record)",
+            "DELETE FROM record_version WHERE record_id IN (SELECT id FROM bench_saved_record)",
+            "UPDATE record SET text = NULL, reaction_type = NULL, attachments = '[]', \
+             author_identity_id = NULL WHERE id IN (SELECT id FROM bench_saved_record)",
+        ],
+    };
+    for sql in statements {
+        txn.execute_raw(Statement::from_string(backend, *sql))
+            .await?;
+    }
+    for chunk in hashes.chunks(500) {
+        txn.execute_raw(insert(chunk)).await?;
+    }
+    txn.commit().await?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    for chunk in hashes.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(|h| format!("'{h}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        db.execute_unprepared(&format!(
+            "DELETE FROM suppression WHERE key_hash IN ({list})"
+        ))
+        .await?;
+    }
+    for sql in [
+        // A tombstone goes first, so that the record comes back whole.
+        "DELETE FROM record WHERE id IN (SELECT id FROM bench_saved_record)",
+        "INSERT INTO record SELECT * FROM bench_saved_record",
+        "INSERT INTO record_version SELECT * FROM bench_saved_version",
+        "INSERT INTO consent_event SELECT * FROM bench_saved_consent",
+        "UPDATE record SET parent_id = \
+           (SELECT c.parent_id FROM bench_saved_child c WHERE c.id = record.id) \
+         WHERE id IN (SELECT id FROM bench_saved_child)",
+    ] {
+        db.execute_unprepared(sql).await?;
+    }
+    for t in saved {
+        db.execute_unprepared(&format!("DROP TABLE {t}")).await?;
+    }
+    Ok(ms)
+}
+
 pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Result<Report> {
     let dir = std::env::temp_dir().join(format!("insyn-bench-{}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir)?;
@@ -93,8 +236,8 @@ pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Resul
     .insert(&db)
     .await?;
 
-    let (mut plans, mut executions, mut totals, mut raws, mut counts) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut plans, mut executions, mut totals, mut counts) = (vec![], vec![], vec![], vec![]);
+    let (mut raws, mut raw_erases, mut raw_tombstones) = (vec![], vec![], vec![]);
     let today = ctx.requests.today(chrono::Utc::now());
     for identity_id in heavy {
         let who = identity::Entity::find_by_id(identity_id)
@@ -105,7 +248,12 @@ pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Resul
             .filter(record::Column::AuthorIdentityId.eq(identity_id))
             .count(&db)
             .await?;
+        // Once untimed first, so that none of the raw figures pays for bringing the identity's
+        // pages into memory (on PostgreSQL the first of them otherwise did).
+        raw_anonymise(&db, identity_id).await?;
         raws.push(raw_anonymise(&db, identity_id).await?);
+        raw_erases.push(raw_erase(&db, identity_id, Rows::Deleted).await?);
+        raw_tombstones.push(raw_erase(&db, identity_id, Rows::Tombstones).await?);
 
         let submitted = requests::submit(
             &db,
@@ -154,5 +302,7 @@ pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Resul
         execute_ms: median(executions),
         total_ms: median(totals),
         raw_ms: median(raws),
+        raw_erase_ms: median(raw_erases),
+        raw_tombstone_ms: median(raw_tombstones),
     })
 }

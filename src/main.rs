@@ -222,14 +222,18 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let r = insyn::bench_erasure::run(settings, identities).await?;
             println!(
-                "erasure of {} identities of {:.0} records each (medians): plan {:.1} ms + execute {:.1} ms = {:.1} ms; raw anonymising UPDATE of the same rows {:.2} ms ({:.1}x)",
+                "erasure of {} identities of {:.0} records each (medians): plan {:.1} ms + execute {:.1} ms = {:.1} ms; raw anonymising UPDATE of the same rows {:.2} ms ({:.1}x); raw DELETEs and suppression INSERTs of the same rows {:.2} ms ({:.1}x); the same with tombstones {:.2} ms ({:.1}x)",
                 r.identities,
                 r.records,
                 r.plan_ms,
                 r.execute_ms,
                 r.total_ms,
                 r.raw_ms,
-                r.total_ms / r.raw_ms.max(f64::EPSILON)
+                r.total_ms / r.raw_ms.max(f64::EPSILON),
+                r.raw_erase_ms,
+                r.total_ms / r.raw_erase_ms.max(f64::EPSILON),
+                r.raw_tombstone_ms,
+                r.total_ms / r.raw_tombstone_ms.max(f64::EPSILON)
             );
         }
         Command::Bench {
