@@ -1,5 +1,8 @@
 //! `insyn bench intake`: requests per second and latency of `POST /api/v1/requests` at N
-//! concurrent keep-alive connections, beside `GET /healthz` of the same server in the same run.
+//! concurrent keep-alive connections, beside `GET /healthz` of the same server in the same run,
+//! and beside the raw limit of the rows those requests wrote: the same rows written again by raw
+//! statements.
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -15,6 +18,150 @@ pub struct Load {
 pub struct Report {
     pub intake: Load,
     pub hello: Load,
+    pub raw: Raw,
+}
+
+/// The rows the intake wrote, written again by raw statements.
+pub struct Raw {
+    pub rows: u64,
+    pub rows_per_sec: f64,
+    /// The submissions those rows make up, per second at that rate.
+    pub requests_per_sec: f64,
+    /// Submissions' rows per transaction.
+    pub batch: u64,
+}
+
+/// The tables a submission writes rows to, parents first. (It also counts on in
+/// `registration_counter`, a row per series and year.) The first is the parent of those in
+/// [`CHILDREN`].
+const WRITTEN: [&str; 7] = [
+    "request",
+    "request_identity",
+    "request_event",
+    "registration",
+    "outbox",
+    "job",
+    "audit_log",
+];
+
+/// Tables whose rows belong to a request by a foreign key: they go in the same transaction as their
+/// request, which with two writers need not be the one their own ids would say.
+const CHILDREN: [&str; 2] = ["request_identity", "request_event"];
+
+async fn last_ids(db: &DatabaseConnection) -> anyhow::Result<Vec<i64>> {
+    let mut ids = vec![];
+    for t in WRITTEN {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COALESCE(MAX(id), 0) FROM {t}"),
+            ))
+            .await?;
+        ids.push(row.map_or(Ok(0), |r| r.try_get_by_index::<i64>(0))?);
+    }
+    Ok(ids)
+}
+
+/// The column a table's runs of rows are cut by.
+fn key(table: &str) -> &'static str {
+    if CHILDREN.contains(&table) {
+        "request_id"
+    } else {
+        "id"
+    }
+}
+
+/// The raw limit of the intake's writes: the rows it wrote (those after `before`) are taken out,
+/// untimed, and written again by raw `INSERT … SELECT`s from copies, into the same tables with the
+/// same indexes, in transactions of the rows of `batch` submissions each (as many as can be in
+/// flight at once): no parsing, no binding of values, no round trips but one per table and
+/// transaction. Timed: those transactions.
+async fn raw_rewrite(
+    db: &DatabaseConnection,
+    before: &[i64],
+    requests: u64,
+    batch: u64,
+) -> anyhow::Result<Raw> {
+    let backend = db.get_database_backend();
+    let mut ranges: Vec<Vec<(i64, i64)>> = vec![];
+    let transactions = requests.div_ceil(batch.max(1)).max(1) as usize;
+    let mut rows = 0u64;
+    for (t, after) in WRITTEN.iter().zip(before) {
+        for sql in [
+            format!("DROP TABLE IF EXISTS bench_saved_{t}"),
+            format!("CREATE TABLE bench_saved_{t} AS SELECT * FROM {t} WHERE id > {after}"),
+            format!("CREATE INDEX bench_saved_{t}_id ON bench_saved_{t} (id)"),
+            format!(
+                "CREATE INDEX bench_saved_{t}_key ON bench_saved_{t} ({})",
+                key(t)
+            ),
+        ] {
+            db.execute_unprepared(&sql).await?;
+        }
+        let ids: Vec<i64> = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!("SELECT id FROM bench_saved_{t} ORDER BY id"),
+            ))
+            .await?
+            .iter()
+            .map(|r| r.try_get_by_index::<i64>(0))
+            .collect::<Result<_, _>>()?;
+        rows += ids.len() as u64;
+        if CHILDREN.contains(t) {
+            // Taken by their requests' runs.
+            ranges.push(ranges[0].clone());
+            continue;
+        }
+        // The table's rows cut into as many even runs as there are transactions.
+        ranges.push(
+            (0..transactions)
+                .map(|k| {
+                    let lo = ids.len() * k / transactions;
+                    let hi = ids.len() * (k + 1) / transactions;
+                    if lo == hi {
+                        (1, 0)
+                    } else {
+                        (ids[lo], ids[hi - 1])
+                    }
+                })
+                .collect(),
+        );
+    }
+    for (t, after) in WRITTEN.iter().zip(before).rev() {
+        db.execute_unprepared(&format!("DELETE FROM {t} WHERE id > {after}"))
+            .await?;
+    }
+    let started = Instant::now();
+    for k in 0..transactions {
+        let txn = db.begin().await?;
+        for (t, runs) in WRITTEN.iter().zip(&ranges) {
+            let (lo, hi) = runs[k];
+            if lo > hi {
+                continue;
+            }
+            txn.execute_raw(Statement::from_string(
+                backend,
+                format!(
+                    "INSERT INTO {t} SELECT * FROM bench_saved_{t} WHERE {} BETWEEN {lo} AND {hi}",
+                    key(t)
+                ),
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    for t in WRITTEN {
+        db.execute_unprepared(&format!("DROP TABLE bench_saved_{t}"))
+            .await?;
+    }
+    Ok(Raw {
+        rows,
+        rows_per_sec: rows as f64 / elapsed,
+        requests_per_sec: requests as f64 / elapsed,
+        batch,
+    })
 }
 
 /// Sends one HTTP/1.1 request on a kept-alive connection and reads the answer; the status.
@@ -108,6 +255,7 @@ pub async fn run(
     settings.public_rate_limit = u32::MAX;
     settings.smtp_url = None;
     let state = crate::app::prepare(settings).await?;
+    let db = state.db.clone();
     let (acceptor, addr) = crate::app::bind("127.0.0.1:0").await?;
     tokio::spawn(crate::app::serve(state, acceptor, std::future::pending()));
     let host = addr.to_string();
@@ -132,6 +280,15 @@ pub async fn run(
         )
         .into_bytes()
     };
+    // The warm-up's submissions are not the measured ones: the raw limit rewrites only these.
+    load(addr, connections, connections * 4, 202, {
+        let intake = intake.clone();
+        move |i| intake(requests + i)
+    })
+    .await?;
+    let before = last_ids(&db).await?;
     let intake = load(addr, connections, requests, 202, intake).await?;
-    Ok(Report { intake, hello })
+    // The mail jobs the submissions queued stay queued: no mail is configured.
+    let raw = raw_rewrite(&db, &before, intake.requests, connections).await?;
+    Ok(Report { intake, hello, raw })
 }
