@@ -371,6 +371,27 @@ pub async fn heaviest_identity(
 }
 
 /// The `n` identities with the most received records, heaviest first.
+/// A scratch directory for a bench's package files, removed when the bench ends, however it ends.
+pub struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    pub fn new() -> std::io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("insyn-bench-{}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+
+    pub fn path(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub async fn heaviest_identities(
     db: &DatabaseConnection,
     channel: Option<i64>,

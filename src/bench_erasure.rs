@@ -211,9 +211,8 @@ async fn raw_erase(db: &DatabaseConnection, identity_id: i64, rows: Rows) -> any
 }
 
 pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Result<Report> {
-    let dir = std::env::temp_dir().join(format!("insyn-bench-{}", rand::random::<u32>()));
-    std::fs::create_dir_all(&dir)?;
-    settings.data_dir = dir.to_string_lossy().into_owned();
+    let dir = crate::bench::Scratch::new()?;
+    settings.data_dir = dir.path();
     settings.smtp_url = None;
     let state = crate::app::prepare(settings).await?;
     let db = state.db.clone();
@@ -294,7 +293,7 @@ pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Resul
     disposal_decision::Entity::delete_by_id(decision.id)
         .exec(&db)
         .await?;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     Ok(Report {
         identities: counts.len(),
         records: counts.iter().sum::<f64>() / counts.len() as f64,

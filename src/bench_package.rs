@@ -100,8 +100,8 @@ pub async fn run(
     big: u64,
     runs: u32,
 ) -> anyhow::Result<Report> {
-    let dir = tempfile_dir()?;
-    settings.data_dir = dir.to_string_lossy().into_owned();
+    let dir = crate::bench::Scratch::new()?;
+    settings.data_dir = dir.path();
     settings.smtp_url = None;
     let state = crate::app::prepare(settings).await?;
     let db = state.db.clone();
@@ -192,7 +192,7 @@ pub async fn run(
     .await?;
     let big_ms = started.elapsed().as_secs_f64() * 1000.0;
     let peak_rss_mb = peak_rss_mb();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     Ok(Report {
         records,
         median_ms,
@@ -203,10 +203,4 @@ pub async fn run(
         rss_before_mb,
         peak_rss_mb,
     })
-}
-
-fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("insyn-bench-{}", rand::random::<u32>()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -15,7 +15,7 @@ use entities::{
     channel, consent_event, erasure_item, erasure_plan, identity, identity_block, legal_hold,
     moderation, package, record, request, request_identity, suppression, unpublish_task,
 };
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -338,7 +338,7 @@ async fn store_plan(
     items: Vec<NewItem>,
     previous: Option<(&erasure_plan::Model, &[erasure_item::Model])>,
     actor: &Actor,
-) -> Result<erasure_plan::Model, DbErr> {
+) -> Result<(erasure_plan::Model, BTreeMap<String, i64>), DbErr> {
     let lang = language_of(r);
     let keys: Vec<ItemKey> = items.iter().map(NewItem::key).collect();
     let changes = previous
@@ -395,7 +395,11 @@ async fn store_plan(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(plan)
+    let totals = count(
+        rows.iter()
+            .map(|i| (*i.excluded.as_ref(), i.decision.as_ref().as_str())),
+    );
+    Ok((plan, totals))
 }
 
 async fn latest_plan<C: ConnectionTrait>(
@@ -458,7 +462,7 @@ pub async fn plan(
     if let Some(p) = &previous {
         supersede(&txn, p).await?;
     }
-    let plan = store_plan(
+    let (plan, totals) = store_plan(
         &txn,
         ctx,
         &r,
@@ -468,7 +472,6 @@ pub async fn plan(
     )
     .await?;
     move_to(&txn, r, Action::Plan, |_| {}).await?;
-    let totals = totals(&items_of(&txn, plan.id).await?);
     event(
         &txn,
         id,
@@ -499,18 +502,19 @@ async fn supersede(txn: &DatabaseTransaction, p: &erasure_plan::Model) -> Result
 
 /// Counts per decision of the items that will act or keep; excluded items counted apart.
 pub fn totals(items: &[erasure_item::Model]) -> BTreeMap<String, i64> {
+    count(items.iter().map(|i| (i.excluded, i.decision.as_str())))
+}
+
+/// [`totals`] of (excluded, decision) pairs.
+fn count<'a>(items: impl Iterator<Item = (bool, &'a str)>) -> BTreeMap<String, i64> {
     let mut t: BTreeMap<String, i64> = ItemDecision::ALL
         .iter()
         .map(|d| (d.as_str().to_owned(), 0))
         .collect();
     t.insert("excluded".into(), 0);
-    for i in items {
-        let k = if i.excluded {
-            "excluded".to_owned()
-        } else {
-            i.decision.clone()
-        };
-        *t.entry(k).or_default() += 1;
+    for (excluded, decision) in items {
+        let k = if excluded { "excluded" } else { decision };
+        *t.entry(k.to_owned()).or_default() += 1;
     }
     t
 }
@@ -524,6 +528,15 @@ pub async fn view(db: &DatabaseConnection, id: i64) -> Result<PlanView, ErasureE
 /// A plan with its items and the state of their tasks.
 async fn view_of(db: &DatabaseConnection, plan: erasure_plan::Model) -> Result<PlanView, DbErr> {
     let items = items_of(db, plan.id).await?;
+    with_tasks(db, plan, items).await
+}
+
+/// A plan and its items, with the state of their tasks read.
+async fn with_tasks(
+    db: &DatabaseConnection,
+    plan: erasure_plan::Model,
+    items: Vec<erasure_item::Model>,
+) -> Result<PlanView, DbErr> {
     let task_ids: Vec<i64> = items.iter().filter_map(|i| i.task_id).collect();
     let mut tasks = HashMap::new();
     for chunk in task_ids.chunks(CHUNK) {
@@ -660,22 +673,21 @@ pub async fn approve(
     let recomputed = fingerprint(&keys) != plan.fingerprint;
     if recomputed {
         supersede(&txn, &plan).await?;
-        let new = store_plan(&txn, ctx, &r, fresh, Some((&plan, &items)), actor).await?;
+        let (new, _) = store_plan(&txn, ctx, &r, fresh, Some((&plan, &items)), actor).await?;
         changes = serde_json::from_str(&new.changes).unwrap_or_default();
         plan = new;
         items = items_of(&txn, plan.id).await?;
     }
 
     lap("recomputed");
-    let done = execute(&txn, ctx, &r, &items, &lap).await?;
+    let done = execute(&txn, ctx, &r, &mut items, &lap).await?;
 
     let mut a: erasure_plan::ActiveModel = plan.clone().into();
     a.status = Set(PlanStatus::Executed.as_str().into());
     a.executed_at = Set(Some(now()));
     a.executed_by = Set(Some(actor.id.clone()));
-    a.update(&txn).await?;
+    let plan = a.update(&txn).await?;
     let r = move_to(&txn, r, Action::Complete, |_| {}).await?;
-    let items = items_of(&txn, plan.id).await?;
     let link = format!(
         "{}/requests/{id}",
         ctx.requests.public_url.trim_end_matches('/')
@@ -715,7 +727,7 @@ pub async fn approve(
     if let Err(e) = crate::packages::store::remove_erased_files(db, &ctx.packages).await {
         tracing::warn!(request = id, error = %e, "removing erased packages' files after an erasure");
     }
-    let view = view(db, id).await;
+    let view = with_tasks(db, plan, items).await;
     // After the view is read: SQLite's one connection is the forgetting's until it is done.
     tokio::spawn(forget(db.clone(), id, !done.profiles.is_empty()));
     Ok(Approved {
@@ -761,7 +773,7 @@ async fn execute(
     txn: &DatabaseTransaction,
     ctx: &Context,
     r: &request::Model,
-    items: &[erasure_item::Model],
+    items: &mut [erasure_item::Model],
     lap: &(dyn Fn(&str) + Sync),
 ) -> Result<Done, DbErr> {
     let mut done = Done::default();
@@ -960,43 +972,53 @@ async fn execute(
     }
 
     lap("profiles and packages");
-    // Each item's outcome: one statement per outcome, and the task of each publication item.
-    for (outcome, filter) in [
-        (Outcome::Excluded, erasure_item::Column::Excluded.eq(true)),
-        (
-            Outcome::Erased,
-            erasure_item::Column::Excluded
-                .eq(false)
-                .and(erasure_item::Column::Decision.eq(ItemDecision::Erase.as_str())),
-        ),
-        (
-            Outcome::Kept,
-            erasure_item::Column::Excluded
-                .eq(false)
-                .and(erasure_item::Column::Decision.is_in([
-                    ItemDecision::Retain.as_str(),
-                    ItemDecision::RetainUnderHold.as_str(),
-                ])),
-        ),
-    ] {
-        erasure_item::Entity::update_many()
-            .col_expr(erasure_item::Column::Outcome, Expr::value(outcome.as_str()))
-            .filter(erasure_item::Column::PlanId.eq(items.first().map_or(0, |i| i.plan_id)))
-            .filter(filter)
-            .exec(txn)
-            .await?;
+    // Each item's outcome, here and in the store: the items as they are now are what the reply and
+    // the answer show, without reading them back.
+    let mut by_outcome: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
+    let mut with_tasks: Vec<(i64, i64, Outcome)> = vec![];
+    for i in items.iter_mut() {
+        let task = i.target_id.and_then(|rid| task_of.get(&rid));
+        match (outcome_of(i), task) {
+            (Some(Outcome::TaskOpened), Some((task, outcome))) => {
+                i.task_id = Some(*task);
+                i.outcome = Some(outcome.as_str().to_owned());
+                with_tasks.push((i.id, *task, *outcome));
+            }
+            (Some(Outcome::TaskOpened), None) | (None, _) => {}
+            (Some(outcome), _) => {
+                i.outcome = Some(outcome.as_str().to_owned());
+                by_outcome.entry(outcome.as_str()).or_default().push(i.id);
+            }
+        }
     }
-    let publication_items: Vec<(i64, i64, Outcome)> = items
-        .iter()
-        .filter(|i| !i.excluded && i.kind == ItemKind::Publication.as_str())
-        .filter_map(|i| {
-            let (task, outcome) = task_of.get(&i.target_id?)?;
-            Some((i.id, *task, *outcome))
-        })
-        .collect();
-    set_tasks(txn, &publication_items).await?;
+    for (outcome, ids) in by_outcome {
+        for chunk in ids.chunks(CHUNK) {
+            erasure_item::Entity::update_many()
+                .col_expr(erasure_item::Column::Outcome, Expr::value(outcome))
+                .filter(erasure_item::Column::Id.is_in(chunk.to_vec()))
+                .exec(txn)
+                .await?;
+        }
+    }
+    set_tasks(txn, &with_tasks).await?;
     lap("outcomes");
     Ok(done)
+}
+
+/// What executing the plan does to an item, before its task is known: a publication item's
+/// outcome (`TaskOpened` here) is its task's, and it has none without one.
+fn outcome_of(i: &erasure_item::Model) -> Option<Outcome> {
+    if i.excluded {
+        return Some(Outcome::Excluded);
+    }
+    match ItemDecision::parse(&i.decision)? {
+        ItemDecision::Erase => Some(Outcome::Erased),
+        ItemDecision::Retain | ItemDecision::RetainUnderHold => Some(Outcome::Kept),
+        ItemDecision::Unpublish if i.kind == ItemKind::Publication.as_str() => {
+            Some(Outcome::TaskOpened)
+        }
+        ItemDecision::Unpublish => None,
+    }
 }
 
 /// `UPDATE … FROM (VALUES …)`: each publication item's task and outcome in one statement per chunk.
