@@ -99,13 +99,14 @@ fn key_of(i: &erasure_item::Model) -> ItemKey {
     }
 }
 
-/// Everything held about the person on the request's verified accounts, one decision each.
+/// Everything held about the person on the request's verified accounts, one decision each; and
+/// their records as read, for the execution to use rather than read again.
 async fn compute<C: ConnectionTrait>(
     db: &C,
     ctx: &Context,
     r: &request::Model,
     today: NaiveDate,
-) -> Result<Vec<NewItem>, ErasureError> {
+) -> Result<(Vec<NewItem>, Vec<record::Model>), ErasureError> {
     let lang = language_of(r);
     let policy = &ctx.policy;
     let identities = crate::packages::build::verified_identities(db, r.id).await?;
@@ -327,7 +328,7 @@ async fn compute<C: ConnectionTrait>(
             ..Params::default()
         },
     });
-    Ok(items)
+    Ok((items, records))
 }
 
 /// Stores a computed plan; exclusions of an earlier plan carry over to the same items.
@@ -453,7 +454,7 @@ pub async fn plan(
             r.status
         )));
     }
-    let items = compute(&txn, ctx, &r, today).await?;
+    let (items, _) = compute(&txn, ctx, &r, today).await?;
     let previous = latest_plan(&txn, id).await?;
     let old_items = match &previous {
         Some(p) => items_of(&txn, p.id).await?,
@@ -667,7 +668,7 @@ pub async fn approve(
     lap("items read");
 
     // The archive may have changed since the officer saw the plan: recompute, and say how.
-    let fresh = compute(&txn, ctx, &r, today).await?;
+    let (fresh, records) = compute(&txn, ctx, &r, today).await?;
     let keys: Vec<ItemKey> = fresh.iter().map(NewItem::key).collect();
     let mut changes = vec![];
     let recomputed = fingerprint(&keys) != plan.fingerprint;
@@ -680,7 +681,7 @@ pub async fn approve(
     }
 
     lap("recomputed");
-    let done = execute(&txn, ctx, &r, &mut items, &lap).await?;
+    let done = execute(&txn, ctx, &r, &mut items, &records, &lap).await?;
 
     let mut a: erasure_plan::ActiveModel = plan.clone().into();
     a.status = Set(PlanStatus::Executed.as_str().into());
@@ -774,6 +775,7 @@ async fn execute(
     ctx: &Context,
     r: &request::Model,
     items: &mut [erasure_item::Model],
+    known: &[record::Model],
     lap: &(dyn Fn(&str) + Sync),
 ) -> Result<Done, DbErr> {
     let mut done = Done::default();
@@ -793,8 +795,14 @@ async fn execute(
 
     // Unpublish tasks first: they must exist while their records do, to carry the link.
     let mut task_of: HashMap<i64, (i64, Outcome)> = HashMap::new();
-    // A record erased is usually unpublished too: each is read once.
-    let mut wanted: Vec<i64> = unpublish.iter().chain(&erase).copied().collect();
+    // The plan's records were read by its recomputing, in this transaction; any other is read now.
+    let read: HashSet<i64> = known.iter().map(|r| r.id).collect();
+    let mut wanted: Vec<i64> = unpublish
+        .iter()
+        .chain(&erase)
+        .copied()
+        .filter(|id| !read.contains(id))
+        .collect();
     wanted.sort_unstable();
     wanted.dedup();
     let mut touched: Vec<record::Model> = Vec::new();
@@ -807,7 +815,8 @@ async fn execute(
             .await?,
         );
     }
-    let records: HashMap<i64, &record::Model> = touched.iter().map(|r| (r.id, r)).collect();
+    let records: HashMap<i64, &record::Model> =
+        known.iter().chain(&touched).map(|r| (r.id, r)).collect();
     for chunk in unpublish.chunks(CHUNK) {
         for t in unpublish_task::Entity::find()
             .filter(unpublish_task::Column::RecordId.is_in(chunk.to_vec()))
@@ -861,25 +870,20 @@ async fn execute(
             ..Default::default()
         })
         .collect();
+    // Each new task comes back with its id, so none has to be looked for afterwards (by its
+    // source, which no index serves).
     for chunk in new_tasks.chunks(CHUNK) {
-        unpublish_task::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await?;
-    }
-    if !created.is_empty() {
-        for t in unpublish_task::Entity::find()
-            .filter(unpublish_task::Column::Source.eq(source.clone()))
-            .filter(unpublish_task::Column::Reason.eq(TaskReason::Erasure.as_str()))
-            .filter(unpublish_task::Column::Status.eq(TaskStatus::Open.as_str()))
-            .all(txn)
+        for t in unpublish_task::Entity::insert_many(chunk.to_vec())
+            .exec_with_returning(txn)
             .await?
         {
-            if let Some(rid) = t.record_id.filter(|rid| created.contains(rid)) {
+            if let Some(rid) = t.record_id {
                 task_of.insert(rid, (t.id, Outcome::TaskOpened));
                 done.tasks.push(t.id);
             }
         }
     }
+    done.tasks.sort_unstable();
 
     lap("tasks opened");
     // The suppression list, so that a later import does not bring back what goes now.
