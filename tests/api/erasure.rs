@@ -248,6 +248,8 @@ both_backends!(
         assert_eq!(r.status(), 200);
         let plan: Value = r.json().await.unwrap();
         assert_eq!(plan["status"], "proposed");
+        // The answer is the plan as stored, to the last item.
+        assert_eq!(get(&app, &officer, &plan_path).await, plan);
         let package_id = {
             let p = entities::package::Entity::find()
                 .order_by_asc(entities::package::Column::Id)
