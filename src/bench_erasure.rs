@@ -24,9 +24,10 @@ pub struct Report {
     pub execute_ms: f64,
     pub total_ms: f64,
     pub raw_ms: f64,
-    /// The raw statements of what the erasure must write: see [`raw_erase`].
+    /// The raw statements of what the erasure must write: the records deleted with their versions
+    /// and consent events, and a suppression hash of each.
     pub raw_erase_ms: f64,
-    /// The same with tombstones: see [`raw_erase`].
+    /// The same with the records kept as tombstones, anonymised in place.
     pub raw_tombstone_ms: f64,
 }
 
