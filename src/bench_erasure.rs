@@ -36,58 +36,29 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// The raw limit: one transaction anonymising the identity's rows in place, timed; then undone.
-async fn raw_anonymise(db: &DatabaseConnection, identity_id: i64) -> anyhow::Result<f64> {
-    let backend = db.get_database_backend();
-    let id = identity_id;
-    db.execute_unprepared("DROP TABLE IF EXISTS bench_saved")
-        .await?;
-    db.execute_unprepared(&format!(
-        "CREATE TABLE bench_saved AS SELECT id, text, reaction_type, attachments, author_identity_id \
-         FROM record WHERE author_identity_id = {id}"
-    ))
-    .await?;
-    let started = Instant::now();
-    let txn = db.begin().await?;
-    txn.execute_raw(Statement::from_string(
-        backend,
-        format!(
-            "UPDATE record SET text = NULL, reaction_type = NULL, attachments = '[]', \
-             author_identity_id = NULL WHERE author_identity_id = {id}"
-        ),
-    ))
-    .await?;
-    txn.commit().await?;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    db.execute_unprepared(
-        "UPDATE record SET \
-           text = (SELECT s.text FROM bench_saved s WHERE s.id = record.id), \
-           reaction_type = (SELECT s.reaction_type FROM bench_saved s WHERE s.id = record.id), \
-           attachments = (SELECT s.attachments FROM bench_saved s WHERE s.id = record.id), \
-           author_identity_id = (SELECT s.author_identity_id FROM bench_saved s WHERE s.id = record.id) \
-         WHERE id IN (SELECT id FROM bench_saved)",
-    )
-    .await?;
-    db.execute_unprepared("DROP TABLE bench_saved").await?;
-    Ok(ms)
-}
-
-/// How the raw floor of an erasure treats the record rows.
+/// A raw floor beside the erasure, each in one committed transaction of raw statements.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Rows {
-    /// Deleted, as the erasure deletes them.
+enum Floor {
+    /// The issue's: the identity's record rows anonymised in place, and nothing else.
+    Anonymised,
+    /// The erasure's own writes: the records deleted with their consent events and (by the
+    /// foreign key's cascade) their versions, as the erasure deletes them, and a suppression hash
+    /// of each.
     Deleted,
-    /// Kept as tombstones: anonymised in place by the raw UPDATE of [`raw_anonymise`].
+    /// The same with tombstones: the records anonymised in place instead, their versions and
+    /// consent events still deleted (the versions hold the content, so even a tombstone cannot
+    /// keep them) and the hashes still written.
     Tombstones,
 }
 
-/// The raw floor of an erasure's writes: in one committed transaction of raw statements, the
-/// identity's records deleted or made tombstones, their versions and consent events deleted (the
-/// versions hold the content, so even a tombstone cannot keep them), and a suppression hash of
-/// each record, a random-looking 64-digit hex string as the erasure's HMACs are. Timed; then all of
-/// it put back. What it leaves out: the plan and its items, the unpublish tasks, the reply, the
-/// history and the audit entry.
-async fn raw_erase(db: &DatabaseConnection, identity_id: i64, rows: Rows) -> anyhow::Result<f64> {
+/// The anonymising UPDATE's assignments, for [`Floor::Anonymised`] and [`Floor::Tombstones`].
+const ANONYMISED: &str =
+    "text = NULL, reaction_type = NULL, attachments = '[]', author_identity_id = NULL";
+
+/// Times `floor` on the identity's rows, then puts all of it back. A hash is a random-looking
+/// 64-digit hex string, as the erasure's HMACs are. What no floor includes: the plan and its items,
+/// the unpublish tasks, the reply, the history and the audit entry.
+async fn raw_floor(db: &DatabaseConnection, identity_id: i64, floor: Floor) -> anyhow::Result<f64> {
     use sha2::Digest;
     let backend = db.get_database_backend();
     let id = identity_id;
@@ -127,10 +98,13 @@ async fn raw_erase(db: &DatabaseConnection, identity_id: i64, rows: Rows) -> any
         .iter()
         .map(|row| row.try_get_by_index::<i64>(0))
         .collect::<Result<_, _>>()?;
-    let hashes: Vec<String> = ids
-        .iter()
-        .map(|i| hex::encode(sha2::Sha256::digest(format!("bench-raw-erase-{i}"))))
-        .collect();
+    let hashes: Vec<String> = if floor == Floor::Anonymised {
+        vec![]
+    } else {
+        ids.iter()
+            .map(|i| hex::encode(sha2::Sha256::digest(format!("bench-raw-erase-{i}"))))
+            .collect()
+    };
     let at = crate::audit::now();
     let insert = |chunk: &[String]| {
         let mut values: Vec<sea_orm::Value> = vec![];
@@ -159,21 +133,29 @@ async fn raw_erase(db: &DatabaseConnection, identity_id: i64, rows: Rows) -> any
 
     let started = Instant::now();
     let txn = db.begin().await?;
-    let statements: &[&str] = match rows {
+    let consents =
+        "DELETE FROM consent_event WHERE record_id IN (SELECT id FROM bench_saved_record)"
+            .to_owned();
+    let statements = match floor {
+        Floor::Anonymised => vec![format!(
+            "UPDATE record SET {ANONYMISED} WHERE author_identity_id = {id}"
+        )],
         // The versions go by the foreign key's cascade.
-        Rows::Deleted => &[
-            "DELETE FROM consent_event WHERE record_id IN (SELECT id FROM bench_saved_record)",
-            "DELETE FROM record WHERE id IN (SELECT id FROM bench_saved_record)",
+        Floor::Deleted => vec![
+            consents,
+            "DELETE FROM record WHERE id IN (SELECT id FROM bench_saved_record)".to_owned(),
         ],
-        Rows::Tombstones => &[
-            "DELETE FROM consent_event WHERE record_id IN (SELECT id FROM bench_saved_record)",
-            "DELETE FROM record_version WHERE record_id IN (SELECT id FROM bench_saved_record)",
-            "UPDATE record SET text = NULL, reaction_type = NULL, attachments = '[]', \
-             author_identity_id = NULL WHERE id IN (SELECT id FROM bench_saved_record)",
+        Floor::Tombstones => vec![
+            consents,
+            "DELETE FROM record_version WHERE record_id IN (SELECT id FROM bench_saved_record)"
+                .to_owned(),
+            format!(
+                "UPDATE record SET {ANONYMISED} WHERE id IN (SELECT id FROM bench_saved_record)"
+            ),
         ],
     };
     for sql in statements {
-        txn.execute_raw(Statement::from_string(backend, *sql))
+        txn.execute_raw(Statement::from_string(backend, sql))
             .await?;
     }
     for chunk in hashes.chunks(500) {
@@ -194,7 +176,10 @@ async fn raw_erase(db: &DatabaseConnection, identity_id: i64, rows: Rows) -> any
         .await?;
     }
     for sql in [
-        // A tombstone goes first, so that the record comes back whole.
+        // What the floor kept goes too, so that everything comes back whole: the consent events
+        // (which a record's DELETE would only unlink) and the anonymised rows (whose DELETE
+        // takes their versions by the cascade).
+        "DELETE FROM consent_event WHERE id IN (SELECT id FROM bench_saved_consent)",
         "DELETE FROM record WHERE id IN (SELECT id FROM bench_saved_record)",
         "INSERT INTO record SELECT * FROM bench_saved_record",
         "INSERT INTO record_version SELECT * FROM bench_saved_version",
@@ -250,10 +235,10 @@ pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Resul
             .await?;
         // Once untimed first, so that none of the raw figures pays for bringing the identity's
         // pages into memory (on PostgreSQL the first of them otherwise did).
-        raw_anonymise(&db, identity_id).await?;
-        raws.push(raw_anonymise(&db, identity_id).await?);
-        raw_erases.push(raw_erase(&db, identity_id, Rows::Deleted).await?);
-        raw_tombstones.push(raw_erase(&db, identity_id, Rows::Tombstones).await?);
+        raw_floor(&db, identity_id, Floor::Anonymised).await?;
+        raws.push(raw_floor(&db, identity_id, Floor::Anonymised).await?);
+        raw_erases.push(raw_floor(&db, identity_id, Floor::Deleted).await?);
+        raw_tombstones.push(raw_floor(&db, identity_id, Floor::Tombstones).await?);
 
         let submitted = requests::submit(
             &db,
