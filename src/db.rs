@@ -1,6 +1,8 @@
 //! One code path for SQLite and PostgreSQL, chosen by the URL.
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+};
 use std::time::Duration;
 
 /// Who folds SQLite's write-ahead log back into the database file.
@@ -140,4 +142,54 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// True when every migration this binary knows has been applied.
 pub async fn is_migrated(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(Migrator::get_pending_migrations(db).await?.is_empty())
+}
+
+/// Reserves `n` ids of `table` inside the caller's transaction, in ascending order: rows written
+/// with them need no RETURNING to be found again. On SQLite two writers cannot both take them:
+/// a transaction that read them before another wrote fails on its first write (SQLITE_BUSY, the
+/// log's snapshot rule) instead of writing rows with the same ids.
+pub async fn allocate_ids<C: ConnectionTrait>(
+    txn: &C,
+    table: &str,
+    n: usize,
+) -> Result<Vec<i64>, DbErr> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let backend = txn.get_database_backend();
+    match backend {
+        DbBackend::Postgres => {
+            let rows = txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    format!(
+                        "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id \
+                         FROM generate_series(1, $1)"
+                    ),
+                    [(n as i64).into()],
+                ))
+                .await?;
+            let mut ids = rows
+                .iter()
+                .map(|r| r.try_get::<i64>("", "id"))
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.sort_unstable();
+            Ok(ids)
+        }
+        _ => {
+            // AUTOINCREMENT never reuses an id, even of a deleted row: start past both.
+            let row = txn
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), \
+                                COALESCE((SELECT MAX(id) FROM {table}), 0)) AS id"
+                    ),
+                ))
+                .await?
+                .ok_or_else(|| DbErr::Custom(format!("no max id of {table}")))?;
+            let max: i64 = row.try_get("", "id")?;
+            Ok((1..=n as i64).map(|i| max + i).collect())
+        }
+    }
 }

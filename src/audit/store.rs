@@ -35,11 +35,8 @@ pub async fn append<C: ConnectionTrait>(
     txn: &C,
     actor: &Actor,
     entry: NewEntry,
-) -> Result<audit_log::Model, DbErr> {
-    append_many(txn, vec![(actor.clone(), entry)])
-        .await?
-        .pop()
-        .ok_or_else(|| DbErr::Custom("an audit entry was not written".into()))
+) -> Result<(), DbErr> {
+    append_many(txn, vec![(actor.clone(), entry)]).await
 }
 
 /// Appends entries in order inside the caller's transaction: the tail is read once and the
@@ -47,9 +44,9 @@ pub async fn append<C: ConnectionTrait>(
 pub async fn append_many<C: ConnectionTrait>(
     txn: &C,
     entries: Vec<(Actor, NewEntry)>,
-) -> Result<Vec<audit_log::Model>, DbErr> {
+) -> Result<(), DbErr> {
     if entries.is_empty() {
-        return Ok(vec![]);
+        return Ok(());
     }
     // Two writers must not both chain onto the same tail. On PostgreSQL a transaction-scoped
     // advisory lock serialises appenders; SQLite already has a single writer.
@@ -90,9 +87,11 @@ pub async fn append_many<C: ConnectionTrait>(
             ..Default::default()
         });
     }
+    // Nothing comes back: on SQLite each returned row would cross from its thread on its own.
     audit_log::Entity::insert_many(rows)
-        .exec_with_returning(txn)
+        .exec_without_returning(txn)
         .await
+        .map(|_| ())
 }
 
 #[derive(Debug, Default)]

@@ -30,21 +30,24 @@ pub async fn queue_many<C: ConnectionTrait>(
         return Ok(vec![]);
     }
     let at = now();
-    // Only the ids come back: the bodies are large, and the caller has them.
-    let ids = outbox::Entity::insert_many(mails.iter().map(|(to, mail)| outbox::ActiveModel {
-        recipient: Set(to.as_str().to_owned()),
-        subject: Set(mail.subject.clone()),
-        body_text: Set(mail.text.clone()),
-        body_html: Set(mail.html.clone()),
-        status: Set(QUEUED.to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(at),
-        last_error: Set(None),
-        created_at: Set(at),
-        sent_at: Set(None),
-        ..Default::default()
+    let ids = crate::db::allocate_ids(conn, "outbox", mails.len()).await?;
+    // Nothing comes back: the ids were allocated above, and the bodies are large.
+    outbox::Entity::insert_many(mails.iter().zip(&ids).map(|((to, mail), id)| {
+        outbox::ActiveModel {
+            id: Set(*id),
+            recipient: Set(to.as_str().to_owned()),
+            subject: Set(mail.subject.clone()),
+            body_text: Set(mail.text.clone()),
+            body_html: Set(mail.html.clone()),
+            status: Set(QUEUED.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(at),
+            last_error: Set(None),
+            created_at: Set(at),
+            sent_at: Set(None),
+        }
     }))
-    .exec_with_returning_keys(conn)
+    .exec_without_returning(conn)
     .await?;
     let payloads: Vec<_> = ids
         .iter()

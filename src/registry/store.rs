@@ -71,52 +71,63 @@ pub async fn register<C: ConnectionTrait>(
     new: NewRegistration,
     actor: &Actor,
 ) -> Result<registration::Model, DbErr> {
-    register_many(txn, numbering, vec![(new, actor)])
+    let (row, _) = numbered(txn, numbering, vec![(new, actor)])
         .await?
         .pop()
-        .ok_or_else(|| DbErr::Custom("a registration was not written".into()))
+        .ok_or_else(|| DbErr::Custom("a registration was not numbered".into()))?;
+    row.insert(txn).await
 }
 
 /// Allocates consecutive numbers and writes the registrations in the given order, each by its
-/// actor, in the caller's transaction.
+/// actor, in the caller's transaction; their numbers, in that order.
 pub async fn register_many<C: ConnectionTrait>(
     txn: &C,
     numbering: &Numbering,
     new: Vec<(NewRegistration, &Actor)>,
-) -> Result<Vec<registration::Model>, DbErr> {
+) -> Result<Vec<String>, DbErr> {
     if new.is_empty() {
         return Ok(vec![]);
     }
+    let (rows, numbers): (Vec<_>, Vec<_>) =
+        numbered(txn, numbering, new).await?.into_iter().unzip();
+    // Nothing comes back: the caller has the numbers, and on SQLite each returned row would cross
+    // from its thread on its own.
+    registration::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(numbers)
+}
+
+/// The registrations' rows with their numbers, allocated in the order given.
+async fn numbered<C: ConnectionTrait>(
+    txn: &C,
+    numbering: &Numbering,
+    new: Vec<(NewRegistration, &Actor)>,
+) -> Result<Vec<(registration::ActiveModel, String)>, DbErr> {
     let at = now();
     let year = at.with_timezone(&numbering.time_zone).year();
     let seqs = next_seqs(txn, &numbering.series, year, new.len() as i64).await?;
-    let rows = new
+    Ok(new
         .into_iter()
         .zip(seqs)
-        .map(|((new, actor), seq)| registration::ActiveModel {
-            series: Set(numbering.series.clone()),
-            year: Set(year),
-            seq: Set(seq),
-            number: Set(format_number(
-                &numbering.pattern,
-                &numbering.series,
-                year,
-                seq,
-            )),
-            reason: Set(new.reason.as_str().to_owned()),
-            record_id: Set(new.record_id),
-            request_id: Set(new.request_id),
-            title: Set(new.title),
-            registered_at: Set(at),
-            registered_by: Set(actor.id.clone()),
-            ..Default::default()
-        });
-    let mut written = registration::Entity::insert_many(rows)
-        .exec_with_returning(txn)
-        .await?;
-    // The numbers are consecutive in the order given; RETURNING promises no order.
-    written.sort_by_key(|r| r.seq);
-    Ok(written)
+        .map(|((new, actor), seq)| {
+            let number = format_number(&numbering.pattern, &numbering.series, year, seq);
+            let row = registration::ActiveModel {
+                series: Set(numbering.series.clone()),
+                year: Set(year),
+                seq: Set(seq),
+                number: Set(number.clone()),
+                reason: Set(new.reason.as_str().to_owned()),
+                record_id: Set(new.record_id),
+                request_id: Set(new.request_id),
+                title: Set(new.title),
+                registered_at: Set(at),
+                registered_by: Set(actor.id.clone()),
+                ..Default::default()
+            };
+            (row, number)
+        })
+        .collect())
 }
 
 #[derive(Debug, thiserror::Error)]

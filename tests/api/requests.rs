@@ -492,6 +492,17 @@ both_backends!(
         assert!(retry.is_some());
         // Officers are not rate-limited, and may register a letter with its date of receipt.
         let (_, officer) = app.token("officer").await;
+        // Once the first is closed, the same request opens a case of its own (sent
+        // by an officer: the public budget is spent).
+        let token = first["status_token"].as_str().unwrap();
+        let cancel = format!("/api/v1/requests/{}/cancel", first["id"]);
+        let r = as_citizen(&app, token, "POST", &cancel, None).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+        let r = app.post_json("/api/v1/requests", &officer, &b1).await;
+        let third: Value = r.json().await.unwrap();
+        assert_eq!(third["duplicate"], false);
+        assert_ne!(third["id"], first["id"]);
+        assert!(third["status_token"].is_string());
         let mut letter = body("fia@example.se", "fia");
         letter["received_at"] = json!("2026-01-31T09:00:00Z");
         let r = app.post_json("/api/v1/requests", &officer, &letter).await;

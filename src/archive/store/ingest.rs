@@ -271,7 +271,7 @@ async fn apply_batch(
         let mut seen = std::collections::HashSet::new();
         fresh.retain(|p| seen.insert(*p));
     }
-    let ids = allocate_ids(txn, "record", fresh.len()).await?;
+    let ids = crate::db::allocate_ids(txn, "record", fresh.len()).await?;
     let fresh_ids: HashMap<&str, i64> = fresh.iter().copied().zip(ids).collect();
 
     let mut versions: Vec<record_version::ActiveModel> = Vec::new();
@@ -543,49 +543,6 @@ async fn link_orphans(
     Ok(())
 }
 
-/// Reserves `n` ids of `table` inside the transaction.
-async fn allocate_ids(txn: &DatabaseTransaction, table: &str, n: usize) -> Result<Vec<i64>, DbErr> {
-    if n == 0 {
-        return Ok(vec![]);
-    }
-    let backend = txn.get_database_backend();
-    match backend {
-        DbBackend::Postgres => {
-            let rows = txn
-                .query_all_raw(Statement::from_sql_and_values(
-                    backend,
-                    format!(
-                        "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id \
-                         FROM generate_series(1, $1)"
-                    ),
-                    [(n as i64).into()],
-                ))
-                .await?;
-            let mut ids = rows
-                .iter()
-                .map(|r| r.try_get::<i64>("", "id"))
-                .collect::<Result<Vec<_>, _>>()?;
-            ids.sort_unstable();
-            Ok(ids)
-        }
-        _ => {
-            // AUTOINCREMENT never reuses an id, even of a deleted row: start past both.
-            let row = txn
-                .query_one_raw(Statement::from_string(
-                    backend,
-                    format!(
-                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), \
-                                COALESCE((SELECT MAX(id) FROM {table}), 0)) AS id"
-                    ),
-                ))
-                .await?
-                .ok_or_else(|| DbErr::Custom(format!("no max id of {table}")))?;
-            let max: i64 = row.try_get("", "id")?;
-            Ok((1..=n as i64).map(|i| max + i).collect())
-        }
-    }
-}
-
 /// Every author of the batch as an identity id: read with one query, new ones inserted together,
 /// changed names, links and first/last seen written with one statement per chunk.
 async fn resolve_identities(
@@ -645,7 +602,7 @@ async fn resolve_identities(
         .copied()
         .filter(|p| !ids.contains_key(*p))
         .collect();
-    let new_ids = allocate_ids(txn, "identity", missing.len()).await?;
+    let new_ids = crate::db::allocate_ids(txn, "identity", missing.len()).await?;
     let rows: Vec<identity::ActiveModel> = missing
         .iter()
         .zip(new_ids)
