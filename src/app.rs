@@ -308,10 +308,8 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
             runner = runner.handle(mail::store::JOB_KIND, move |payload| {
                 let (sender, db) = (sender.clone(), db.clone());
                 async move {
-                    let id = payload["outbox_id"]
-                        .as_i64()
-                        .ok_or("payload has no outbox_id")?;
-                    sender.send_outbox(&db, id).await
+                    let ids = mail::store::named(&payload).ok_or("payload names no outbox rows")?;
+                    sender.send_all(&db, &ids).await
                 }
             });
         }

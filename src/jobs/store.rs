@@ -29,22 +29,6 @@ pub async fn enqueue_at<C: ConnectionTrait>(
         .await
 }
 
-/// Enqueues one job of `kind` per payload, to run now, in one statement.
-pub async fn enqueue_many<C: ConnectionTrait>(
-    conn: &C,
-    kind: &str,
-    payloads: &[serde_json::Value],
-) -> Result<(), DbErr> {
-    if payloads.is_empty() {
-        return Ok(());
-    }
-    let at = now();
-    job::Entity::insert_many(payloads.iter().map(|p| new_job(kind, p, at)))
-        .exec_without_returning(conn)
-        .await
-        .map(|_| ())
-}
-
 fn new_job(
     kind: &str,
     payload: &serde_json::Value,

@@ -33,7 +33,27 @@ impl Sender {
         })
     }
 
-    /// The `mail.send` job: sends one outbox row unless it was already sent.
+    /// The `mail.send` job: sends each outbox row that was not sent yet, every one of them even
+    /// when one fails (a bad address must not hold back the others); fails if any did, so that the
+    /// job is tried again for those.
+    pub async fn send_all(
+        &self,
+        db: &DatabaseConnection,
+        outbox_ids: &[i64],
+    ) -> Result<(), String> {
+        let mut failed = 0;
+        for &id in outbox_ids {
+            if self.send_outbox(db, id).await.is_err() {
+                failed += 1;
+            }
+        }
+        match failed {
+            0 => Ok(()),
+            n => Err(format!("{n} of {} mails not sent", outbox_ids.len())),
+        }
+    }
+
+    /// Sends one outbox row unless it was already sent.
     pub async fn send_outbox(&self, db: &DatabaseConnection, outbox_id: i64) -> Result<(), String> {
         let row = store::find(db, outbox_id)
             .await

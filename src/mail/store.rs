@@ -20,8 +20,8 @@ pub async fn queue<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom("a mail was not queued".into()))
 }
 
-/// Queues mails and their jobs inside the caller's transaction, in two statements however many;
-/// the mails' ids.
+/// Queues mails and the one job that sends them inside the caller's transaction, in two
+/// statements however many; the mails' ids.
 pub async fn queue_many<C: ConnectionTrait>(
     conn: &C,
     mails: &[(&Email, &Rendered)],
@@ -49,12 +49,28 @@ pub async fn queue_many<C: ConnectionTrait>(
     }))
     .exec_without_returning(conn)
     .await?;
-    let payloads: Vec<_> = ids
-        .iter()
-        .map(|id| serde_json::json!({ "outbox_id": id }))
-        .collect();
-    crate::jobs::store::enqueue_many(conn, JOB_KIND, &payloads).await?;
+    // One job sends them all: a batch of intake queues 128 mails, and the outbox rows keep each
+    // mail's own state (sent or not, attempts, last error), so a retry sends only what is unsent.
+    crate::jobs::store::enqueue(conn, JOB_KIND, &payload(&ids)).await?;
     Ok(ids)
+}
+
+/// The `mail.send` job's payload for these outbox rows.
+pub fn payload(ids: &[i64]) -> serde_json::Value {
+    serde_json::json!({ "outbox_ids": ids })
+}
+
+/// The outbox rows a `mail.send` job names: `outbox_ids`, or `outbox_id` in jobs queued before
+/// one job sent many.
+pub fn named(payload: &serde_json::Value) -> Option<Vec<i64>> {
+    if let Some(id) = payload["outbox_id"].as_i64() {
+        return Some(vec![id]);
+    }
+    payload["outbox_ids"]
+        .as_array()?
+        .iter()
+        .map(serde_json::Value::as_i64)
+        .collect()
 }
 
 pub async fn find(db: &DatabaseConnection, id: i64) -> Result<Option<outbox::Model>, DbErr> {
@@ -78,4 +94,17 @@ pub async fn record_attempt(
         Some(e) => active.last_error = Set(Some(e)),
     }
     active.update(db).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_names_its_outbox_rows_in_either_form() {
+        assert_eq!(named(&payload(&[3, 1, 2])), Some(vec![3, 1, 2]));
+        assert_eq!(named(&serde_json::json!({"outbox_id": 7})), Some(vec![7]));
+        assert_eq!(named(&serde_json::json!({"outbox_ids": [1, "x"]})), None);
+        assert_eq!(named(&serde_json::json!({})), None);
+    }
 }
