@@ -94,6 +94,9 @@ pub async fn connect_with(
                 // space for anyone with a hex editor.
                 .pragma("secure_delete", "ON")
                 .pragma("wal_autocheckpoint", if background { "0" } else { "1000" })
+                // When the log starts over it gives back all but 64 MiB: a burst of writes
+                // otherwise leaves it at its largest, old page images and all.
+                .pragma("journal_size_limit", "67108864")
                 // Rows cross from SQLite's worker thread in batches this large, not in fifties.
                 .row_buffer_size(1024)
         });
