@@ -53,6 +53,21 @@ impl Sender {
         }
     }
 
+    fn message(&self, row: &entities::outbox::Model) -> Result<Message, String> {
+        Message::builder()
+            .from(self.from.clone())
+            .to(row
+                .recipient
+                .parse()
+                .map_err(|_| "the recipient is not an address".to_owned())?)
+            .subject(row.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                row.body_text.clone(),
+                row.body_html.clone(),
+            ))
+            .map_err(|e| format!("message could not be built: {e}"))
+    }
+
     /// Sends one outbox row unless it was already sent.
     pub async fn send_outbox(&self, db: &DatabaseConnection, outbox_id: i64) -> Result<(), String> {
         let row = store::find(db, outbox_id)
@@ -62,27 +77,21 @@ impl Sender {
         if row.status == store::SENT {
             return Ok(());
         }
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(row
-                .recipient
-                .parse()
-                .map_err(|e| format!("recipient rejected: {e}"))?)
-            .subject(row.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(
-                row.body_text.clone(),
-                row.body_html.clone(),
-            ))
-            .map_err(|e| format!("message could not be built: {e}"))?;
-        // Errors from lettre can quote the SMTP dialogue, which names the recipient: log the id only.
-        let outcome = self.transport.send(message).await.map(|_| ()).map_err(|e| {
-            let kind = if e.is_permanent() {
-                "permanent"
-            } else {
-                "transient"
-            };
-            format!("SMTP {kind} error")
-        });
+        // A mail that cannot be built (a recipient that is no address) is an attempt that failed
+        // like any other, and the outbox row says why.
+        let outcome = match self.message(&row) {
+            Ok(message) => self.transport.send(message).await.map(|_| ()).map_err(|e| {
+                // Errors from lettre can quote the SMTP dialogue, which names the recipient: log
+                // and keep the kind only.
+                let kind = if e.is_permanent() {
+                    "permanent"
+                } else {
+                    "transient"
+                };
+                format!("SMTP {kind} error")
+            }),
+            Err(e) => Err(e),
+        };
         match &outcome {
             Ok(()) => tracing::info!(outbox_id, "mail sent"),
             Err(e) => tracing::warn!(outbox_id, error = %e, "mail not sent; will retry"),

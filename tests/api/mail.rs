@@ -135,3 +135,74 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_mail_that_fails_holds_back_no_other_of_its_job,
+    |b: Backend| async move {
+        use sea_orm::{ActiveModelTrait, Set};
+        let smtp = SmtpServer::start().await;
+        let url = smtp.url();
+        let app = spawn_app_with(b, move |s| s.smtp_url = Some(url)).await;
+        // Two mails of one transaction share one job; the first can never be sent.
+        let mut ids = vec![];
+        for to in ["not an address", "cia@example.se"] {
+            let at = insyn::audit::now();
+            let row = entities::outbox::ActiveModel {
+                recipient: Set(to.into()),
+                subject: Set("Ärende DSR-2026-000001".into()),
+                body_text: Set("Hej".into()),
+                body_html: Set("<p>Hej</p>".into()),
+                status: Set("queued".into()),
+                attempts: Set(0),
+                next_attempt_at: Set(at),
+                last_error: Set(None),
+                created_at: Set(at),
+                sent_at: Set(None),
+                ..Default::default()
+            }
+            .insert(&app.db)
+            .await
+            .unwrap();
+            ids.push(row.id);
+        }
+        insyn::jobs::store::enqueue(
+            &app.db,
+            insyn::mail::store::JOB_KIND,
+            &insyn::mail::store::payload(&ids),
+        )
+        .await
+        .unwrap();
+        let messages = smtp.wait_for(1).await;
+        assert!(
+            messages[0].contains("To: cia@example.se"),
+            "{}",
+            messages[0]
+        );
+        let mut job = None;
+        for _ in 0..50 {
+            job = entities::job::Entity::find()
+                .all(&app.db)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|j| j.kind == insyn::mail::store::JOB_KIND && j.last_error.is_some());
+            if job.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The job waits to try again, for the one mail that was not sent.
+        let job = job.expect("the job never recorded its failure");
+        assert_eq!(job.status, "queued");
+        assert_eq!(job.last_error.as_deref(), Some("1 of 2 mails not sent"));
+        let rows = outbox(&app).await;
+        assert_eq!(
+            (rows[0].status.as_str(), rows[1].status.as_str()),
+            ("queued", "sent")
+        );
+        assert_eq!(
+            rows[0].last_error.as_deref(),
+            Some("the recipient is not an address")
+        );
+    }
+);
