@@ -69,7 +69,7 @@ impl Sender {
     }
 
     /// Sends one outbox row unless it was already sent.
-    pub async fn send_outbox(&self, db: &DatabaseConnection, outbox_id: i64) -> Result<(), String> {
+    async fn send_outbox(&self, db: &DatabaseConnection, outbox_id: i64) -> Result<(), String> {
         let row = store::find(db, outbox_id)
             .await
             .map_err(|e| format!("outbox lookup failed: {e}"))?

@@ -274,20 +274,13 @@ async fn open_requests(
     // Filtered by status here, not in the statement: SQLite, given both, may take the index by
     // status and read every open request (8 ms for 10,000 unverified ones) where the index by
     // address reads only these addresses' requests.
-    let open_statuses = [
-        Status::AwaitingVerification,
-        Status::Verified,
-        Status::InProgress,
-        Status::AwaitingApproval,
-    ]
-    .map(Status::as_str);
     let open: Vec<request::Model> = request::Entity::find()
         .filter(request::Column::Email.is_in(emails.iter().cloned()))
         .order_by_asc(request::Column::Id)
         .all(txn)
         .await?
         .into_iter()
-        .filter(|r| open_statuses.contains(&r.status.as_str()))
+        .filter(|r| status_of(r).is_open())
         .collect();
     if open.is_empty() {
         return Ok(vec![]);
