@@ -19,8 +19,8 @@ pub struct AppState {
     pub limiter: Arc<crate::http::rate_limit::RateLimiter>,
     /// The erasure policy: public-document kinds, grounds, the reply's words.
     pub erasure_policy: Arc<crate::erasure::Policy>,
-    /// The key of the suppression list's hashes.
-    pub suppression_key: crate::erasure::SuppressionKey,
+    /// The server's secret: the key of the suppression list, the codes' hashes and mail's secrets.
+    pub secret: crate::secret::ServerSecret,
     /// Submitted requests, taken in by batches.
     pub intakes: requests::Intakes,
 }
@@ -44,7 +44,7 @@ impl AppState {
     pub fn erasure_context(&self) -> crate::erasure::Context {
         crate::erasure::Context {
             policy: self.erasure_policy.clone(),
-            key: self.suppression_key.clone(),
+            key: self.secret.suppression(),
             requests: self.request_context(),
             packages: self.package_storage(),
         }
@@ -52,7 +52,7 @@ impl AppState {
 
     /// What requests need of the settings.
     pub fn request_context(&self) -> crate::requests::store::Context {
-        request_context(&self.settings)
+        request_context(&self.settings, &self.secret)
     }
 }
 
@@ -237,8 +237,12 @@ fn numbering(settings: &Settings) -> crate::registry::Numbering {
     }
 }
 
-fn request_context(settings: &Settings) -> crate::requests::store::Context {
+fn request_context(
+    settings: &Settings,
+    secret: &crate::secret::ServerSecret,
+) -> crate::requests::store::Context {
     crate::requests::store::Context {
+        secret: secret.clone(),
         public_url: settings.public_url.clone(),
         numbering: numbering(settings),
         // Checked when the settings were loaded.
@@ -256,9 +260,13 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         std::time::Duration::from_secs(settings.public_rate_window_secs),
     );
     let erasure_policy = crate::erasure::load_policy(&settings).map_err(anyhow::Error::msg)?;
-    let suppression_key = crate::erasure::load_key(&settings)?;
+    let secret = crate::secret::ServerSecret::load(&settings)?;
     let metrics: Arc<crate::http::metrics::Metrics> = Arc::default();
-    let intakes = requests::Intakes::start(db.clone(), request_context(&settings), metrics.clone());
+    let intakes = requests::Intakes::start(
+        db.clone(),
+        request_context(&settings, &secret),
+        metrics.clone(),
+    );
     let state = AppState {
         intakes,
         db,
@@ -266,7 +274,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         metrics,
         limiter: Arc::new(limiter),
         erasure_policy: Arc::new(erasure_policy),
-        suppression_key,
+        secret,
     };
     // The recurring jobs wait in the job table from the first start on.
     crate::jobs::store::ensure_scheduled(&state.db, retention::JOB_KIND, retention::next_run())
@@ -303,7 +311,8 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
     let mut runner = crate::jobs::Runner::new(state.db.clone());
     match &state.settings.smtp_url {
         Some(url) => {
-            let sender = mail::sender::Sender::new(url, &state.settings.mail_from)?;
+            let sender =
+                mail::sender::Sender::new(url, &state.settings.mail_from, state.secret.clone())?;
             let db = state.db.clone();
             runner = runner.handle(mail::store::JOB_KIND, move |payload| {
                 let (sender, db) = (sender.clone(), db.clone());

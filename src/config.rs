@@ -33,8 +33,10 @@ pub struct Settings {
     pub data_dir: String,
     /// How many days a package's download link stays valid.
     pub package_days: i64,
-    /// The secret behind the suppression list's keyed hashes. Without it, one is made on first
-    /// start and kept in `data_dir/secret.key`; every instance of one database needs the same.
+    /// The server's secret, kept out of the database: the key of the suppression list's and the
+    /// verification codes' hashes and of the secrets queued mail carries (see [`crate::secret`]).
+    /// Without it, one is made on first start and kept in `data_dir/secret.key`; every instance of
+    /// one database needs the same.
     pub secret_key: Option<String>,
     /// A TOML file laid over the built-in erasure policy: which kinds are public documents, the
     /// grounds' and the reply's words.

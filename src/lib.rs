@@ -20,4 +20,5 @@ pub mod pages;
 pub mod registry;
 pub mod requests;
 pub mod retention;
+pub mod secret;
 pub mod vocabulary;

@@ -164,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { channel, files } => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
-            let key = insyn::erasure::load_key(&settings)?;
+            let key = insyn::secret::ServerSecret::load(&settings)?.suppression();
             import_files(&conn, channel, &files, &settings.policy_version, &key).await?;
         }
         Command::Archive {

@@ -25,6 +25,7 @@ mod m20261125_000021_index_job_claim;
 mod m20261125_000022_create_officer_session;
 mod m20261125_000023_index_identity_linked;
 mod m20261125_000024_index_identity_name;
+mod m20261125_000025_seal_mail_secrets;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000022_create_officer_session::Migration),
             Box::new(m20261125_000023_index_identity_linked::Migration),
             Box::new(m20261125_000024_index_identity_name::Migration),
+            Box::new(m20261125_000025_seal_mail_secrets::Migration),
         ]
     }
 }

@@ -472,7 +472,7 @@ impl RecordsApi {
             skipped,
             &who,
             &state.settings.policy_version,
-            &state.suppression_key,
+            &state.secret.suppression(),
         )
         .await
         {

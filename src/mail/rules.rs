@@ -9,11 +9,42 @@ pub enum Language {
 }
 
 /// A mail ready for the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
+    /// Where the mail carries a secret, the text and the HTML hold [`SECRET_MARK`] in its place.
     pub text: String,
     pub html: String,
+    /// A code or a status token, shown to the person once: the outbox keeps it sealed with the
+    /// server's secret until the mail is sent and then forgets it.
+    pub secret: Option<String>,
+}
+
+/// Stands for the mail's secret in what the outbox keeps; the sender puts the secret in its place.
+pub const SECRET_MARK: &str = "{{secret}}";
+
+impl Rendered {
+    /// The mail with `secret` written where its text and HTML hold [`SECRET_MARK`]: what is sent.
+    pub fn with_secret_shown(&self, secret: &str) -> Rendered {
+        Rendered {
+            subject: self.subject.clone(),
+            text: self.text.replace(SECRET_MARK, secret),
+            html: self.html.replace(SECRET_MARK, &escape_html(secret)),
+            secret: None,
+        }
+    }
+}
+
+/// The secret never reaches a log through `Debug`.
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendered")
+            .field("subject", &self.subject)
+            .field("text", &self.text)
+            .field("html", &self.html)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// An email address that lettre will accept, checked before anything is queued.
@@ -107,6 +138,7 @@ pub fn layout(lang: Language, subject: &str, paragraphs: &[String]) -> Rendered 
         subject: subject.to_owned(),
         text,
         html,
+        secret: None,
     }
 }
 

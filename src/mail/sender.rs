@@ -1,5 +1,7 @@
 //! Sends outbox mail over SMTP with lettre; the job runner retries with backoff.
+use super::rules::Rendered;
 use super::store;
+use crate::secret::ServerSecret;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, MultiPart},
@@ -11,6 +13,8 @@ use std::time::Duration;
 pub struct Sender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// Opens the secrets the outbox keeps sealed.
+    secret: ServerSecret,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +26,7 @@ pub enum SenderError {
 }
 
 impl Sender {
-    pub fn new(smtp_url: &str, from: &str) -> Result<Self, SenderError> {
+    pub fn new(smtp_url: &str, from: &str, secret: ServerSecret) -> Result<Self, SenderError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(SenderError::Url)?
             .timeout(Some(Duration::from_secs(20)))
@@ -30,6 +34,7 @@ impl Sender {
         Ok(Sender {
             transport,
             from: from.parse().map_err(SenderError::From)?,
+            secret,
         })
     }
 
@@ -54,6 +59,21 @@ impl Sender {
     }
 
     fn message(&self, row: &entities::outbox::Model) -> Result<Message, String> {
+        let (mut text, mut html) = (row.body_text.clone(), row.body_html.clone());
+        if let Some(sealed) = &row.secret_sealed {
+            let secret = self
+                .secret
+                .open_mail_secret(row.id, &row.recipient, sealed)
+                .ok_or("the mail's secret does not open with this server's secret")?;
+            let shown = Rendered {
+                subject: row.subject.clone(),
+                text,
+                html,
+                secret: None,
+            }
+            .with_secret_shown(&secret);
+            (text, html) = (shown.text, shown.html);
+        }
         Message::builder()
             .from(self.from.clone())
             .to(row
@@ -61,10 +81,7 @@ impl Sender {
                 .parse()
                 .map_err(|_| "the recipient is not an address".to_owned())?)
             .subject(row.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(
-                row.body_text.clone(),
-                row.body_html.clone(),
-            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| format!("message could not be built: {e}"))
     }
 

@@ -1,6 +1,7 @@
 //! The outbox: mail is queued in the caller's transaction and sent by a job.
 use super::rules::{Email, Rendered};
 use crate::audit::now;
+use crate::secret::ServerSecret;
 use entities::outbox;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set};
 
@@ -8,26 +9,34 @@ pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
 pub const JOB_KIND: &str = "mail.send";
 
-/// Queues a mail and the job that sends it, inside the caller's transaction; the mail's id.
+/// Queues a mail that carries no secret and the job that sends it, inside the caller's
+/// transaction; the mail's id.
 pub async fn queue<C: ConnectionTrait>(
     conn: &C,
     to: &Email,
     mail: &Rendered,
 ) -> Result<i64, DbErr> {
-    queue_many(conn, &[(to, mail)])
+    queue_many(conn, None, &[(to, mail)])
         .await?
         .pop()
         .ok_or_else(|| DbErr::Custom("a mail was not queued".into()))
 }
 
 /// Queues mails and the one job that sends them inside the caller's transaction, in two
-/// statements however many; the mails' ids.
+/// statements however many; the mails' ids. A mail's secret is sealed with `secret`, which a mail
+/// that carries one needs.
 pub async fn queue_many<C: ConnectionTrait>(
     conn: &C,
+    secret: Option<&ServerSecret>,
     mails: &[(&Email, &Rendered)],
 ) -> Result<Vec<i64>, DbErr> {
     if mails.is_empty() {
         return Ok(vec![]);
+    }
+    if secret.is_none() && mails.iter().any(|(_, m)| m.secret.is_some()) {
+        return Err(DbErr::Custom(
+            "a mail that carries a secret was queued without the key to seal it".into(),
+        ));
     }
     let at = now();
     let ids = crate::db::allocate_ids(conn, "outbox", mails.len()).await?;
@@ -39,6 +48,9 @@ pub async fn queue_many<C: ConnectionTrait>(
             subject: Set(mail.subject.clone()),
             body_text: Set(mail.text.clone()),
             body_html: Set(mail.html.clone()),
+            secret_sealed: Set(secret
+                .zip(mail.secret.as_deref())
+                .map(|(key, s)| key.seal_mail_secret(*id, to.as_str(), s))),
             status: Set(QUEUED.to_owned()),
             attempts: Set(0),
             next_attempt_at: Set(at),
@@ -90,6 +102,8 @@ pub async fn record_attempt(
             active.status = Set(SENT.to_owned());
             active.sent_at = Set(Some(now()));
             active.last_error = Set(None);
+            // Shown once, in the mail just sent: the outbox keeps only the mark in its place.
+            active.secret_sealed = Set(None);
         }
         Some(e) => active.last_error = Set(Some(e)),
     }

@@ -428,7 +428,15 @@ pub async fn verify(
         )
         .await;
     }
-    match requests::verify_code(&state(req).db, id, &f.code, &citizen()).await {
+    match requests::verify_code(
+        &state(req).db,
+        &state(req).request_context(),
+        id,
+        &f.code,
+        &citizen(),
+    )
+    .await
+    {
         Ok(_) => back_to(id, &f.token, lang, "verified"),
         Err(e) => failed(req, id, &f.token, lang, e).await,
     }
@@ -448,7 +456,14 @@ pub async fn resend(
     if owned(req, id, &f.token).await.is_none() {
         return not_found(lang);
     }
-    match requests::resend_code(&state(req).db, id, &citizen()).await {
+    match requests::resend_code(
+        &state(req).db,
+        &state(req).request_context(),
+        id,
+        &citizen(),
+    )
+    .await
+    {
         Ok(_) => back_to(id, &f.token, lang, "code"),
         Err(e) => failed(req, id, &f.token, lang, e).await,
     }

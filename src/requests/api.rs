@@ -858,7 +858,14 @@ impl RequestsApi {
     ) -> Result<Json<RequestView>, CaseError> {
         let actor = citizen(&auth, id.0)?;
         limit(&state, req)?;
-        store::verify_code(&state.db, id.0, &body.code, &actor).await?;
+        store::verify_code(
+            &state.db,
+            &state.request_context(),
+            id.0,
+            &body.code,
+            &actor,
+        )
+        .await?;
         Ok(Json(view(&state, id.0, false).await?))
     }
 
@@ -880,7 +887,7 @@ impl RequestsApi {
     ) -> Result<Json<RequestView>, CaseError> {
         let actor = citizen(&auth, id.0)?;
         limit(&state, req)?;
-        store::resend_code(&state.db, id.0, &actor).await?;
+        store::resend_code(&state.db, &state.request_context(), id.0, &actor).await?;
         Ok(Json(view(&state, id.0, false).await?))
     }
 

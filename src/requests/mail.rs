@@ -1,6 +1,6 @@
 //! The mails a person gets about their request, in Swedish or English, plain text and HTML, with
 //! the reference in the subject line. Pure.
-use crate::mail::rules::{Language, Rendered, layout};
+use crate::mail::rules::{Language, Rendered, SECRET_MARK, layout};
 use chrono::NaiveDate;
 
 fn type_name(lang: Language, t: &str) -> &'static str {
@@ -27,12 +27,15 @@ pub struct Case<'a> {
     pub reference: &'a str,
     pub request_type: &'a str,
     pub due: NaiveDate,
-    /// The status page, with the status token.
-    pub status_link: &'a str,
+    /// The request's status page, without the token.
+    pub status_page: &'a str,
+    /// The status token, which opens the page: shown to the person in this mail only.
+    pub token: &'a str,
 }
 
 pub fn receipt(c: &Case) -> Rendered {
-    match c.lang {
+    let link = format!("{}?token={SECRET_MARK}", c.status_page);
+    let mail = match c.lang {
         Language::Sv => layout(
             c.lang,
             &format!("Vi har tagit emot din begäran – {}", c.reference),
@@ -48,7 +51,7 @@ pub fn receipt(c: &Case) -> Rendered {
                     c.due
                 ),
                 "Innan vi kan behandla begäran behöver vi veta att det är du. Du får en kod i ett separat mejl som du anger på statussidan.".into(),
-                format!("Här kan du följa ditt ärende: {}", c.status_link),
+                format!("Här kan du följa ditt ärende: {link}"),
                 "Länken är personlig. Dela den inte med någon annan.".into(),
             ],
         ),
@@ -67,20 +70,24 @@ pub fn receipt(c: &Case) -> Rendered {
                     c.due
                 ),
                 "Before we can act on the request we need to know that it is you. A code follows in a separate email; enter it on the status page.".into(),
-                format!("Follow your request here: {}", c.status_link),
+                format!("Follow your request here: {link}"),
                 "The link is personal. Do not share it.".into(),
             ],
         ),
+    };
+    Rendered {
+        secret: Some(c.token.to_owned()),
+        ..mail
     }
 }
 
 pub fn code(lang: Language, reference: &str, code: &str, minutes: i64) -> Rendered {
-    match lang {
+    let mail = match lang {
         Language::Sv => layout(
             lang,
             &format!("Din kod för ärende {reference}"),
             &[
-                format!("Din kod är: {code}"),
+                format!("Din kod är: {SECRET_MARK}"),
                 format!(
                     "Ange koden på statussidan för ärendet. Koden gäller i {minutes} minuter och kan användas en gång."
                 ),
@@ -92,13 +99,17 @@ pub fn code(lang: Language, reference: &str, code: &str, minutes: i64) -> Render
             lang,
             &format!("Your code for request {reference}"),
             &[
-                format!("Your code is: {code}"),
+                format!("Your code is: {SECRET_MARK}"),
                 format!(
                     "Enter it on the request's status page. It is valid for {minutes} minutes and can be used once."
                 ),
                 "If you have not made a request to us, you can ignore this email.".into(),
             ],
         ),
+    };
+    Rendered {
+        secret: Some(code.to_owned()),
+        ..mail
     }
 }
 
@@ -274,7 +285,8 @@ mod tests {
                 reference: "DSR-2026-000001",
                 request_type: "erasure",
                 due,
-                status_link: "https://insyn.example/requests/1?token=x",
+                status_page: "https://insyn.example/requests/1",
+                token: "dsr_x",
             };
             for m in [
                 receipt(&c),
@@ -282,7 +294,7 @@ mod tests {
                 duplicate(lang, c.reference, "verified"),
                 extension(lang, c.reference, due, "many requests"),
                 refusal(lang, c.reference, "manifestly unfounded"),
-                completion(lang, c.reference, "done", c.status_link),
+                completion(lang, c.reference, "done", c.status_page),
             ] {
                 assert!(m.subject.contains("DSR-2026-000001"), "{}", m.subject);
                 assert!(m.html.contains(if lang == Language::Sv {
@@ -299,8 +311,30 @@ mod tests {
             reference: "DSR-2026-000001",
             request_type: "access",
             due,
-            status_link: "l",
+            status_page: "https://insyn.example/requests/1",
+            token: "dsr_x",
         });
         assert!(r.text.contains("2026-12-28") && r.text.contains("registerutdrag"));
+        // The token is not in what the outbox keeps, only where the sender will write it.
+        assert!(!r.text.contains("dsr_x") && !r.html.contains("dsr_x"));
+        assert_eq!(r.secret.as_deref(), Some("dsr_x"));
+        let shown = r.with_secret_shown("dsr_x");
+        assert!(
+            shown
+                .text
+                .contains("https://insyn.example/requests/1?token=dsr_x")
+        );
+        assert!(
+            shown
+                .html
+                .contains("https://insyn.example/requests/1?token=dsr_x")
+        );
+        assert!(!shown.text.contains(SECRET_MARK) && shown.secret.is_none());
+        for lang in [Language::Sv, Language::En] {
+            let c = code(lang, "DSR-2026-000001", "12345678", 30);
+            assert!(!c.text.contains("12345678") && !c.html.contains("12345678"));
+            let shown = c.with_secret_shown("12345678");
+            assert!(shown.text.contains(": 12345678\n") && shown.html.contains(": 12345678</p>"));
+        }
     }
 }

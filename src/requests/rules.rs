@@ -106,8 +106,10 @@ pub fn new_code() -> String {
     format!("{:08}", rand::rng().random_range(0..100_000_000u32))
 }
 
-/// The code's hash, bound to its request so that a hash is worth nothing elsewhere.
-pub fn code_hash(request_id: i64, code: &str) -> String {
+/// The unkeyed hash of a code that versions before the server secret keyed them stored; a code
+/// mailed just before an upgrade is still checked against it. New codes are hashed by
+/// [`crate::secret::ServerSecret::code_hash`].
+pub fn unkeyed_code_hash(request_id: i64, code: &str) -> String {
     hex::encode(Sha256::digest(
         format!("{request_id}:{}", code.trim()).as_bytes(),
     ))
@@ -222,8 +224,11 @@ mod tests {
         assert!(t.starts_with("dsr_") && t.len() == 68);
         let c = new_code();
         assert_eq!(c.len(), 8);
-        assert_ne!(code_hash(1, &c), code_hash(2, &c));
-        assert_eq!(code_hash(1, &format!(" {c} ")), code_hash(1, &c));
+        assert_ne!(unkeyed_code_hash(1, &c), unkeyed_code_hash(2, &c));
+        assert_eq!(
+            unkeyed_code_hash(1, &format!(" {c} ")),
+            unkeyed_code_hash(1, &c)
+        );
         let p = new_phrase();
         assert!(contains_phrase(
             &format!("Hej! Min kod: {}", p.to_lowercase()),

@@ -6,6 +6,8 @@ pub struct TestApp {
     pub database_url: String,
     pub db: DatabaseConnection,
     pub admin: String,
+    /// The server's secret the app runs with.
+    pub secret: insyn::secret::ServerSecret,
     pub client: reqwest::Client,
     _dir: Option<tempfile::TempDir>,
     _data: tempfile::TempDir,
@@ -22,7 +24,8 @@ fn pg_server() -> String {
     std::env::var("INSYN_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-async fn fresh_database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+/// A new, empty database of its own for one test, and the directory that holds it on SQLite.
+pub async fn fresh_database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -65,6 +68,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     let database_url = settings.database_url.clone();
     let state = app::prepare(settings).await.expect("prepare app");
     let db = state.db.clone();
+    let secret = state.secret.clone();
     let admin = auth::store::create(
         &db,
         &auth::rules::TokenName::parse("test admin").unwrap(),
@@ -81,6 +85,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         database_url,
         db,
         admin,
+        secret,
         client: reqwest::Client::new(),
         _dir: dir,
         _data: data,

@@ -1,5 +1,5 @@
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, fresh_database_url, problem, spawn_app, spawn_app_with};
 use crate::smtp::{SmtpServer, free_port};
 use sea_orm::{EntityTrait, QueryOrder};
 use std::time::Duration;
@@ -204,5 +204,64 @@ both_backends!(
             rows[0].last_error.as_deref(),
             Some("the recipient is not an address")
         );
+    }
+);
+
+both_backends!(
+    mails_sent_before_secrets_were_sealed_lose_their_secrets_on_upgrade,
+    |b: Backend| async move {
+        use migrations::{Migrator, MigratorTrait};
+        use sea_orm::ConnectionTrait;
+        let (url, _dir) = fresh_database_url(b).await;
+        let db = insyn::db::connect(&url).await.unwrap();
+        // The schema as it was before mail kept its secrets sealed, with a receipt and a code
+        // that were sent and a code that was not yet.
+        Migrator::up(&db, Some(24)).await.unwrap();
+        let token = format!("dsr_{}", "0f".repeat(32));
+        let receipt = format!(
+            "Här kan du följa ditt ärende: https://insyn.example/requests/1?token={token}\n"
+        );
+        for (subject, text, status) in [
+            (
+                "Vi har tagit emot din begäran – DSR-2026-000001",
+                receipt.as_str(),
+                "sent",
+            ),
+            (
+                "Din kod för ärende DSR-2026-000001",
+                "Din kod är: 12345678\n",
+                "sent",
+            ),
+            (
+                "Your code for request DSR-2026-000002",
+                "Your code is: 87654321\n",
+                "queued",
+            ),
+        ] {
+            let html = format!("<p>{text}</p>");
+            db.execute_unprepared(&format!(
+                "INSERT INTO outbox (recipient, subject, body_text, body_html, status, attempts, \
+                 next_attempt_at, created_at) VALUES ('anna@example.se', '{subject}', '{text}', \
+                 '{html}', '{status}', 0, '2026-11-20 10:00:00+00:00', '2026-11-20 10:00:00+00:00')"
+            ))
+            .await
+            .unwrap();
+        }
+        Migrator::up(&db, None).await.unwrap();
+        let rows = entities::outbox::Entity::find()
+            .order_by_asc(entities::outbox::Column::Id)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].body_text,
+            "Här kan du följa ditt ärende: https://insyn.example/requests/1?token={{secret}}\n"
+        );
+        assert!(!rows[0].body_html.contains(&token));
+        assert_eq!(rows[1].body_text, "Din kod är: {{secret}}\n");
+        assert_eq!(rows[1].body_html, "<p>Din kod är: {{secret}}\n</p>");
+        // A mail not yet sent still needs its code: it is sent as it was written.
+        assert_eq!(rows[2].body_text, "Your code is: 87654321\n");
+        assert!(rows.iter().all(|r| r.secret_sealed.is_none()));
     }
 );

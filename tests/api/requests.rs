@@ -63,24 +63,41 @@ async fn outbox(app: &TestApp) -> Vec<entities::outbox::Model> {
         .unwrap()
 }
 
-/// The code in the latest code mail to `to`.
+/// The outbox once its first `n` mails are sent.
+async fn wait_until_sent(app: &TestApp, n: usize) -> Vec<entities::outbox::Model> {
+    for _ in 0..150 {
+        let mails = outbox(app).await;
+        if mails.len() >= n && mails[..n].iter().all(|m| m.status == "sent") {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the first {n} mails were not recorded as sent");
+}
+
+/// The code in the latest code mail to `to`, opened as the sender opens it: the outbox keeps
+/// it sealed with the server's secret until the mail is sent.
 async fn mailed_code(app: &TestApp, to: &str) -> String {
     let mails = outbox(app).await;
-    let text = &mails
+    let mail = mails
         .iter()
         .rev()
         .filter(|m| m.recipient == to)
         .find(|m| m.subject.contains("kod") || m.subject.contains("code"))
-        .unwrap()
-        .body_text;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("Din kod är: ")
-                .or_else(|| l.strip_prefix("Your code is: "))
-        })
-        .unwrap()
-        .trim()
-        .to_owned()
+        .unwrap();
+    assert!(
+        mail.body_text.contains(": {{secret}}\n"),
+        "the code is not kept in clear"
+    );
+    app.secret
+        .open_mail_secret(
+            mail.id,
+            &mail.recipient,
+            mail.secret_sealed
+                .as_deref()
+                .expect("an unsent code mail keeps its code sealed"),
+        )
+        .expect("the code opens with the app's secret")
 }
 
 fn today() -> chrono::NaiveDate {
@@ -132,11 +149,53 @@ both_backends!(
         );
         assert!(mails[0].subject.contains(&format!("DSR-{year}-000001")));
         assert!(mails[0].body_text.contains(&due.to_string()));
-        assert!(mails[0].body_text.contains(&format!(
-            "https://insyn.kommun.example/requests/{id}?token={token}"
-        )));
         assert!(mails[0].body_html.contains("lang=\"sv\""));
         assert!(mails[1].subject.starts_with("Din kod för ärende"));
+        // The token and the code reach the person, and only the person: the outbox kept them
+        // sealed until the mails were sent, and keeps neither now.
+        let link = format!("https://insyn.kommun.example/requests/{id}?token={token}");
+        let delivered = smtp.decoded();
+        assert!(delivered.iter().all(|m| m.to == "anna@example.se"));
+        let receipt = delivered
+            .iter()
+            .find(|m| m.subject.starts_with("Vi har tagit emot"))
+            .unwrap();
+        assert!(receipt.text.contains(&link), "{}", receipt.text);
+        let code_mail = delivered
+            .iter()
+            .find(|m| m.subject.starts_with("Din kod"))
+            .unwrap();
+        let code = code_mail
+            .text
+            .lines()
+            .find_map(|l| l.strip_prefix("Din kod är: "))
+            .unwrap()
+            .trim()
+            .to_owned();
+        assert!(code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()));
+        let sent = wait_until_sent(&app, 2).await;
+        for m in &sent {
+            assert!(m.secret_sealed.is_none(), "a sent mail keeps no secret");
+            for kept in [&m.body_text, &m.body_html] {
+                assert!(!kept.contains(&token) && !kept.contains(&code), "{kept}");
+            }
+        }
+        assert!(
+            sent[0]
+                .body_text
+                .contains(&format!("/requests/{id}?token={{{{secret}}}}"))
+        );
+        assert!(sent[1].body_text.contains("Din kod är: {{secret}}"));
+        // Nor does the request: its code is kept as a keyed hash, which no search of the
+        // 10^8 codes finds without the server's secret.
+        let row = entities::request::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let stored = row.code_hash.unwrap();
+        assert_eq!(stored, app.secret.code_hash(id, &code));
+        assert_ne!(stored, insyn::requests::rules::unkeyed_code_hash(id, &code));
 
         // The token reaches this request only.
         let mine = as_citizen(&app, &token, "GET", &format!("/api/v1/requests/{id}"), None).await;
@@ -189,7 +248,6 @@ both_backends!(
         let p = problem(r, 400).await;
         assert_eq!(p["type"], "https://insyn.example/problems/code-wrong");
         assert_eq!(p["errors"][0]["field"], "code");
-        let code = mailed_code(&app, "anna@example.se").await;
         let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": code}))).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["status"], "verified");
@@ -336,6 +394,46 @@ both_backends!(
             true
         );
         smtp.wait_for(5).await;
+    }
+);
+
+both_backends!(
+    a_code_mailed_before_codes_were_keyed_still_confirms_the_address,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let s: Value = submit(&app, &body("dora@example.se", "dora.lind"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let (id, token) = (
+            s["id"].as_i64().unwrap(),
+            s["status_token"].as_str().unwrap().to_owned(),
+        );
+        // As an earlier version stored it: the code's plain SHA-256.
+        let code = mailed_code(&app, "dora@example.se").await;
+        let row = entities::request::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a: entities::request::ActiveModel = row.into();
+        a.code_hash = Set(Some(insyn::requests::rules::unkeyed_code_hash(id, &code)));
+        a.update(&app.db).await.unwrap();
+        let verify = format!("/api/v1/requests/{id}/verify");
+        let wrong = if code == "00000000" {
+            "11111111"
+        } else {
+            "00000000"
+        };
+        let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": wrong}))).await;
+        assert_eq!(
+            problem(r, 400).await["type"],
+            "https://insyn.example/problems/code-wrong"
+        );
+        let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": code}))).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "verified");
     }
 );
 
@@ -631,6 +729,7 @@ both_backends!(
             .await
             .unwrap();
         let ctx = insyn::requests::store::Context {
+            secret: app.secret.clone(),
             public_url: "https://insyn.kommun.example".into(),
             numbering: insyn::registry::Numbering {
                 series: "KS".into(),
@@ -955,6 +1054,7 @@ both_backends!(
                 .map(|e| insyn::mail::rules::Email::parse(e).unwrap())
                 .collect();
         let ctx = insyn::requests::store::Context {
+            secret: app.secret.clone(),
             public_url: "https://insyn.kommun.example".into(),
             numbering: insyn::registry::Numbering {
                 series: "KS".into(),

@@ -68,6 +68,27 @@ impl SmtpServer {
             .collect()
     }
 
+    /// The messages received so far as a mail program shows them: recipient, subject and plain
+    /// text, decoded from their transfer encoding by Python's `email` package.
+    pub fn decoded(&self) -> Vec<Delivered> {
+        let new: PathBuf = self.dir.path().join("mail").join("new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return vec![];
+        };
+        let files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+        let out = Command::new("python3")
+            .args(["-c", DECODE])
+            .args(&files)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("decoded mail")
+    }
+
     /// Waits up to 15 s for at least `n` messages.
     pub async fn wait_for(&self, n: usize) -> Vec<String> {
         for _ in 0..150 {
@@ -80,6 +101,26 @@ impl SmtpServer {
         panic!("expected {n} messages, got {}", self.messages().len());
     }
 }
+
+/// A message as its recipient reads it.
+#[derive(Debug, serde::Deserialize)]
+pub struct Delivered {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+const DECODE: &str = r#"
+import email, json, sys
+from email import policy
+out = []
+for path in sys.argv[1:]:
+    with open(path, 'rb') as f:
+        m = email.message_from_binary_file(f, policy=policy.default)
+    out.append({'to': str(m['To']), 'subject': str(m['Subject']),
+                'text': m.get_body(preferencelist=('plain',)).get_content()})
+print(json.dumps(out))
+"#;
 
 impl Drop for SmtpServer {
     fn drop(&mut self) {

@@ -98,7 +98,6 @@ pub async fn submit_many(
         })
         .await?;
     let at = now();
-    let year = ctx.today(at).year();
     let emails: Vec<String> = batch
         .iter()
         .map(|i| i.new.email.as_str().to_lowercase())
@@ -144,7 +143,7 @@ pub async fn submit_many(
         }
     }
 
-    let mut created = create(&txn, batch, &emails, &fresh, at, year).await?;
+    let mut created = create(&txn, ctx, batch, &emails, &fresh, at).await?;
     identities(&txn, batch, &fresh, &created).await?;
 
     let mut events = vec![];
@@ -161,13 +160,14 @@ pub async fn submit_many(
                     "received",
                     serde_json::json!({"due_at": f.due}),
                 ));
-                let link = ctx.status_link(r.id, &f.token);
+                let page = ctx.status_page(r.id);
                 let case = Case {
                     lang: language_of(r),
                     reference: &r.reference,
                     request_type: &r.request_type,
                     due: f.due,
-                    status_link: &link,
+                    status_page: &page,
+                    token: &f.token,
                 };
                 mails.push((address(r)?, letters::receipt(&case)));
                 mails.push((
@@ -207,7 +207,7 @@ pub async fn submit_many(
         .exec_without_returning(&txn)
         .await?;
     let mails: Vec<_> = mails.iter().map(|(to, m)| (to, m)).collect();
-    crate::mail::store::queue_many(&txn, &mails).await?;
+    crate::mail::store::queue_many(&txn, Some(&ctx.secret), &mails).await?;
     register(&txn, ctx, batch, &fresh, &mut created).await?;
     // The audit chain serialises every writer: it comes last, just before the commit.
     audit::append_many(&txn, entries).await?;
@@ -309,15 +309,16 @@ async fn open_requests(
 /// by [`register`]); the rows in the order of `fresh`.
 async fn create(
     txn: &DatabaseTransaction,
+    ctx: &Context,
     batch: &[Intake],
     emails: &[String],
     fresh: &[Fresh],
     at: DateTime<Utc>,
-    year: i32,
 ) -> Result<Vec<request::Model>, DbErr> {
     if fresh.is_empty() {
         return Ok(vec![]);
     }
+    let year = ctx.today(at).year();
     let ids = crate::db::allocate_ids(txn, "request", fresh.len()).await?;
     let rows: Vec<request::ActiveModel> = fresh
         .iter()
@@ -352,7 +353,7 @@ async fn create(
                 closed_at: Set(None),
                 refusal_reason: Set(None),
                 email_verified_at: Set(None),
-                code_hash: Set(Some(code_hash(id, &f.code))),
+                code_hash: Set(Some(ctx.secret.code_hash(id, &f.code))),
                 code_expires_at: Set(Some(at + chrono::Duration::minutes(CODE_MINUTES))),
                 code_attempts: Set(0),
                 codes_sent: Set(1),

@@ -5,8 +5,8 @@ use super::clock::due_date;
 use super::mail::{self as letters, Case};
 use super::rules::{
     Action, CODE_ATTEMPTS, CODE_MINUTES, CODE_PAUSE_SECONDS, CODES_PER_REQUEST, ProofMethod,
-    RequestType, Status, account_key, code_hash, contains_phrase, may_be_name, may_hold_phrase,
-    new_code, new_phrase, new_status_token, reference, transition,
+    RequestType, Status, account_key, contains_phrase, may_be_name, may_hold_phrase, new_code,
+    new_phrase, new_status_token, reference, transition, unkeyed_code_hash,
 };
 use crate::audit::{self, Actor, NewEntry, now};
 use crate::auth::rules::hash_secret;
@@ -22,6 +22,8 @@ use sea_orm::{
 /// What a request needs from the settings.
 #[derive(Clone, Debug)]
 pub struct Context {
+    /// Keys the codes' hashes and seals the secrets mailed with a request.
+    pub secret: crate::secret::ServerSecret,
     pub public_url: String,
     pub numbering: crate::registry::Numbering,
     pub time_zone: chrono_tz::Tz,
@@ -32,11 +34,9 @@ impl Context {
         at.with_timezone(&self.time_zone).date_naive()
     }
 
-    fn status_link(&self, id: i64, token: &str) -> String {
-        format!(
-            "{}/requests/{id}?token={token}",
-            self.public_url.trim_end_matches('/')
-        )
+    /// The request's status page; the status token, which opens it, is mailed once with the receipt.
+    fn status_page(&self, id: i64) -> String {
+        format!("{}/requests/{id}", self.public_url.trim_end_matches('/'))
     }
 }
 

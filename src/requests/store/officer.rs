@@ -270,7 +270,7 @@ pub async fn complete(
         crate::packages::queue_build(&txn, id, kind).await?;
     }
     // The status token is not stored, so the link in this mail points at the page without it.
-    let link = format!("{}/requests/{id}", ctx.public_url.trim_end_matches('/'));
+    let link = ctx.status_page(id);
     send(
         &txn,
         &r,

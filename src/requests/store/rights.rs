@@ -212,7 +212,7 @@ pub async fn carry_out(
     }
     let r = move_to(&txn, r, Action::Complete, |_| {}).await?;
     let summary = [done.join(" "), kept.join(" ")].join("\n\n");
-    let link = format!("{}/requests/{id}", ctx.public_url.trim_end_matches('/'));
+    let link = ctx.status_page(id);
     send(
         &txn,
         &r,
