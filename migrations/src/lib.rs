@@ -26,6 +26,7 @@ mod m20261125_000022_create_officer_session;
 mod m20261125_000023_index_identity_linked;
 mod m20261125_000024_index_identity_name;
 mod m20261125_000025_seal_mail_secrets;
+mod m20261125_000026_index_request_phrase;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000023_index_identity_linked::Migration),
             Box::new(m20261125_000024_index_identity_name::Migration),
             Box::new(m20261125_000025_seal_mail_secrets::Migration),
+            Box::new(m20261125_000026_index_request_phrase::Migration),
         ]
     }
 }

@@ -133,21 +133,27 @@ pub fn new_phrase() -> String {
     format!("INSYN-{}-{}", part(), part())
 }
 
-/// Whether a text could carry any phrase at all: every phrase starts with `INSYN`. Lets the import
-/// skip looking up open requests for the ordinary message.
-pub fn may_hold_phrase(text: &str) -> bool {
-    contains_phrase(text, "INSYN")
-}
-
-/// The phrase as it may appear in a message: case and spacing do not matter.
-pub fn contains_phrase(text: &str, phrase: &str) -> bool {
-    let squash = |s: &str| -> String {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_uppercase)
-            .collect()
-    };
-    squash(text).contains(&squash(phrase))
+/// The phrases a message may carry, as they are stored (`INSYN-ABCD-EFGH`): case, spacing and
+/// punctuation do not matter, so "insyn abcd efgh" counts. Every run of `INSYN` and the eight
+/// letters or digits after it is a candidate; the import looks the candidates up, so that a
+/// message is checked against the requests whose phrase it holds, not against every open one.
+pub fn phrases_in(text: &str) -> Vec<String> {
+    let squashed: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect();
+    let mut found: Vec<String> = squashed
+        .windows(13)
+        .filter(|w| w[..5].iter().copied().eq("INSYN".chars()))
+        .map(|w| {
+            let (a, b): (String, String) = (w[5..9].iter().collect(), w[9..].iter().collect());
+            format!("INSYN-{a}-{b}")
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// What a person gave to name an account, normalised for matching an identity: a platform id, a
@@ -230,12 +236,20 @@ mod tests {
             unkeyed_code_hash(1, &c)
         );
         let p = new_phrase();
-        assert!(contains_phrase(
-            &format!("Hej! Min kod: {}", p.to_lowercase()),
-            &p
-        ));
-        assert!(!contains_phrase("Hej!", &p));
-        assert!(may_hold_phrase(&p.to_lowercase()) && !may_hold_phrase("Hej kommunen!"));
+        assert!(p.starts_with("INSYN-") && p.len() == 15);
+        assert_eq!(
+            phrases_in(&format!("Hej! Min kod: {}", p.to_lowercase())),
+            vec![p.clone()]
+        );
+        assert_eq!(phrases_in("insyn abcd efgh."), vec!["INSYN-ABCD-EFGH"]);
+        assert_eq!(phrases_in("INSYN-ÅBCD-EFGH"), vec!["INSYN-ÅBCD-EFGH"]);
+        // A phrase after a false start is found all the same.
+        assert_eq!(
+            phrases_in("insyn INSYN-ABCD-EFGH"),
+            vec!["INSYN-ABCD-EFGH", "INSYN-INSY-NABC"]
+        );
+        assert!(phrases_in("Hej kommunen!").is_empty());
+        assert!(phrases_in("INSYN-ABCD").is_empty());
         assert_eq!(reference(2026, 123), "DSR-2026-000123");
     }
 

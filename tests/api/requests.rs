@@ -1001,7 +1001,7 @@ both_backends!(
         // Anna sends it as a private message: a Messenger webhook delivery, as Meta sends it.
         let from_anna = json!({"object": "page", "entry": [{"id": PAGE, "time": 1_764_000_000_000_i64,
             "messaging": [{"sender": {"id": "501"}, "recipient": {"id": PAGE}, "timestamp": 1_764_000_000_000_i64,
-                "message": {"mid": "m_proof_1", "seq": 7, "text": format!("Här är min kod: {}", phrase.to_lowercase())}}]}]});
+                "message": {"mid": "m_proof_1", "seq": 7, "text": format!("Här är min kod: {}", phrase.to_lowercase().replace('-', " "))}}]}]});
         assert_eq!(import(&app, &archivist, ch, &from_anna).await.status(), 200);
         let v = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
         assert!(

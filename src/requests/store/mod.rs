@@ -5,8 +5,8 @@ use super::clock::due_date;
 use super::mail::{self as letters, Case};
 use super::rules::{
     Action, CODE_ATTEMPTS, CODE_MINUTES, CODE_PAUSE_SECONDS, CODES_PER_REQUEST, ProofMethod,
-    RequestType, Status, account_key, contains_phrase, may_be_name, may_hold_phrase, new_code,
-    new_phrase, new_status_token, reference, transition, unkeyed_code_hash,
+    RequestType, Status, account_key, may_be_name, new_code, new_phrase, new_status_token,
+    phrases_in, reference, transition, unkeyed_code_hash,
 };
 use crate::audit::{self, Actor, NewEntry, now};
 use crate::auth::rules::hash_secret;

@@ -1,6 +1,7 @@
 //! Proof of identity (Art. 12(6)): the mailed code, the account phrase sent from the claimed account, the
 //! officer's check, and the officer's word on possible matches.
 use super::*;
+use std::collections::HashMap;
 
 /// Confirms the address with the mailed code.
 pub async fn verify_code(
@@ -184,64 +185,66 @@ pub async fn prove_by_message<C: ConnectionTrait>(
     platform: &str,
     texts: &[(i64, &str, &str)],
 ) -> Result<u64, DbErr> {
-    if !texts.iter().any(|(_, _, text)| may_hold_phrase(text)) {
+    let phrases: Vec<(usize, String)> = texts
+        .iter()
+        .enumerate()
+        .flat_map(|(k, (_, _, text))| phrases_in(text).into_iter().map(move |p| (k, p)))
+        .collect();
+    if phrases.is_empty() {
         return Ok(0);
     }
-    let waiting = request::Entity::find()
-        .filter(
-            request::Column::Status.is_in(
-                [
-                    Status::AwaitingVerification,
-                    Status::Verified,
-                    Status::InProgress,
-                ]
-                .map(Status::as_str),
-            ),
-        )
+    // Looked up by phrase (an index serves it), the status checked here: a request that is
+    // closed proves nothing.
+    let waiting: HashMap<String, request::Model> = request::Entity::find()
+        .filter(request::Column::AccountPhrase.is_in(phrases.iter().map(|(_, p)| p.clone())))
         .all(txn)
-        .await?;
-    if waiting.is_empty() {
-        return Ok(0);
-    }
+        .await?
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                status_of(r),
+                Status::AwaitingVerification | Status::Verified | Status::InProgress
+            )
+        })
+        .map(|r| (r.account_phrase.clone(), r))
+        .collect();
     let mut proved = 0;
-    for (record_id, author_platform_id, text) in texts {
-        for r in waiting
-            .iter()
-            .filter(|r| contains_phrase(text, &r.account_phrase))
-        {
-            let named = request_identity::Entity::find()
-                .filter(request_identity::Column::RequestId.eq(r.id))
-                .filter(request_identity::Column::VerifiedAt.is_null())
-                .all(txn)
-                .await?;
-            let author = identity::Entity::find()
-                .filter(identity::Column::Platform.eq(platform))
-                .filter(identity::Column::PlatformId.eq(*author_platform_id))
-                .one(txn)
-                .await?;
-            for ri in named {
-                let same = ri.identity_id.is_some()
-                    && ri.identity_id == author.as_ref().map(|a| a.id)
-                    || account_key(&ri.value) == account_key(author_platform_id);
-                if !same {
-                    continue;
-                }
-                let mut a: request_identity::ActiveModel = ri.into();
-                a.identity_id = Set(author.as_ref().map(|a| a.id));
-                a.verified_by = Set(Some(format!("platform_message:record:{record_id}")));
-                a.verified_at = Set(Some(now()));
-                let ri = a.update(txn).await?;
-                event(
-                    txn,
-                    r.id,
-                    "import",
-                    "account_verified",
-                    true,
-                    serde_json::json!({"request_identity": ri.id, "record": record_id}),
-                )
-                .await?;
-                proved += 1;
+    for (k, phrase) in &phrases {
+        let Some(r) = waiting.get(phrase) else {
+            continue;
+        };
+        let (record_id, author_platform_id, _) = texts[*k];
+        let named = request_identity::Entity::find()
+            .filter(request_identity::Column::RequestId.eq(r.id))
+            .filter(request_identity::Column::VerifiedAt.is_null())
+            .all(txn)
+            .await?;
+        let author = identity::Entity::find()
+            .filter(identity::Column::Platform.eq(platform))
+            .filter(identity::Column::PlatformId.eq(author_platform_id))
+            .one(txn)
+            .await?;
+        for ri in named {
+            let same = ri.identity_id.is_some() && ri.identity_id == author.as_ref().map(|a| a.id)
+                || account_key(&ri.value) == account_key(author_platform_id);
+            if !same {
+                continue;
             }
+            let mut a: request_identity::ActiveModel = ri.into();
+            a.identity_id = Set(author.as_ref().map(|a| a.id));
+            a.verified_by = Set(Some(format!("platform_message:record:{record_id}")));
+            a.verified_at = Set(Some(now()));
+            let ri = a.update(txn).await?;
+            event(
+                txn,
+                r.id,
+                "import",
+                "account_verified",
+                true,
+                serde_json::json!({"request_identity": ri.id, "record": record_id}),
+            )
+            .await?;
+            proved += 1;
         }
     }
     Ok(proved)
