@@ -25,6 +25,33 @@ pub fn placeholder(backend: sea_orm::DbBackend, n: usize) -> String {
     }
 }
 
+/// How long SQLite's log may grow, in pages, before a checkpoint makes it start over.
+const LOG_PAGES: i64 = 262_144;
+
+/// One background checkpoint: passive, then restarting when the log has grown past [`LOG_PAGES`].
+async fn checkpoint(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    let pragma = |mode: &str| {
+        Statement::from_string(DbBackend::Sqlite, format!("PRAGMA wal_checkpoint({mode})"))
+    };
+    // (1 when it could not finish, the pages in the log, the pages copied)
+    let Some(row) = conn.query_one_raw(pragma("PASSIVE")).await? else {
+        return Ok(());
+    };
+    let pages: i64 = row.try_get_by_index(1)?;
+    if pages > LOG_PAGES {
+        let started = std::time::Instant::now();
+        let row = conn.query_one_raw(pragma("RESTART")).await?;
+        let busy = row.map_or(Ok(1), |r| r.try_get_by_index::<i32>(0))?;
+        tracing::debug!(
+            pages,
+            restarted = busy == 0,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "the SQLite log had grown long"
+        );
+    }
+    Ok(())
+}
+
 /// After display names are erased. SQLite's FTS5 index of names (migration 24) keeps a deleted
 /// name's trigrams, under a delete marker, until its segments are merged: merging them now leaves
 /// nothing of the name behind. (If the process stops first, the next erasure merges them.)
@@ -113,6 +140,9 @@ pub async fn connect_with(
 /// Checkpoints the log every quarter second from a connection of its own. A passive checkpoint
 /// runs beside readers and the writer and copies what no reader still needs; when the log has
 /// been copied whole, the next writer starts it again from the beginning, so it stays small.
+/// Under writes that never pause, though, the log is never copied whole at the moment a writer
+/// starts, and it grows without end: past [`LOG_PAGES`] a restarting checkpoint holds the next
+/// writer back for the moment it takes to copy the last pages, and the log starts over.
 async fn checkpoint_in_background(url: &str) -> Result<(), DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
@@ -125,12 +155,7 @@ async fn checkpoint_in_background(url: &str) -> Result<(), DbErr> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = sea_orm::ConnectionTrait::execute_unprepared(
-                &conn,
-                "PRAGMA wal_checkpoint(PASSIVE)",
-            )
-            .await
-            {
+            if let Err(e) = checkpoint(&conn).await {
                 tracing::warn!(error = %e, "a checkpoint of the SQLite log failed; the next one retries");
             }
         }
