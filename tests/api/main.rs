@@ -18,3 +18,4 @@ mod requests;
 mod retention;
 mod rights;
 mod smtp;
+mod store;
