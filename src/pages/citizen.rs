@@ -324,6 +324,7 @@ async fn status_page(
         },
         json!({
             "r": r_json,
+            "tz": st.settings.time_zone,
             "token": token,
             "open": status.is_open(),
             "needs_code": status == Status::AwaitingVerification && r.email_verified_at.is_none(),

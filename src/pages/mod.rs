@@ -37,6 +37,7 @@ fn pages() -> &'static Pages {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
+        env.add_filter("local", local_time);
         let all: toml::Table =
             toml::from_str(include_str!("texts.toml")).expect("texts.toml is valid TOML");
         let texts = ["sv", "en"]
@@ -45,6 +46,24 @@ fn pages() -> &'static Pages {
             .collect();
         Pages { env, texts }
     })
+}
+
+/// `{{ at|local(tz) }}`: an RFC 3339 instant as the municipality's clock shows it, to the minute;
+/// `{{ at|local(tz, "date") }}`, its date there. Stored instants are UTC, and a request received at
+/// 00:30 in Stockholm was received on that day, not the one before. Anything else is shown as it is.
+fn local_time(at: String, tz: Option<String>, part: Option<String>) -> String {
+    let zone: chrono_tz::Tz = tz
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::Europe::Stockholm);
+    let Ok(instant) = chrono::DateTime::parse_from_rfc3339(&at) else {
+        return at;
+    };
+    let local = instant.with_timezone(&zone);
+    match part.as_deref() {
+        Some("date") => local.format("%Y-%m-%d").to_string(),
+        _ => local.format("%Y-%m-%d %H:%M").to_string(),
+    }
 }
 
 /// The page's language: `?lang=en`, else Swedish.
@@ -279,6 +298,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn instants_are_shown_on_the_municipalitys_clock() {
+        let tz = || Some("Europe/Stockholm".to_owned());
+        // Half past midnight in Stockholm, in winter (UTC+1) and in summer (UTC+2).
+        assert_eq!(
+            local_time("2026-11-24T23:30:00Z".into(), tz(), Some("date".into())),
+            "2026-11-25"
+        );
+        assert_eq!(
+            local_time("2026-06-30T22:30:00.123456Z".into(), tz(), None),
+            "2026-07-01 00:30"
+        );
+        assert_eq!(
+            local_time(
+                "2026-11-25T10:00:00Z".into(),
+                Some("America/New_York".into()),
+                None
+            ),
+            "2026-11-25 05:00"
+        );
+        assert_eq!(local_time("2026-12-28".into(), tz(), None), "2026-12-28");
+    }
+
+    #[test]
     fn both_languages_have_every_text_and_every_template_compiles() {
         let p = pages();
         let sv = p.texts["sv"].as_object().unwrap();
@@ -288,6 +330,35 @@ mod tests {
         a.sort();
         b.sort();
         assert_eq!(a, b);
+        // Every kind of event a request's history holds is told in words, not as its key.
+        for kind in [
+            "received",
+            "duplicate_received",
+            "code_sent",
+            "code_wrong",
+            "email_verified",
+            "account_verified",
+            "identity_verified",
+            "match_confirmed",
+            "match_rejected",
+            "assigned",
+            "note",
+            "extended",
+            "refused",
+            "cancelled",
+            "completed",
+            "carried_out",
+            "restriction_lifted",
+            "erasure_planned",
+            "erasure_item_excluded",
+            "erasure_item_included",
+            "erasure_executed",
+        ] {
+            assert!(
+                sv.contains_key(&format!("event_{kind}")),
+                "no text for {kind}"
+            );
+        }
         for name in ["home.html", "status.html", "queue.html", "plan.html"] {
             p.env.get_template(name).unwrap();
         }

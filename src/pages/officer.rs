@@ -328,9 +328,17 @@ pub async fn show_queue(req: &Request, Query(q): Query<QueueQuery>) -> Response 
         frame(lang, lang.text("queue_title", &[]), "/officer", &o, None),
         json!({
             "rows": rows,
+            "tz": st.settings.time_zone,
             "next_url": next_url,
-            "statuses": ["awaiting_verification", "verified", "in_progress", "awaiting_approval"],
-            "kinds": ["access", "export", "erasure", "rectification", "restriction", "objection", "withdraw_consent"],
+            "statuses": Status::ALL
+                .iter()
+                .filter(|s| s.is_open())
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
+            "kinds": RequestType::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>(),
             "filter": {"status": q.status, "type": q.kind, "assignee": q.assignee, "overdue": q.overdue.as_deref() == Some("true")},
         }),
     )
@@ -364,7 +372,7 @@ async fn request_page(
         status,
         "request.html",
         frame(lang, title, &format!("/officer/requests/{id}"), o, flash),
-        json!({"r": r, "open": open, "has_plan": has_plan, "errors": form["errors"], "values": form["values"]}),
+        json!({"r": r, "tz": st.settings.time_zone, "open": open, "has_plan": has_plan, "errors": form["errors"], "values": form["values"]}),
     )
 }
 
@@ -780,7 +788,7 @@ async fn tasks_page(
             o,
             flash,
         ),
-        json!({"tasks": tasks, "errors": errors}),
+        json!({"tasks": tasks, "tz": st.settings.time_zone, "errors": errors}),
     )
 }
 

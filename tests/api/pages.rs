@@ -83,6 +83,20 @@ both_backends!(
             page.contains("DSR-") && page.contains("Confirm your email address"),
             "{page}"
         );
+        // The history is told in the page's language, not by its keys.
+        assert!(page.contains("Request received"), "{page}");
+        let sv = client
+            .get(app.url(&to.replace("lang=en", "lang=sv")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            sv.contains("Begäran mottagen") && !sv.contains(": received<"),
+            "{sv}"
+        );
         let wrong = to.replace("token=dsr_", "token=dsr_0");
         let r = client.get(app.url(&wrong)).send().await.unwrap();
         assert_eq!(r.status(), 404);
@@ -130,7 +144,10 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(queue.status(), 200);
-        assert!(queue.text().await.unwrap().contains("DSR-"));
+        let queue = queue.text().await.unwrap();
+        assert!(queue.contains("DSR-"));
+        // No filter by officer yet: the field is empty, not "none".
+        assert!(queue.contains("name=\"assignee\" value=\"\""), "{queue}");
         // An objection is worked from the request's page to its end: Bo (502) replied on the Page.
         let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
         let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
@@ -158,6 +175,14 @@ both_backends!(
             .text()
             .await
             .unwrap();
+        // The history's times are Stockholm's, not UTC's (an hour or two apart).
+        let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm);
+        assert!(
+            [now, now - chrono::Duration::minutes(1)]
+                .iter()
+                .any(|t| page.contains(&t.format("%Y-%m-%d %H:%M").to_string())),
+            "{page}"
+        );
         let csrf = page
             .split("name=\"csrf\" value=\"")
             .nth(1)
