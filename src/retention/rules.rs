@@ -7,6 +7,9 @@
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The longest period a rule may give, in years (or as many months, or days at 366 a year).
+const MAX_YEARS: u32 = 1000;
+
 /// How long a rule keeps what it covers: an ISO 8601 period counted from the platform time, or
 /// never disposed of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,18 +57,20 @@ impl Keep {
                 return Err("units must come in the order Y, M, W, D, each once".into());
             }
             last_unit = order;
+            let too_long = || format!("more than {MAX_YEARS} years: use `never`");
             match c {
                 'Y' => years = n,
                 'M' => months = n,
-                'W' => days += n * 7,
-                _ => days += n,
+                'W' => days = n.checked_mul(7).ok_or_else(too_long)?,
+                _ => days = days.checked_add(n).ok_or_else(too_long)?,
             }
         }
         if !number.is_empty() {
             return Err("a number must end with a unit (Y, M, W or D)".into());
         }
-        if years > 1000 {
-            return Err("more than 1000 years: use `never`".into());
+        // Each part on its own, so that no sum of them can overflow when the date is computed.
+        if years > MAX_YEARS || months > MAX_YEARS * 12 || days > MAX_YEARS * 366 {
+            return Err(format!("more than {MAX_YEARS} years: use `never`"));
         }
         Ok(Keep::For {
             years,
@@ -83,10 +88,14 @@ impl Keep {
                 years,
                 months,
                 days,
-            } => from
-                .date_naive()
-                .checked_add_months(Months::new(years * 12 + months))
-                .and_then(|d| d.checked_add_days(chrono::Days::new(days as u64))),
+            } => {
+                // A period no date can reach (one stored before periods were bounded) keeps the
+                // record: disposing of it early would be the one mistake that cannot be undone.
+                let months = years.checked_mul(12)?.checked_add(months)?;
+                from.date_naive()
+                    .checked_add_months(Months::new(months))
+                    .and_then(|d| d.checked_add_days(chrono::Days::new(days as u64)))
+            }
         }
     }
 }
@@ -316,10 +325,30 @@ mod tests {
         assert_eq!(Keep::parse("P2W").unwrap().to_string(), "P14D");
         assert_eq!(Keep::parse("never"), Ok(Keep::Forever));
         for bad in [
-            "3Y", "P", "PT5H", "P3", "PY", "P3M2Y", "P3X", "P1Y1Y", "P5000Y",
+            "3Y",
+            "P",
+            "PT5H",
+            "P3",
+            "PY",
+            "P3M2Y",
+            "P3X",
+            "P1Y1Y",
+            "P5000Y",
+            "P1000Y4294955296M",
+            "P613566757W",
+            "P1W4294967295D",
+            "P99999999999D",
         ] {
             assert!(Keep::parse(bad).is_err(), "{bad} should not parse");
         }
+        assert!(Keep::parse("P1000Y12000M366000D").is_ok());
+        // A period stored before periods were bounded keeps its records rather than wrapping.
+        let stored = Keep::For {
+            years: 1000,
+            months: u32::MAX - 11_000,
+            days: 0,
+        };
+        assert_eq!(stored.disposable_from(Utc::now()), None);
     }
 
     #[test]

@@ -24,6 +24,25 @@ both_backends!(
             )
             .await;
         assert_eq!(problem(r, 400).await["errors"][0]["field"], "rules/0/keep");
+        // Periods too long to count with are refused, not wrapped round to nothing (which would
+        // have made every record disposable at once).
+        for keep in [
+            "P1000Y4294955296M",
+            "P613566757W",
+            "P1W4294967295D",
+            "P12001M",
+        ] {
+            let r = app
+                .post_json(
+                    "/api/v1/disposal-decisions",
+                    &archivist,
+                    &bad(json!([{"keep": keep}])),
+                )
+                .await;
+            let p = problem(r, 400).await;
+            assert_eq!(p["errors"][0]["field"], "rules/0/keep", "{keep}: {p}");
+            assert!(p["errors"][0]["reason"].as_str().unwrap().contains("never"));
+        }
         let r = app
             .post_json(
                 "/api/v1/disposal-decisions",
