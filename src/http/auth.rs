@@ -55,7 +55,7 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
         },
         Ok(None) => Err(unauthorized("the bearer token is wrong or revoked")),
         Err(e) => {
-            tracing::error!(error = ?e, "token lookup failed");
+            tracing::error!(error = %e, "token lookup failed");
             Err(poem::Error::from_response(
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,7 +91,7 @@ async fn check_status_token(req: &Request, bearer: Bearer) -> poem::Result<Citiz
         Ok(Some(r)) => Ok(Citizen { request_id: r.id }),
         Ok(None) => Err(unauthorized("the status token is wrong")),
         Err(e) => {
-            tracing::error!(error = ?e, "status token lookup failed");
+            tracing::error!(error = %e, "status token lookup failed");
             Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
         }
     }

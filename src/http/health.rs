@@ -54,7 +54,7 @@ impl HealthApi {
             }
             Ok(false) => "migrations are pending",
             Err(e) => {
-                tracing::warn!(error = ?e, "readiness check failed");
+                tracing::warn!(error = %e, "readiness check failed");
                 "the database is not reachable"
             }
         };

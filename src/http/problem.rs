@@ -235,8 +235,11 @@ impl From<AppError> for ApiError {
                 ApiError::Conflict(Json(Problem::new(StatusCode::CONFLICT, why)))
             }
             AppError::Internal(cause) => {
-                // The cause may name tables or values; it stays in the log.
-                tracing::error!(error = ?cause, "internal error");
+                // The cause names tables and constraints; it stays in the log. Its `Display`, not
+                // its `Debug`: PostgreSQL's error detail ("Key (platform, platform_id)=(facebook,
+                // 501) already exists", "Failing row contains …") is personal data and is only in
+                // the `Debug` form.
+                tracing::error!(error = format!("{cause:#}"), "internal error");
                 ApiError::Internal(Json(Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "an internal error occurred; it has been logged",

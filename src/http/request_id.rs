@@ -20,7 +20,12 @@ pub async fn middleware<E: Endpoint>(
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_owned)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
-    let method = req.method().to_string();
+    // A method is any token a client sends: only the standard ones become labels, so that no
+    // client can grow the metrics without end.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty);
     async move {
         let started = std::time::Instant::now();

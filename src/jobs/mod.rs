@@ -83,7 +83,7 @@ impl Runner {
                 Ok(0) => true,
                 Ok(_) => false,
                 Err(e) => {
-                    tracing::error!(error = ?e, "job runner could not reach the database");
+                    tracing::error!(error = %e, "job runner could not reach the database");
                     true
                 }
             };

@@ -225,9 +225,22 @@ both_backends!(
             .send()
             .await
             .unwrap();
+        // Made-up methods all count as one label, however many there are.
+        for m in ["FOO1", "FOO2", "BREW"] {
+            app.client
+                .request(
+                    reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                    app.url("/"),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
         let r = app.client.get(app.url("/metrics")).send().await.unwrap();
         assert_eq!(r.status(), 200);
         let text = r.text().await.unwrap();
+        assert!(!text.contains("FOO1") && !text.contains("BREW"), "{text}");
+        assert!(text.contains("method=\"other\""), "{text}");
         assert!(
             text.contains(
                 "insyn_http_requests_total{route=\"list_tokens\",method=\"GET\",status=\"200\"} 3"
