@@ -25,6 +25,22 @@ pub fn placeholder(backend: sea_orm::DbBackend, n: usize) -> String {
     }
 }
 
+/// Takes, on PostgreSQL, the lock that imports and erasures queue on until the caller's
+/// transaction ends. Two imports at once would each find a new commenter or a new version missing
+/// and both insert it (the second failing on the unique key), and an import that read the
+/// suppression list before an erasure committed would write back what the erasure took. SQLite
+/// needs none: its one connection runs one transaction at a time.
+pub async fn lock_archive<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({ARCHIVE_LOCK})"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The key of [`lock_archive`]'s lock (one-key advisory locks; the audit chain has its own).
+const ARCHIVE_LOCK: i64 = 7306_0001;
+
 /// How long SQLite's log may grow, in pages, before a checkpoint makes it start over.
 const LOG_PAGES: i64 = 262_144;
 

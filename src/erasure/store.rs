@@ -706,6 +706,9 @@ pub async fn approve(
     actor: &Actor,
 ) -> Result<Approved, ErasureError> {
     let txn = db.begin().await?;
+    // Before the request's row, in the order imports take them: an import writes the history of
+    // requests whose phrase it finds.
+    crate::db::lock_archive(&txn).await?;
     let r = lock(&txn, id).await?;
     check_erasure(&r)?;
     let current = latest_plan(&txn, id).await?;

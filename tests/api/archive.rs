@@ -423,3 +423,51 @@ both_backends!(bad_imports_are_rejected_whole, |b: Backend| async move {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["created"], 2);
 });
+
+both_backends!(
+    imports_that_arrive_together_each_succeed_and_archive_once,
+    |b: Backend| async move {
+        let app = crate::helpers::spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
+        // Webhook deliveries of one thread come in parallel: each finds the same new commenters
+        // and records missing.
+        let url = app.url(&format!("/api/v1/imports?channel={ch}"));
+        let sent: Vec<_> = (0..6)
+            .map(|_| {
+                let (client, url, token) = (app.client.clone(), url.clone(), archivist.clone());
+                tokio::spawn(async move {
+                    client
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&crate::consent::thread())
+                        .send()
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut created = 0;
+        for s in sent {
+            let r = s.await.unwrap();
+            assert_eq!(r.status(), 200);
+            created += r.json::<serde_json::Value>().await.unwrap()["created"]
+                .as_i64()
+                .unwrap();
+        }
+        // The post, the comment, two replies and three reactions, once.
+        let once = import(&app, &archivist, ch, &crate::consent::thread()).await;
+        assert_eq!(
+            once.json::<serde_json::Value>().await.unwrap()["created"],
+            0
+        );
+        let records = get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records?channel={ch}&limit=100"),
+        )
+        .await;
+        assert_eq!(records["records"].as_array().unwrap().len() as i64, created);
+        assert_eq!(created, 7, "{records}");
+    }
+);

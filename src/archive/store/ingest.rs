@@ -56,6 +56,7 @@ pub async fn import(
     key: &SuppressionKey,
 ) -> Result<Counts, ImportError> {
     let txn = db.begin().await?;
+    crate::db::lock_archive(&txn).await?;
     let channel = channel::Entity::find_by_id(channel_id)
         .one(&txn)
         .await?
@@ -168,7 +169,7 @@ async fn refresh_statistics(db: &DatabaseConnection, created: u64) {
         .execute_unprepared("ANALYZE record, record_version, identity, consent_event")
         .await
     {
-        tracing::warn!(error = ?e, "could not refresh the archive's statistics");
+        tracing::warn!(error = %e, "could not refresh the archive's statistics");
     }
 }
 
