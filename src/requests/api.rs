@@ -1048,8 +1048,10 @@ impl RequestsApi {
 
     /// Complete a request
     ///
-    /// Roles: `admin`, `officer`. From `in_progress` or `awaiting_approval`; the person is mailed the
-    /// summary and what comes next.
+    /// Roles: `admin`, `officer`. Answers an access or export request: from `in_progress` or
+    /// `awaiting_approval`, once an account it names is verified; the package is built and the
+    /// person is mailed the summary and what comes next. Any other request is answered by what is
+    /// done about it (an erasure by its plan, the other rights by `carry-out`): 409 here.
     #[oai(
         path = "/requests/:id/complete",
         method = "post",

@@ -319,14 +319,66 @@ both_backends!(
         assert!(ext_mail.body_text.contains(&extended.to_string()));
         assert!(ext_mail.body_text.contains("Många meddelanden"));
 
+        // No account is verified yet: a package of nothing would say the archive holds nothing.
+        let complete = format!("/api/v1/requests/{id}/complete");
+        let summary = json!({"summary": "Registerutdraget finns att hämta."});
+        let r = app.post_json(&complete, &officer, &summary).await;
+        assert!(
+            problem(r, 409).await["detail"]
+                .as_str()
+                .unwrap()
+                .contains("verified")
+        );
         let r = app
             .post_json(
-                &format!("/api/v1/requests/{id}/complete"),
+                &format!("/api/v1/requests/{id}/verify-identity"),
                 &officer,
-                &json!({"summary": "Registerutdraget finns att hämta."}),
+                &json!({"method": "e_id"}),
             )
             .await;
+        assert_eq!(r.status(), 200);
+        let r = app.post_json(&complete, &officer, &summary).await;
         assert_eq!(r.json::<Value>().await.unwrap()["status"], "completed");
+        // An erasure is answered by its plan, another right by carry-out: never by `complete`.
+        for kind in ["erasure", "objection"] {
+            let s: Value = submit(
+                &app,
+                &json!({"type": kind, "email": format!("{kind}@example.se"), "language": "sv",
+                        "identities": [{"platform": "facebook", "value": "5001"}]}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            let other = s["id"].as_i64().unwrap();
+            let r = app
+                .post_json(
+                    &format!("/api/v1/requests/{other}/verify-identity"),
+                    &officer,
+                    &json!({"method": "e_id"}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+            let r = app
+                .post_json(
+                    &format!("/api/v1/requests/{other}/complete"),
+                    &officer,
+                    &summary,
+                )
+                .await;
+            let p = problem(r, 409).await;
+            assert!(
+                p["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains(if kind == "erasure" {
+                        "plan"
+                    } else {
+                        "carry-out"
+                    }),
+                "{p}"
+            );
+        }
         let done = outbox(&app)
             .await
             .into_iter()
@@ -355,6 +407,7 @@ both_backends!(
                 "assigned",
                 "note",
                 "extended",
+                "identity_verified",
                 "completed"
             ]
         );
@@ -373,7 +426,13 @@ both_backends!(
             .collect();
         assert_eq!(
             kinds,
-            ["received", "email_verified", "extended", "completed"]
+            [
+                "received",
+                "email_verified",
+                "extended",
+                "identity_verified",
+                "completed"
+            ]
         );
         let regs = get(&app, &officer, "/api/v1/registrations").await;
         assert_eq!(regs["registrations"][0]["reason"], "request");

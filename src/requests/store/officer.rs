@@ -259,16 +259,38 @@ pub async fn complete(
 ) -> Result<request::Model, RequestError> {
     let txn = db.begin().await?;
     let r = lock(&txn, id).await?;
-    let r = move_to(&txn, r, Action::Complete, |_| {}).await?;
-    // Access and export are answered with a package, built by a job from the verified accounts.
-    let package = match RequestType::parse(&r.request_type) {
-        Some(RequestType::Access) => Some(crate::packages::rules::PackageKind::Access),
-        Some(RequestType::Export) => Some(crate::packages::rules::PackageKind::Export),
-        _ => None,
+    // Access and export are answered with a package, built by a job from the verified accounts;
+    // the other rights by what is done about them (a plan for erasure, `carry-out` for the rest),
+    // which `complete` would skip.
+    let kind = match RequestType::parse(&r.request_type) {
+        Some(RequestType::Access) => crate::packages::rules::PackageKind::Access,
+        Some(RequestType::Export) => crate::packages::rules::PackageKind::Export,
+        Some(RequestType::Erasure) => {
+            return Err(RequestError::Illegal(
+                "an erasure request is answered by its plan: propose and approve one".into(),
+            ));
+        }
+        _ => {
+            return Err(RequestError::Illegal(format!(
+                "a request for {} is answered by `carry-out`",
+                r.request_type
+            )));
+        }
     };
-    if let Some(kind) = package {
-        crate::packages::queue_build(&txn, id, kind).await?;
+    // The package answers for the accounts shown to be the person's: with none, its emptiness
+    // would say the archive holds nothing about them when nobody has looked.
+    let verified = request_identity::Entity::find()
+        .filter(request_identity::Column::RequestId.eq(id))
+        .filter(request_identity::Column::VerifiedAt.is_not_null())
+        .one(&txn)
+        .await?;
+    if verified.is_none() {
+        return Err(RequestError::Illegal(
+            "no account the request names is verified yet: verify one first".into(),
+        ));
     }
+    let r = move_to(&txn, r, Action::Complete, |_| {}).await?;
+    crate::packages::queue_build(&txn, id, kind).await?;
     // The status token is not stored, so the link in this mail points at the page without it.
     let link = ctx.status_page(id);
     send(
