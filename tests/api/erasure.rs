@@ -220,6 +220,30 @@ both_backends!(
         .await;
         let before = files(&ready(&app, &access_token, access).await);
         assert!(String::from_utf8_lossy(&before["data.json"]).contains(REACTION));
+        // Someone else's request that named the person's account too, but acted only on their own
+        // (the person's account was never verified there): its package is not the person's.
+        let (others, others_token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "bo@example.se",
+                "identities": [{"platform": "facebook", "value": "98765"},
+                               {"platform": "facebook", "value": PERSON}]}),
+        )
+        .await;
+        ready(&app, &others_token, others).await;
+        {
+            use sea_orm::{ColumnTrait, QueryFilter};
+            entities::request_identity::Entity::update_many()
+                .col_expr(
+                    entities::request_identity::Column::VerifiedAt,
+                    sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .filter(entities::request_identity::Column::RequestId.eq(others))
+                .filter(entities::request_identity::Column::Value.eq(PERSON))
+                .exec(&app.db)
+                .await
+                .unwrap();
+        }
 
         let (id, status_token) = erasure_request(&app, &officer).await;
         let plan_path = format!("/api/v1/requests/{id}/plan");
