@@ -99,7 +99,9 @@ pub async fn assign(
         actor,
         "request.assign",
         id,
-        serde_json::json!({"assignee": assignee}),
+        // Who was assigned is free text, often a name: the request's history keeps it, where it
+        // can be corrected; the audit chain, which cannot, keeps only that it happened.
+        serde_json::json!({}),
     )
     .await?;
     txn.commit().await?;
