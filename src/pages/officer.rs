@@ -417,6 +417,28 @@ fn done(path: &str, lang: Lang) -> Response {
 }
 
 /// A failed action, shown next to the form's field (`field`) on the request page.
+/// What the officer is told of an action that failed, and the status of the page: a failure of
+/// the database is logged and told as an internal error, never shown.
+fn told(lang: Lang, e: RequestError) -> (StatusCode, String) {
+    match e {
+        RequestError::Invalid { reason, .. } => (StatusCode::BAD_REQUEST, reason),
+        RequestError::NotFound(_) => (StatusCode::NOT_FOUND, lang.text("not_found", &[])),
+        RequestError::Db(e) => internal(lang, &e),
+        other => (
+            StatusCode::CONFLICT,
+            lang.text("not_allowed", &[("reason", other.to_string())]),
+        ),
+    }
+}
+
+fn internal(lang: Lang, e: &sea_orm::DbErr) -> (StatusCode, String) {
+    tracing::error!(error = %e, "an officer action failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        lang.text("internal", &[]),
+    )
+}
+
 async fn refused(
     req: &Request,
     id: i64,
@@ -426,21 +448,7 @@ async fn refused(
     e: RequestError,
     values: Value,
 ) -> Response {
-    let (status, text) = match e {
-        RequestError::Invalid { reason, .. } => (StatusCode::BAD_REQUEST, reason),
-        RequestError::NotFound(_) => (StatusCode::NOT_FOUND, lang.text("not_found", &[])),
-        RequestError::Db(e) => {
-            tracing::error!(error = %e, "an officer action failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                lang.text("internal", &[]),
-            )
-        }
-        other => (
-            StatusCode::CONFLICT,
-            lang.text("not_allowed", &[("reason", other.to_string())]),
-        ),
-    };
+    let (status, text) = told(lang, e);
     let mut errors = Map::new();
     errors.insert(field.into(), json!(text));
     request_page(
@@ -718,9 +726,10 @@ pub async fn approve(
     match erasure::approve(&st.db, &ctx, id, today, &o.actor).await {
         Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
         Err(e) => {
+            let (status, text) = told(lang, erasure_error(e));
             let mut errors = Map::new();
-            errors.insert("actions".into(), json!(erasure_error(e).to_string()));
-            plan_page(req, id, lang, &o, StatusCode::CONFLICT, None, errors).await
+            errors.insert("actions".into(), json!(text));
+            plan_page(req, id, lang, &o, status, None, errors).await
         }
     }
 }
@@ -752,12 +761,10 @@ pub async fn exclusion(
     match erasure::exclude(&state(req).db, id, item, reason, &o.actor).await {
         Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
         Err(e) => {
+            let (status, text) = told(lang, erasure_error(e));
             let mut errors = Map::new();
-            errors.insert(
-                format!("reason-{item}"),
-                json!(erasure_error(e).to_string()),
-            );
-            plan_page(req, id, lang, &o, StatusCode::CONFLICT, None, errors).await
+            errors.insert(format!("reason-{item}"), json!(text));
+            plan_page(req, id, lang, &o, status, None, errors).await
         }
     }
 }
@@ -833,8 +840,15 @@ pub async fn close_task(
     match crate::consent::store::close_task(&state(req).db, id, status, note, &o.actor).await {
         Ok(_) => done("/officer/tasks", lang),
         Err(e) => {
-            errors.insert(format!("note-{id}"), json!(e.to_string()));
-            tasks_page(req, lang, &o, StatusCode::CONFLICT, None, errors).await
+            let (status, text) = match e {
+                crate::consent::store::ConsentError::Db(e) => internal(lang, &e),
+                e @ crate::consent::store::ConsentError::NoTask(_) => {
+                    (StatusCode::NOT_FOUND, e.to_string())
+                }
+                other => (StatusCode::CONFLICT, other.to_string()),
+            };
+            errors.insert(format!("note-{id}"), json!(text));
+            tasks_page(req, lang, &o, status, None, errors).await
         }
     }
 }
