@@ -14,13 +14,15 @@ pub use auth::{Principal, TokenAuth};
 /// A file as a response body: read whole when it is small (most packages), streamed in large
 /// chunks when it is not, so that memory stays bounded either way. The small read saves the
 /// chunk-by-chunk hand-offs to the blocking pool that a stream of a file costs.
-pub async fn file_body(path: &std::path::Path) -> std::io::Result<poem::Body> {
+pub async fn file_body(mut file: tokio::fs::File) -> std::io::Result<poem::Body> {
     const WHOLE: u64 = 8 * 1024 * 1024;
-    if tokio::fs::metadata(path).await?.len() <= WHOLE {
-        return Ok(poem::Body::from_vec(tokio::fs::read(path).await?));
+    if file.metadata().await?.len() <= WHOLE {
+        let mut bytes = vec![];
+        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes).await?;
+        return Ok(poem::Body::from_vec(bytes));
     }
     Ok(poem::Body::from_bytes_stream(
-        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::open(path).await?, 256 * 1024),
+        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
     ))
 }
 pub use json_body::JsonBody;

@@ -218,17 +218,21 @@ pub enum DownloadError {
     Expired,
     #[error("the package was erased at the person's request")]
     Erased,
+    /// The package's file cannot be read (the io error stays in the log).
+    #[error("the package's file cannot be read")]
+    File(#[source] std::io::Error),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
 
-/// The latest package of a request, counted and audited as a download.
+/// The latest package of a request, counted and audited as a download, and its file: opened
+/// before the download is counted, so that a file that cannot be read counts nothing.
 pub async fn open_download(
     db: &DatabaseConnection,
     storage: &Storage,
     request_id: i64,
     actor: &Actor,
-) -> Result<(package::Model, PathBuf), DownloadError> {
+) -> Result<(package::Model, tokio::fs::File), DownloadError> {
     let p = package::Entity::find()
         .filter(package::Column::RequestId.eq(request_id))
         .order_by_desc(package::Column::Id)
@@ -247,6 +251,9 @@ pub async fn open_download(
         return Err(DownloadError::Expired);
     }
     let path = storage.dir.join(p.file_name.clone().unwrap_or_default());
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(DownloadError::File)?;
     let txn = db.begin().await?;
     let downloads = p.downloads + 1;
     let mut a: package::ActiveModel = p.into();
@@ -263,7 +270,7 @@ pub async fn open_download(
     )
     .await?;
     txn.commit().await?;
-    Ok((p, path))
+    Ok((p, file))
 }
 
 /// Deletes the files of expired packages and marks them expired.

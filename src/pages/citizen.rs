@@ -535,8 +535,12 @@ pub async fn download(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQ
             tracing::error!(error = %e, "a download failed");
             return internal(lang, "/");
         }
+        Err(DownloadError::File(e)) => {
+            tracing::error!(error = %e, "a package's file cannot be read");
+            return internal(lang, "/");
+        }
     };
-    match crate::http::file_body(&file).await {
+    match crate::http::file_body(file).await {
         Ok(body) => {
             let mut r = Response::builder()
                 .content_type("application/zip")

@@ -552,6 +552,7 @@ impl From<crate::packages::store::DownloadError> for CaseError {
         let (status, kind, detail) = match e {
             D::None => return AppError::NotFound("a package".into()).into(),
             D::Db(e) => return AppError::from(e).into(),
+            D::File(e) => return AppError::Internal(e.into()).into(),
             D::NotReady => (
                 StatusCode::CONFLICT,
                 "package-building",
@@ -1197,7 +1198,7 @@ impl RequestsApi {
         let (actor, _) = caller(&auth, id.0, OFFICERS)?;
         let storage = state.package_storage();
         use crate::packages::store::{DownloadError, open_download};
-        let (p, path) = open_download(&state.db, &storage, id.0, &actor)
+        let (p, file) = open_download(&state.db, &storage, id.0, &actor)
             .await
             .map_err(|e| match e {
                 DownloadError::None => {
@@ -1205,7 +1206,7 @@ impl RequestsApi {
                 }
                 other => CaseError::from(other),
             })?;
-        let body = crate::http::file_body(&path)
+        let body = crate::http::file_body(file)
             .await
             .map_err(|e| AppError::Internal(e.into()))?;
         let name = format!("{}-{}.zip", p.kind, id.0);

@@ -651,3 +651,39 @@ both_backends!(
         assert_eq!(html.matches("<section>").count(), 649);
     }
 );
+
+both_backends!(
+    a_download_whose_file_is_gone_is_not_counted,
+    |b: Backend| async move {
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().to_string_lossy().into_owned();
+        let app = spawn_app_with(b, move |s| s.data_dir = dir).await;
+        let (_, officer) = app.token("officer").await;
+        let (id, token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "erik@example.se",
+                "identities": [{"platform": "facebook", "value": "778"}]}),
+        )
+        .await;
+        ready(&app, &token, id).await;
+        let p = entities::package::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.downloads, 1);
+        std::fs::remove_file(data.path().join("packages").join(p.file_name.unwrap())).unwrap();
+        let r = download(&app, &token, id).await;
+        problem(r, 500).await;
+        let p = entities::package::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.downloads, 1,
+            "a download that sent nothing is not counted"
+        );
+    }
+);
