@@ -625,6 +625,15 @@ async fn with_tasks(
     plan: erasure_plan::Model,
     items: Vec<erasure_item::Model>,
 ) -> Result<PlanView, DbErr> {
+    let tasks = tasks_of(db, &items).await?;
+    Ok(PlanView { plan, items, tasks })
+}
+
+/// The unpublish tasks the items opened, by id.
+async fn tasks_of(
+    db: &DatabaseConnection,
+    items: &[erasure_item::Model],
+) -> Result<HashMap<i64, unpublish_task::Model>, DbErr> {
     let task_ids: Vec<i64> = items.iter().filter_map(|i| i.task_id).collect();
     let mut tasks = HashMap::new();
     for chunk in task_ids.chunks(CHUNK) {
@@ -636,7 +645,7 @@ async fn with_tasks(
             tasks.insert(t.id, t);
         }
     }
-    Ok(PlanView { plan, items, tasks })
+    Ok(tasks)
 }
 
 /// Leaves an item out of the plan with the officer's reason, or (`reason` none) takes it back in.
@@ -818,11 +827,16 @@ pub async fn approve(
     if let Err(e) = crate::packages::store::remove_erased_files(db, &ctx.packages).await {
         tracing::warn!(request = id, error = %e, "removing erased packages' files after an erasure");
     }
-    let view = with_tasks(db, plan, items).await;
+    // The tasks' states are read back for the answer; if that read fails, the answer goes
+    // without them rather than as an error (the erasure is done, and a retry would say so).
+    let tasks = tasks_of(db, &items).await.unwrap_or_else(|e| {
+        tracing::warn!(request = id, error = %e, "reading the tasks back after an erasure");
+        HashMap::new()
+    });
     // After the view is read: SQLite's one connection is the forgetting's until it is done.
     tokio::spawn(forget(db.clone(), id, !done.profiles.is_empty()));
     Ok(Approved {
-        view: view?,
+        view: PlanView { plan, items, tasks },
         recomputed,
         changes,
         already_executed: false,
