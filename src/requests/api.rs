@@ -791,7 +791,8 @@ impl RequestsApi {
     /// Submit a request
     ///
     /// Roles: none (public, rate-limited per client address); `admin` or `officer` to register a
-    /// request received by letter, phone or in person with `received_at`. Answers 202 with the
+    /// request received by letter, phone or in person with `received_at` (a bearer token that is not
+    /// valid is a 401, never a public submission). Answers 202 with the
     /// reference, the due date and the status token (shown once, and mailed). A request with the same
     /// address, type and accounts as an open one is added to it instead (`duplicate: true`).
     #[oai(path = "/requests", method = "post", operation_id = "submit_request")]
@@ -805,6 +806,15 @@ impl RequestsApi {
     ) -> Result<SubmitResponse, CaseError> {
         let actor = match &auth {
             IntakeAuth::Staff(t) => t.0.require(OFFICERS)?.actor(),
+            // A token that does not check out is not the public's way in: an officer whose
+            // token was revoked must hear so, not have the request taken in as anyone's.
+            IntakeAuth::Anonymous
+                if req
+                    .headers()
+                    .contains_key(poem::http::header::AUTHORIZATION) =>
+            {
+                return Err(AppError::Unauthorized("the bearer token is not valid").into());
+            }
             IntakeAuth::Anonymous => {
                 limit(&state, req)?;
                 citizen_actor()

@@ -662,6 +662,11 @@ both_backends!(
         assert!(third["status_token"].is_string());
         let mut letter = body("fia@example.se", "fia");
         letter["received_at"] = json!("2026-01-31T09:00:00Z");
+        // A token that does not check out is refused, not taken for the public's.
+        for bad in ["insyn_not-a-token", &officer[..officer.len() - 1]] {
+            let r = app.post_json("/api/v1/requests", bad, &letter).await;
+            problem(r, 401).await;
+        }
         let r = app.post_json("/api/v1/requests", &officer, &letter).await;
         let v: Value = r.json().await.unwrap();
         // 31 January + 1 month = 28 February 2026, a Saturday: Monday 2 March.
