@@ -207,12 +207,36 @@ fn stylesheet() -> Response {
 
 /// A page's route under a name of its own, as the API's operations have theirs: logs and metrics
 /// name the route, never the path (which can hold a token).
+/// What the extractors refuse (a path that is not a number, a form that is not a form) is
+/// answered with a page too, not with the API's problem JSON; a wrong method keeps its 405.
 fn named(name: &'static str, ep: poem::RouteMethod) -> impl poem::Endpoint<Output = Response> {
     use poem::EndpointExt;
-    ep.map_to_response().map(move |mut r: Response| async move {
-        r.set_data(poem_openapi::OperationId(name));
-        r
-    })
+    ep.map_to_response()
+        .after(|answer: poem::Result<Response>| async move {
+            match answer {
+                Err(e)
+                    if e.status().is_client_error()
+                        && e.status() != StatusCode::METHOD_NOT_ALLOWED =>
+                {
+                    let (status, key) = match e.status() {
+                        StatusCode::NOT_FOUND => (StatusCode::NOT_FOUND, "not_found"),
+                        status => (status, "bad_address"),
+                    };
+                    Ok(message(
+                        status,
+                        Lang::Sv,
+                        "/",
+                        Lang::Sv.text(key, &[]),
+                        Some("/".into()),
+                    ))
+                }
+                other => other,
+            }
+        })
+        .map(move |mut r: Response| async move {
+            r.set_data(poem_openapi::OperationId(name));
+            r
+        })
 }
 
 /// Adds the pages to the router, beside the API.

@@ -101,6 +101,36 @@ both_backends!(
         let r = client.get(app.url(&wrong)).send().await.unwrap();
         assert_eq!(r.status(), 404);
         assert!(r.text().await.unwrap().contains("<html"));
+        // An address or a form the page cannot read is answered with a page, never the API's JSON.
+        let r = client
+            .get(app.url("/requests/abc?token=dsr_0"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(r.text().await.unwrap().contains("Börja om från startsidan"));
+        let r = client
+            .post(app.url("/requests"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let r = client.put(app.url("/requests")).send().await.unwrap();
+        assert_eq!(r.status(), 405);
 
         // The officer's pages need a sign-in; a wrong key is told so.
         let r = client.get(app.url("/officer")).send().await.unwrap();
