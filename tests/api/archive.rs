@@ -471,3 +471,54 @@ both_backends!(
         assert_eq!(created, 7, "{records}");
     }
 );
+
+both_backends!(
+    a_reaction_taken_back_and_given_again_is_visible,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        for step in [
+            "webhooks_feed-reaction-add.json",
+            "webhooks_feed-reaction-remove.json",
+            "webhooks_feed-reaction-add.json",
+        ] {
+            let r = import(&app, &archivist, ch, &fixture(&format!("restfb/{step}"))).await;
+            assert_eq!(r.status(), 200, "{step}");
+        }
+        let page = get(&app, &archivist, "/api/v1/records?kind=reaction").await;
+        assert_eq!(page["records"].as_array().unwrap().len(), 1, "{page}");
+        let id = page["records"][0]["id"].as_i64().unwrap();
+        let detail = get(&app, &archivist, &format!("/api/v1/records/{id}")).await;
+        assert_eq!(detail["visibility"], "visible", "{detail}");
+        let seen: Vec<&str> = detail["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["content"]["visibility"].as_str().unwrap())
+            .collect();
+        assert_eq!(seen, ["visible", "removed", "visible"]);
+    }
+);
+
+both_backends!(
+    a_pages_feed_listed_by_id_and_message_is_its_own_posts,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        // The feed of the Page whose id is 4, as the Graph API lists it with fields=message.
+        let ch = channel(&app, &archivist, "facebook", "4").await;
+        let feed = fixture("python-facebook/facebook_apidata_posts_feed_fields_p1.json");
+        let r = import(&app, &archivist, ch, &feed).await;
+        assert_eq!(r.status(), 200);
+        let posts = get(&app, &archivist, "/api/v1/records?kind=post").await;
+        let posts = posts["records"].as_array().unwrap();
+        assert_eq!(posts.len(), feed["data"].as_array().unwrap().len());
+        assert!(
+            posts.iter().all(|p| p["direction"] == "drawn_up"),
+            "{posts:?}"
+        );
+        let comments = get(&app, &archivist, "/api/v1/records?kind=comment").await;
+        assert!(comments["records"].as_array().unwrap().is_empty());
+    }
+);

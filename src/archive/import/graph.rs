@@ -24,7 +24,9 @@ fn ids_from_permalink(v: &Value) -> Option<(String, Option<String>)> {
 fn looks_like_message(v: &Value, id: &str) -> bool {
     id.starts_with("m_")
         || id.starts_with("mid.")
-        || (v.get("to").is_some() && v.get("from").is_some() && v.get("comments").is_none())
+        // A visitor's post has `from` and `to` too, and the Graph API leaves out an empty
+        // `comments` edge: what marks a post (its `type`, …) outweighs the pair.
+        || (v.get("to").is_some() && v.get("from").is_some() && !looks_like_post(v))
 }
 
 fn looks_like_instagram(v: &Value) -> bool {
@@ -105,8 +107,14 @@ pub fn object(v: &Value, pointer: &str, parent: Option<(&str, Kind)>, out: &mut 
         .get("is_hidden")
         .or_else(|| v.get("hidden"))
         .and_then(Value::as_bool);
-    // Instagram may give only `username`: with no id there is no identity to link.
-    let author = person(v.get("from").or_else(|| v.get("user")));
+    // Instagram may give only `username`: with no id there is no identity to link. A Graph
+    // comment gives `user: {id}` and the `username` beside it: the name a person gives us.
+    let author = person(v.get("from").or_else(|| v.get("user"))).map(|mut p| {
+        if p.name.is_none() {
+            p.name = v.get("username").and_then(Value::as_str).map(str::to_owned);
+        }
+        p
+    });
     out.observations.push(Observation {
         kind,
         platform_id: id.clone(),

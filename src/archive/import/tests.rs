@@ -119,3 +119,20 @@ fn non_archive_payloads_are_rejected() {
     assert!(parse(&serde_json::json!(42)).is_err());
     assert!(parse(&serde_json::json!({"object": "page"})).is_err());
 }
+
+#[test]
+fn an_instagram_comment_names_its_commenter_by_username() {
+    let p = parse(&fixture("python-facebook/instagram_models_ig_comment.json")).unwrap();
+    let o = &p.observations[0];
+    let author = o.author.as_ref().unwrap();
+    assert_eq!(author.platform_id, "17841406338772941");
+    assert_eq!(author.name.as_deref(), Some("ikroskun"));
+}
+
+#[test]
+fn a_visitors_post_without_comments_is_a_post_not_a_message() {
+    let mut post = fixture("restfb/post-with-normal-comments.json");
+    post.as_object_mut().unwrap().remove("comments");
+    let p = parse(&post).unwrap();
+    assert_eq!(p.observations[0].kind, Kind::Post);
+}

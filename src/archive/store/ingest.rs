@@ -49,7 +49,7 @@ pub enum ImportError {
 pub async fn import(
     db: &DatabaseConnection,
     channel_id: i64,
-    observations: Vec<Observation>,
+    mut observations: Vec<Observation>,
     skipped: Vec<Skipped>,
     actor: &Actor,
     policy_version: &str,
@@ -61,6 +61,9 @@ pub async fn import(
         .one(&txn)
         .await?
         .ok_or(ImportError::NoChannel(channel_id))?;
+    for o in &mut observations {
+        settle_kind(&channel, o);
+    }
     let mut counts = Counts {
         skipped,
         ..Counts::default()
@@ -179,7 +182,28 @@ fn visibility_after(op: Op, stated: Option<Visibility>, before: Visibility) -> V
         Op::Unhide => Visibility::Visible,
         Op::Remove => Visibility::Removed,
         Op::Delete => Visibility::DeletedByAuthor,
-        Op::Seen | Op::Edited => stated.unwrap_or(before),
+        // Seen again after it was removed (a reaction taken back and given again, a message
+        // unsent and sent again): it is there now.
+        Op::Seen => stated.unwrap_or(match before {
+            Visibility::Removed | Visibility::DeletedByAuthor => Visibility::Visible,
+            other => other,
+        }),
+        Op::Edited => stated.unwrap_or(before),
+    }
+}
+
+/// A Page's feed listed with only `id`, `message` and `created_time` gives items the parser can
+/// tell nothing of but that they stand alone: a Page's post id is the Page's id, an underscore and
+/// the post's, so such an item under this channel's account is the Page's post, not a comment.
+fn settle_kind(channel: &channel::Model, o: &mut Observation) {
+    if o.kind == Kind::Comment
+        && o.parent_platform_id.is_none()
+        && o.author.is_none()
+        && o.platform_id
+            .strip_prefix(channel.account_id.as_str())
+            .is_some_and(|rest| rest.starts_with('_'))
+    {
+        o.kind = Kind::Post;
     }
 }
 
