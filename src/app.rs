@@ -382,7 +382,11 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
         let db = db.clone();
         async move { retention::run_daily(&db).await.map_err(|e| e.to_string()) }
     });
-    Ok(runner)
+    let ctx = state.request_context();
+    Ok(runner
+        .recurring(retention::JOB_KIND, retention::next_run)
+        .recurring(crate::packages::PURGE_JOB, retention::next_run)
+        .recurring(requests::DIGEST_JOB, move || requests::next_digest(&ctx)))
 }
 
 /// Serves HTTP and runs background jobs until `shutdown` resolves.

@@ -14,6 +14,7 @@ use sea_orm::DatabaseConnection;
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type Handler = Arc<dyn Fn(serde_json::Value) -> HandlerFuture + Send + Sync>;
+type NextRun = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
 
 /// Runs jobs of the kinds it has handlers for.
 #[derive(Clone)]
@@ -21,9 +22,14 @@ pub struct Runner {
     db: DatabaseConnection,
     worker: String,
     handlers: HashMap<&'static str, Handler>,
+    /// Kinds that must always have a run waiting, and when the next one is due.
+    recurring: Vec<(&'static str, NextRun)>,
     batch: u64,
     lease: Duration,
 }
+
+/// How often the runner makes sure every recurring kind has a run waiting.
+const RECURRING_CHECK: Duration = Duration::from_secs(60);
 
 impl Runner {
     pub fn new(db: DatabaseConnection) -> Self {
@@ -31,6 +37,7 @@ impl Runner {
             db,
             worker: format!("worker-{}", hex::encode(rand::random::<[u8; 6]>())),
             handlers: HashMap::new(),
+            recurring: vec![],
             batch: 10,
             lease: Duration::from_secs(300),
         }
@@ -44,6 +51,27 @@ impl Runner {
         self.handlers
             .insert(kind, Arc::new(move |p| Box::pin(f(p))));
         self
+    }
+
+    /// A kind that runs again and again (the disposal run, the purge, the digest): each run queues
+    /// the next when it succeeds, and the runner queues one at `next()` whenever none is waiting,
+    /// so a run that failed for good (the database was away for longer than the retries) does not
+    /// end the chain.
+    pub fn recurring(
+        mut self,
+        kind: &'static str,
+        next: impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + 'static,
+    ) -> Self {
+        self.recurring.push((kind, Arc::new(next)));
+        self
+    }
+
+    /// Queues a run of each recurring kind that has none waiting.
+    pub async fn ensure_recurring(&self) -> Result<(), sea_orm::DbErr> {
+        for (kind, next) in &self.recurring {
+            store::ensure_scheduled(&self.db, kind, next()).await?;
+        }
+        Ok(())
     }
 
     /// Claims and runs one batch; returns how many jobs it ran.
@@ -77,7 +105,14 @@ impl Runner {
     /// Runs until `shutdown` resolves, polling when there is nothing to do.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut checked: Option<std::time::Instant> = None;
         loop {
+            if checked.is_none_or(|at| at.elapsed() >= RECURRING_CHECK) {
+                if let Err(e) = self.ensure_recurring().await {
+                    tracing::warn!(error = %e, "could not check the recurring jobs; retrying later");
+                }
+                checked = Some(std::time::Instant::now());
+            }
             let r = self.run_once().await;
             let idle = match r {
                 Ok(0) => true,

@@ -4,7 +4,7 @@ use crate::audit::now;
 use entities::job;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Set, Statement, Value,
+    Set, Statement, TransactionTrait, Value,
 };
 use std::time::Duration;
 
@@ -57,16 +57,29 @@ pub async fn ensure_scheduled(
     kind: &str,
     run_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    // Instances starting together must not each queue one: they take turns per kind.
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            [RECURRING_LOCKS.into(), kind.into()],
+        ))
+        .await?;
+    }
     let waiting = job::Entity::find()
         .filter(job::Column::Kind.eq(kind))
         .filter(job::Column::Status.is_in([QUEUED, RUNNING]))
-        .one(db)
+        .one(&txn)
         .await?;
     if waiting.is_none() {
-        enqueue_at(db, kind, &serde_json::json!({}), run_at).await?;
+        enqueue_at(&txn, kind, &serde_json::json!({}), run_at).await?;
     }
-    Ok(())
+    txn.commit().await
 }
+
+/// The class of PostgreSQL advisory locks that serialise the scheduling of a recurring kind.
+const RECURRING_LOCKS: i32 = 7307;
 
 /// Claims up to `limit` due jobs of `kinds` for `worker`: queued ones whose time has come, and
 /// running ones whose claimant's lease ran out (it crashed). One statement, so no job is claimed twice.

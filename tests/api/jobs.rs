@@ -136,3 +136,36 @@ both_backends!(
         assert_eq!(row.status, rules::DONE);
     }
 );
+
+both_backends!(
+    a_recurring_job_that_failed_for_good_is_queued_again,
+    |b: Backend| async move {
+        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+        let app = spawn_app(b).await;
+        let runner = Runner::new(app.db.clone())
+            .handle("test.daily", |_| async { Err("database away".to_owned()) })
+            .recurring("test.daily", insyn::audit::now);
+        runner.ensure_recurring().await.unwrap();
+        let of_kind = || {
+            entities::job::Entity::find()
+                .filter(entities::job::Column::Kind.eq("test.daily"))
+                .order_by_asc(entities::job::Column::Id)
+                .all(&app.db)
+        };
+        let jobs = of_kind().await.unwrap();
+        assert_eq!(jobs.len(), 1, "one run is queued");
+        // Its last attempt fails: it fails for good.
+        let mut last: entities::job::ActiveModel = jobs[0].clone().into();
+        last.attempts = Set(rules::MAX_ATTEMPTS - 1);
+        last.update(&app.db).await.unwrap();
+        assert_eq!(runner.run_once().await.unwrap(), 1);
+        let jobs = of_kind().await.unwrap();
+        assert_eq!(jobs[0].status, rules::FAILED);
+        // The chain goes on: a new run is queued, once, however often the runner checks.
+        runner.ensure_recurring().await.unwrap();
+        runner.ensure_recurring().await.unwrap();
+        let jobs = of_kind().await.unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[1].status, rules::QUEUED);
+    }
+);
