@@ -522,3 +522,38 @@ both_backends!(
         assert!(comments["records"].as_array().unwrap().is_empty());
     }
 );
+
+both_backends!(
+    a_record_that_learns_its_parent_later_is_linked_to_it,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        let comment = |parent: Option<&str>| {
+            let mut c = serde_json::json!({"id": "555_50", "from": {"id": "501", "name": "Anna"},
+                "message": "Hej", "created_time": "2026-11-01T10:00:00+0000"});
+            if let Some(p) = parent {
+                c["parent"] = serde_json::json!({"id": p});
+            }
+            c
+        };
+        // Listed first without its parent, then the post, then the comment naming it.
+        assert_eq!(
+            import(&app, &archivist, ch, &comment(None)).await.status(),
+            200
+        );
+        let post = serde_json::json!({"id": format!("{PAGE_ID}_555"), "type": "status",
+            "from": {"id": PAGE_ID, "name": "Kommunen"}, "message": "Badet",
+            "created_time": "2026-11-01T09:00:00+0000"});
+        assert_eq!(import(&app, &archivist, ch, &post).await.status(), 200);
+        let parent = format!("{PAGE_ID}_555");
+        let r = import(&app, &archivist, ch, &comment(Some(&parent))).await;
+        assert_eq!(r.status(), 200);
+        let posts = get(&app, &archivist, "/api/v1/records?kind=post").await;
+        let post_id = posts["records"][0]["id"].as_i64().unwrap();
+        let comments = get(&app, &archivist, "/api/v1/records?kind=comment").await;
+        let c = &comments["records"][0];
+        assert_eq!(c["parent_platform_id"], parent.as_str(), "{c}");
+        assert_eq!(c["parent_id"], post_id, "{c}");
+    }
+);

@@ -387,10 +387,16 @@ async fn apply_batch(
             .exec_without_returning(txn)
             .await?;
     }
+    // Records already held that learn their parent only now (an item listed without it, then a
+    // webhook that names it) are linked to it below.
+    let mut learned_parent: Vec<i64> = vec![];
     for t in touched {
         let (content, Some(stored)) = (&t.content, t.stored.clone()) else {
             continue;
         };
+        if stored.parent_id.is_none() && content.parent_platform_id.is_some() {
+            learned_parent.push(t.id);
+        }
         let mut a: record::ActiveModel = stored.into();
         a.text = Set(content.text.clone());
         a.reaction_type = Set(content.reaction_type.clone());
@@ -404,6 +410,7 @@ async fn apply_batch(
         a.update(txn).await?;
     }
     link_orphans(txn, channel.id, &fresh).await?;
+    link_to_parents(txn, &learned_parent).await?;
     let archived: Vec<crate::consent::Archived> = known
         .values()
         .filter(|t| t.stored.is_none())
@@ -560,6 +567,26 @@ async fn link_orphans(
                WHERE p.channel_id = record.channel_id AND p.platform_id = record.parent_platform_id) \
              WHERE channel_id = {} AND parent_id IS NULL AND parent_platform_id IN ({})",
             crate::db::placeholder(backend, 1),
+            list.join(", ")
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Links these records to their parents by the parents' platform ids, where the archive holds them.
+async fn link_to_parents(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<Value> = chunk.iter().map(|id| (*id).into()).collect();
+        let list: Vec<String> = (1..=chunk.len())
+            .map(|n| crate::db::placeholder(backend, n))
+            .collect();
+        let sql = format!(
+            "UPDATE record SET parent_id = (SELECT p.id FROM record p \
+               WHERE p.channel_id = record.channel_id AND p.platform_id = record.parent_platform_id) \
+             WHERE parent_id IS NULL AND id IN ({})",
             list.join(", ")
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
