@@ -214,3 +214,38 @@ both_backends!(
         assert_eq!(audit["entries"][0]["action"], "consent.withdraw");
     }
 );
+
+both_backends!(
+    an_author_learned_later_is_in_the_ledger,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        // Listed first without `from` (the caller did not ask for it), then with it.
+        let mut c = json!({"id": "777_70", "message": "Hej", "created_time": "2026-11-01T10:00:00+0000",
+            "parent": {"id": format!("{PAGE}_777")}});
+        assert_eq!(import(&app, &archivist, ch, &c).await.status(), 200);
+        c["from"] = json!({"id": "701", "name": "Greta Ek"});
+        assert_eq!(import(&app, &archivist, ch, &c).await.status(), 200);
+        let greta = identity(&app, &officer, "701").await;
+        let ledger = get(
+            &app,
+            &officer,
+            &format!("/api/v1/consents?identity={greta}"),
+        )
+        .await;
+        let events = ledger["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{ledger}");
+        assert_eq!(events[0]["event"], "given");
+        // Seeing it again changes nothing.
+        assert_eq!(import(&app, &archivist, ch, &c).await.status(), 200);
+        let again = get(
+            &app,
+            &officer,
+            &format!("/api/v1/consents?identity={greta}"),
+        )
+        .await;
+        assert_eq!(again["events"].as_array().unwrap().len(), 1);
+    }
+);

@@ -411,9 +411,16 @@ async fn apply_batch(
     }
     link_orphans(txn, channel.id, &fresh).await?;
     link_to_parents(txn, &learned_parent).await?;
+    // New records, and records held without an author that learn theirs now: the interaction is
+    // that person's from then on, and the ledger must show it (GDPR Art. 7(1)).
     let archived: Vec<crate::consent::Archived> = known
         .values()
-        .filter(|t| t.stored.is_none())
+        .filter(|t| match &t.stored {
+            None => true,
+            Some(stored) => {
+                t.changed && stored.author_identity_id.is_none() && t.author_id.is_some()
+            }
+        })
         .map(|t| crate::consent::Archived {
             record_id: t.id,
             kind: t.content.kind.as_str(),
