@@ -53,6 +53,13 @@ impl Runner {
         self
     }
 
+    /// How long a claimed job is the worker's before another may take it for a dead one's; renewed
+    /// while the job runs.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// A kind that runs again and again (the disposal run, the purge, the digest): each run queues
     /// the next when it succeeds, and the runner queues one at `next()` whenever none is waiting,
     /// so a run that failed for good (the database was away for longer than the retries) does not
@@ -80,6 +87,11 @@ impl Runner {
         let jobs = store::claim(&self.db, &self.worker, &kinds, self.batch, self.lease).await?;
         let n = jobs.len();
         for job in jobs {
+            // The batch was claimed under one lease: each job's own starts when it does, and a
+            // job whose lease ran out while the ones before it ran belongs to whoever took it.
+            if !store::extend_lease(&self.db, job.id, &self.worker, self.lease).await? {
+                continue;
+            }
             let handler = &self.handlers[job.kind.as_str()];
             let mut payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
             // A handler may want to know whether a failure now is the last one (it then says so
@@ -91,7 +103,22 @@ impl Runner {
                     (job.attempts >= rules::MAX_ATTEMPTS).into(),
                 );
             }
-            match handler(payload).await {
+            // While it runs, the lease is renewed, so a long job is not taken for a dead one.
+            let heartbeat = async {
+                loop {
+                    tokio::time::sleep(self.lease / 3).await;
+                    if let Err(e) =
+                        store::extend_lease(&self.db, job.id, &self.worker, self.lease).await
+                    {
+                        tracing::warn!(job_id = job.id, error = %e, "could not renew a job's lease");
+                    }
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = handler(payload) => outcome,
+                never = heartbeat => never,
+            };
+            match outcome {
                 Ok(()) => store::complete(&self.db, job.id, &self.worker).await?,
                 Err(e) => {
                     tracing::warn!(job_id = job.id, kind = %job.kind, attempts = job.attempts, "job failed");

@@ -138,6 +138,25 @@ pub async fn claim(
     Ok(jobs)
 }
 
+/// Extends `worker`'s lease on a running job to `lease` from now; false when the worker no longer
+/// holds it (its lease ran out and another worker took the job).
+pub async fn extend_lease(
+    db: &DatabaseConnection,
+    id: i64,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, DbErr> {
+    let until = now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let r = job::Entity::update_many()
+        .col_expr(job::Column::LockedUntil, Some(until).into())
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::LockedBy.eq(worker))
+        .filter(job::Column::Status.eq(RUNNING))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
 /// Marks a job done, if `worker` still holds it.
 pub async fn complete(db: &DatabaseConnection, id: i64, worker: &str) -> Result<(), DbErr> {
     job::Entity::update_many()

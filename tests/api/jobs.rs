@@ -169,3 +169,42 @@ both_backends!(
         assert_eq!(jobs[1].status, rules::QUEUED);
     }
 );
+
+both_backends!(
+    a_long_job_keeps_its_lease_while_it_runs,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        store::enqueue(&app.db, "test.long", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let runs = Arc::new(Mutex::new(0));
+        let counted = runs.clone();
+        let slow = Runner::new(app.db.clone())
+            .lease(Duration::from_millis(300))
+            .handle("test.long", move |_| {
+                let counted = counted.clone();
+                async move {
+                    *counted.lock().unwrap() += 1;
+                    tokio::time::sleep(Duration::from_millis(1200)).await;
+                    Ok(())
+                }
+            });
+        let running = tokio::spawn(async move { slow.run_once().await.unwrap() });
+        // Well past the first lease, another worker finds nothing to take over.
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let taken = store::claim(
+                &app.db,
+                "other-worker",
+                &["test.long"],
+                10,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+            assert!(taken.is_empty(), "a running job was taken for a dead one's");
+        }
+        assert_eq!(running.await.unwrap(), 1);
+        assert_eq!(*runs.lock().unwrap(), 1);
+    }
+);
