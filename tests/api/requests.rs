@@ -63,6 +63,19 @@ async fn outbox(app: &TestApp) -> Vec<entities::outbox::Model> {
         .unwrap()
 }
 
+/// Submits an access request from `email` for `account`: its id and status token.
+async fn submitted(app: &TestApp, email: &str, account: &str) -> (i64, String) {
+    let s: Value = submit(app, &body(email, account))
+        .await
+        .json()
+        .await
+        .unwrap();
+    (
+        s["id"].as_i64().unwrap(),
+        s["status_token"].as_str().unwrap().to_owned(),
+    )
+}
+
 /// The outbox once its first `n` mails are sent.
 async fn wait_until_sent(app: &TestApp, n: usize) -> Vec<entities::outbox::Model> {
     for _ in 0..150 {
@@ -460,15 +473,7 @@ both_backends!(
     a_code_mailed_before_codes_were_keyed_still_confirms_the_address,
     |b: Backend| async move {
         let app = spawn_app(b).await;
-        let s: Value = submit(&app, &body("dora@example.se", "dora.lind"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let (id, token) = (
-            s["id"].as_i64().unwrap(),
-            s["status_token"].as_str().unwrap().to_owned(),
-        );
+        let (id, token) = submitted(&app, "dora@example.se", "dora.lind").await;
         // As an earlier version stored it: the code's plain SHA-256.
         let code = mailed_code(&app, "dora@example.se").await;
         let row = entities::request::Entity::find_by_id(id)
@@ -500,15 +505,7 @@ both_backends!(
     codes_expire_run_out_and_are_resent_at_a_measured_pace,
     |b: Backend| async move {
         let app = spawn_app(b).await;
-        let s: Value = submit(&app, &body("cecilia@example.se", "cecilia.ek"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let (id, token) = (
-            s["id"].as_i64().unwrap(),
-            s["status_token"].as_str().unwrap().to_owned(),
-        );
+        let (id, token) = submitted(&app, "cecilia@example.se", "cecilia.ek").await;
         let verify = format!("/api/v1/requests/{id}/verify");
         let resend = format!("/api/v1/requests/{id}/verification-code");
 
