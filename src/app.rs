@@ -350,16 +350,8 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
         async move {
             crate::packages::store::purge(&db, &storage)
                 .await
-                .map_err(|e| e.to_string())?;
-            crate::jobs::store::enqueue_at(
-                &db,
-                crate::packages::PURGE_JOB,
-                &serde_json::json!({}),
-                retention::next_run(),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     });
     let (db, ctx) = (state.db.clone(), state.request_context());

@@ -60,10 +60,11 @@ impl Runner {
         self
     }
 
-    /// A kind that runs again and again (the disposal run, the purge, the digest): each run queues
-    /// the next when it succeeds, and the runner queues one at `next()` whenever none is waiting,
-    /// so a run that failed for good (the database was away for longer than the retries) does not
-    /// end the chain.
+    /// A kind that runs again and again (the disposal run, the purge, the digest): once a run is
+    /// done the runner queues the next at `next()`, and it queues one whenever none is waiting, so
+    /// a run that failed for good (the database was away for longer than the retries) does not end
+    /// the chain. The runner, not the handler, queues it, and only once the run is recorded as
+    /// done: a run taken over after a crash cannot leave two chains.
     pub fn recurring(
         mut self,
         kind: &'static str,
@@ -119,7 +120,17 @@ impl Runner {
                 never = heartbeat => never,
             };
             match outcome {
-                Ok(()) => store::complete(&self.db, job.id, &self.worker).await?,
+                Ok(()) => {
+                    store::complete(&self.db, job.id, &self.worker).await?;
+                    if let Some((kind, next)) =
+                        self.recurring.iter().find(|(k, _)| *k == job.kind.as_str())
+                    {
+                        // Should this fail, the next check of the recurring kinds queues it.
+                        if let Err(e) = store::ensure_scheduled(&self.db, kind, next()).await {
+                            tracing::warn!(kind, error = %e, "could not queue a recurring job's next run");
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(job_id = job.id, kind = %job.kind, attempts = job.attempts, "job failed");
                     store::fail(&self.db, &job, &self.worker, &e).await?;

@@ -23,8 +23,6 @@ pub async fn run_digest(
 ) -> Result<(), sea_orm::DbErr> {
     let sent = store::send_digest(db, ctx, officers).await?;
     tracing::info!(sent, "officer digest");
-    crate::jobs::store::enqueue_at(db, DIGEST_JOB, &serde_json::json!({}), next_digest(ctx))
-        .await?;
     Ok(())
 }
 

@@ -20,7 +20,6 @@ pub async fn run_daily(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::
         disposed = run.disposed(),
         "disposal run"
     );
-    crate::jobs::store::enqueue_at(db, JOB_KIND, &serde_json::json!({}), next_run()).await?;
     Ok(())
 }
 
