@@ -17,6 +17,7 @@ use sea_orm::EntityTrait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 const COOKIE: &str = "insyn_officer";
 
@@ -367,7 +368,8 @@ async fn request_page(
     let open = Status::parse(&v.status).is_some_and(Status::is_open);
     let has_plan = erasure::view(&st.db, id).await.is_ok();
     let title = format!("{} {}", lang.text("request_title", &[]), v.reference);
-    let r = poem_openapi::types::ToJSON::to_json(&v).unwrap_or_default();
+    let mut r = poem_openapi::types::ToJSON::to_json(&v).unwrap_or_default();
+    name_actors(&st.db, lang, &mut r).await;
     render(
         status,
         "request.html",
@@ -417,6 +419,48 @@ fn done(path: &str, lang: Lang) -> Response {
 }
 
 /// A failed action, shown next to the form's field (`field`) on the request page.
+/// Gives each history entry an `actor_name` the officer can read: the token's name for a staff
+/// member (`token:12` says nothing), and words for the person, the import and the system's jobs.
+async fn name_actors(db: &sea_orm::DatabaseConnection, lang: Lang, r: &mut Value) {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let Some(history) = r.get_mut("history").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let ids: Vec<i64> = history
+        .iter()
+        .filter_map(|h| h["actor"].as_str()?.strip_prefix("token:")?.parse().ok())
+        .collect();
+    let names: HashMap<i64, String> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        match entities::api_token::Entity::find()
+            .filter(entities::api_token::Column::Id.is_in(ids))
+            .all(db)
+            .await
+        {
+            Ok(tokens) => tokens.into_iter().map(|t| (t.id, t.name)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not name the history's actors");
+                HashMap::new()
+            }
+        }
+    };
+    for h in history {
+        let actor = h["actor"].as_str().unwrap_or_default().to_owned();
+        let name = match actor.as_str() {
+            "citizen" => lang.text("actor_citizen", &[]),
+            "import" => lang.text("actor_import", &[]),
+            a if a.starts_with("job:") || a == "cli" => lang.text("actor_system", &[]),
+            a => a
+                .strip_prefix("token:")
+                .and_then(|id| id.parse().ok())
+                .and_then(|id: i64| names.get(&id).cloned())
+                .unwrap_or(actor.clone()),
+        };
+        h["actor_name"] = Value::String(name);
+    }
+}
+
 /// What the officer is told of an action that failed, and the status of the page: a failure of
 /// the database is logged and told as an internal error, never shown.
 fn told(lang: Lang, e: RequestError) -> (StatusCode, String) {

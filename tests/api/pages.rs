@@ -253,6 +253,20 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(v["status"], "completed");
+        // The history names who did what in words: the requester, and the officer by the token's
+        // name, not "citizen" or "token:2".
+        let page = client
+            .get(app.url(&format!("/officer/requests/{id}")))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("<td>Den sökande</td>"), "{page}");
+        assert!(page.contains("<td>officer token</td>"), "{page}");
+        assert!(!page.contains("<td>token:"), "{page}");
 
         // A form without its token is refused.
         let r = client
