@@ -240,3 +240,88 @@ pub async fn allocate_ids<C: ConnectionTrait>(
         }
     }
 }
+
+/// Inserts `rows` (all with the same columns set) without reading anything back. On PostgreSQL
+/// as one statement whose text is the same however many rows — `INSERT … SELECT … FROM
+/// jsonb_populate_recordset(NULL::table, $1)` — so the driver prepares it once and every later
+/// batch runs it in one round trip; a multi-row `VALUES` is a statement of its own for each
+/// number of rows, and most batches parsed theirs again (a round trip more, each). SQLite, whose
+/// statements cost no round trip, takes the multi-row insert.
+pub async fn insert_rows<C, A>(conn: &C, rows: Vec<A>) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    use sea_orm::{ActiveValue, EntityName, EntityTrait, IdenStatic, Iterable};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return <A::Entity as EntityTrait>::insert_many(rows)
+            .exec_without_returning(conn)
+            .await
+            .map(|_| ());
+    }
+    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|c| !matches!(rows[0].get(*c), ActiveValue::NotSet))
+        .collect();
+    let mut objects = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut object = serde_json::Map::with_capacity(columns.len());
+        for c in &columns {
+            let value = match row.get(*c) {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => json_of(&v)?,
+                ActiveValue::NotSet => {
+                    return Err(DbErr::Custom(format!(
+                        "rows inserted together set different columns ({})",
+                        c.as_str()
+                    )));
+                }
+            };
+            object.insert(c.as_str().to_owned(), value);
+        }
+        objects.push(serde_json::Value::Object(object));
+    }
+    let table = <A::Entity as Default>::default().table_name().to_owned();
+    let list = columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO \"{table}\" ({list}) SELECT {list} \
+         FROM jsonb_populate_recordset(NULL::\"{table}\", $1)"
+    );
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [sea_orm::Value::Json(Some(Box::new(
+            serde_json::Value::Array(objects),
+        )))],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// A column's value as PostgreSQL reads it from JSON into the column's type.
+fn json_of(v: &sea_orm::Value) -> Result<serde_json::Value, DbErr> {
+    use sea_orm::Value as V;
+    use serde_json::Value as J;
+    Ok(match v {
+        V::Bool(b) => b.map_or(J::Null, J::Bool),
+        V::Int(n) => n.map_or(J::Null, J::from),
+        V::BigInt(n) => n.map_or(J::Null, J::from),
+        V::SmallInt(n) => n.map_or(J::Null, J::from),
+        V::String(s) => s.clone().map_or(J::Null, J::String),
+        V::Json(j) => j.as_deref().cloned().unwrap_or(J::Null),
+        V::ChronoDate(d) => d.map_or(J::Null, |d| J::String(d.to_string())),
+        V::ChronoDateTimeUtc(t) => t.map_or(J::Null, |t| {
+            J::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }),
+        other => {
+            return Err(DbErr::Custom(format!(
+                "insert_rows has no JSON form for {other:?}"
+            )));
+        }
+    })
+}

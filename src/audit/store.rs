@@ -88,10 +88,7 @@ pub async fn append_many<C: ConnectionTrait>(
         });
     }
     // Nothing comes back: on SQLite each returned row would cross from its thread on its own.
-    audit_log::Entity::insert_many(rows)
-        .exec_without_returning(txn)
-        .await
-        .map(|_| ())
+    crate::db::insert_rows(txn, rows).await
 }
 
 #[derive(Debug, Default)]

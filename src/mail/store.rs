@@ -41,8 +41,10 @@ pub async fn queue_many<C: ConnectionTrait>(
     let at = now();
     let ids = crate::db::allocate_ids(conn, "outbox", mails.len()).await?;
     // Nothing comes back: the ids were allocated above, and the bodies are large.
-    outbox::Entity::insert_many(mails.iter().zip(&ids).map(|((to, mail), id)| {
-        outbox::ActiveModel {
+    let rows: Vec<outbox::ActiveModel> = mails
+        .iter()
+        .zip(&ids)
+        .map(|((to, mail), id)| outbox::ActiveModel {
             id: Set(*id),
             recipient: Set(to.as_str().to_owned()),
             subject: Set(mail.subject.clone()),
@@ -57,10 +59,9 @@ pub async fn queue_many<C: ConnectionTrait>(
             last_error: Set(None),
             created_at: Set(at),
             sent_at: Set(None),
-        }
-    }))
-    .exec_without_returning(conn)
-    .await?;
+        })
+        .collect();
+    crate::db::insert_rows(conn, rows).await?;
     // One job sends them all: a batch of intake queues 128 mails, and the outbox rows keep each
     // mail's own state (sent or not, attempts, last error), so a retry sends only what is unsent.
     crate::jobs::store::enqueue(conn, JOB_KIND, &payload(&ids)).await?;

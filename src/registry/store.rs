@@ -92,9 +92,7 @@ pub async fn register_many<C: ConnectionTrait>(
         numbered(txn, numbering, new).await?.into_iter().unzip();
     // Nothing comes back: the caller has the numbers, and on SQLite each returned row would cross
     // from its thread on its own.
-    registration::Entity::insert_many(rows)
-        .exec_without_returning(txn)
-        .await?;
+    crate::db::insert_rows(txn, rows).await?;
     Ok(numbers)
 }
 

@@ -203,9 +203,7 @@ pub async fn submit_many(
             entry("request.duplicate", r.id, serde_json::json!({})),
         ));
     }
-    request_event::Entity::insert_many(events)
-        .exec_without_returning(&txn)
-        .await?;
+    crate::db::insert_rows(&txn, events).await?;
     let mails: Vec<_> = mails.iter().map(|(to, m)| (to, m)).collect();
     crate::mail::store::queue_many(&txn, Some(&ctx.secret), &mails).await?;
     register(&txn, ctx, batch, &fresh, &mut created).await?;
@@ -367,9 +365,7 @@ async fn create(
         .map(|r| r.clone().try_into_model())
         .collect::<Result<Vec<_>, _>>()?;
     // The ids were allocated above, so nothing need come back.
-    request::Entity::insert_many(rows)
-        .exec_without_returning(txn)
-        .await?;
+    crate::db::insert_rows(txn, rows).await?;
     Ok(created)
 }
 
@@ -451,9 +447,7 @@ async fn identities(
                 ..Default::default()
             });
     if found.iter().all(|f| f.possible.is_empty()) {
-        request_identity::Entity::insert_many(rows)
-            .exec_without_returning(txn)
-            .await?;
+        crate::db::insert_rows(txn, rows.collect()).await?;
         return Ok(());
     }
     // Rows naming the same account of the same request are alike: any of their ids will do.
