@@ -232,6 +232,10 @@ try {
   assert.match(await officer.textContent('.totals'), /Undantagen: 1/);
   await officer.click('form[action*="/approve"] button');
   assert.match(await officer.textContent('main'), /verkställd/);
+  // Each item's outcome in the page's words, not its key.
+  assert.match(await officer.textContent('main'), /Raderad/);
+  assert.doesNotMatch(await officer.textContent('main'), /task_opened|task_already_open/);
+  assert.equal(await officer.locator('em', { hasText: /^erased$/ }).count(), 0);
   await check(officer, 'officer-plan-executed');
 
   await citizen.goto(erasureUrl);

@@ -383,6 +383,10 @@ mod tests {
                 "no text for {kind}"
             );
         }
+        for outcome in crate::erasure::rules::Outcome::ALL {
+            let key = format!("item_outcome_{}", outcome.as_str());
+            assert!(sv.contains_key(&key), "no text for {key}");
+        }
         for name in ["home.html", "status.html", "queue.html", "plan.html"] {
             p.env.get_template(name).unwrap();
         }
