@@ -557,3 +557,31 @@ both_backends!(
         assert_eq!(c["parent_id"], post_id, "{c}");
     }
 );
+
+both_backends!(
+    a_later_observation_naming_someone_else_does_not_take_the_record_over,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        let comment = |from: &str, text: &str| {
+            serde_json::json!({"id": "888_80", "from": {"id": from, "name": format!("Person {from}")},
+                "message": text, "created_time": "2026-11-01T10:00:00+0000",
+                "parent": {"id": format!("{PAGE_ID}_888")}})
+        };
+        let r = import(&app, &archivist, ch, &comment("801", "Hej")).await;
+        assert_eq!(r.status(), 200);
+        let first = get(&app, &archivist, "/api/v1/records?kind=reply").await;
+        let record = &first["records"][0];
+        let (id, author) = (
+            record["id"].as_i64().unwrap(),
+            record["author_identity_id"].clone(),
+        );
+        assert!(author.is_i64(), "{record}");
+        let r = import(&app, &archivist, ch, &comment("802", "Hej igen")).await;
+        assert_eq!(r.status(), 200);
+        let after = get(&app, &archivist, &format!("/api/v1/records/{id}")).await;
+        assert_eq!(after["text"], "Hej igen", "{after}");
+        assert_eq!(after["author_identity_id"], author, "{after}");
+    }
+);

@@ -317,7 +317,11 @@ async fn apply_batch(
             versions.push(row);
             t.content = next;
             t.hash = hash;
-            if author_id.is_some() {
+            // The record's author is the one its content names (the first the archive learned);
+            // another account named by a later observation does not take the record over.
+            let same_author = o.author.as_ref().map(|p| p.platform_id.as_str())
+                == t.content.author_platform_id.as_deref();
+            if author_id.is_some() && same_author {
                 t.author_id = author_id;
             }
             t.changed = true;
