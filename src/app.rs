@@ -277,21 +277,26 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         secret,
     };
     // The recurring jobs wait in the job table from the first start on.
-    crate::jobs::store::ensure_scheduled(&state.db, retention::JOB_KIND, retention::next_run())
-        .await?;
-    crate::jobs::store::ensure_scheduled(
-        &state.db,
-        crate::packages::PURGE_JOB,
-        retention::next_run(),
-    )
-    .await?;
-    crate::jobs::store::ensure_scheduled(
-        &state.db,
-        requests::DIGEST_JOB,
-        requests::next_digest(&state.request_context()),
-    )
-    .await?;
+    for (kind, next) in recurring_jobs(&state) {
+        crate::jobs::store::ensure_scheduled(&state.db, kind, next()).await?;
+    }
     Ok(state)
+}
+
+/// A recurring job's next run, from now.
+type NextRun = Box<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
+/// The jobs that run again and again, each with when its next run is due.
+fn recurring_jobs(state: &AppState) -> Vec<(&'static str, NextRun)> {
+    let ctx = state.request_context();
+    vec![
+        (retention::JOB_KIND, Box::new(retention::next_run)),
+        (crate::packages::PURGE_JOB, Box::new(retention::next_run)),
+        (
+            requests::DIGEST_JOB,
+            Box::new(move || requests::next_digest(&ctx)),
+        ),
+    ]
 }
 
 /// Binds the configured address (port 0 picks a free one) and returns the acceptor and its address.
@@ -374,11 +379,10 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
         let db = db.clone();
         async move { retention::run_daily(&db).await.map_err(|e| e.to_string()) }
     });
-    let ctx = state.request_context();
-    Ok(runner
-        .recurring(retention::JOB_KIND, retention::next_run)
-        .recurring(crate::packages::PURGE_JOB, retention::next_run)
-        .recurring(requests::DIGEST_JOB, move || requests::next_digest(&ctx)))
+    for (kind, next) in recurring_jobs(state) {
+        runner = runner.recurring(kind, next);
+    }
+    Ok(runner)
 }
 
 /// Serves HTTP and runs background jobs until `shutdown` resolves.

@@ -26,13 +26,22 @@ pub const SECRET_MARK: &str = "{{secret}}";
 impl Rendered {
     /// The mail with `secret` written where its text and HTML hold [`SECRET_MARK`]: what is sent.
     pub fn with_secret_shown(&self, secret: &str) -> Rendered {
+        let (text, html) = fill_secret(&self.text, &self.html, secret);
         Rendered {
             subject: self.subject.clone(),
-            text: self.text.replace(SECRET_MARK, secret),
-            html: self.html.replace(SECRET_MARK, &escape_html(secret)),
+            text,
+            html,
             secret: None,
         }
     }
+}
+
+/// A mail's text and HTML with `secret` where they hold [`SECRET_MARK`] (escaped in the HTML).
+pub fn fill_secret(text: &str, html: &str, secret: &str) -> (String, String) {
+    (
+        text.replace(SECRET_MARK, secret),
+        html.replace(SECRET_MARK, &escape_html(secret)),
+    )
 }
 
 /// The secret never reaches a log through `Debug`.

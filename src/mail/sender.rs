@@ -1,5 +1,5 @@
 //! Sends outbox mail over SMTP with lettre; the job runner retries with backoff.
-use super::rules::Rendered;
+use super::rules::fill_secret;
 use super::store;
 use crate::secret::ServerSecret;
 use lettre::{
@@ -59,21 +59,16 @@ impl Sender {
     }
 
     fn message(&self, row: &entities::outbox::Model) -> Result<Message, String> {
-        let (mut text, mut html) = (row.body_text.clone(), row.body_html.clone());
-        if let Some(sealed) = &row.secret_sealed {
-            let secret = self
-                .secret
-                .open_mail_secret(row.id, &row.recipient, sealed)
-                .ok_or("the mail's secret does not open with this server's secret")?;
-            let shown = Rendered {
-                subject: row.subject.clone(),
-                text,
-                html,
-                secret: None,
+        let (text, html) = match &row.secret_sealed {
+            None => (row.body_text.clone(), row.body_html.clone()),
+            Some(sealed) => {
+                let secret = self
+                    .secret
+                    .open_mail_secret(row.id, &row.recipient, sealed)
+                    .ok_or("the mail's secret does not open with this server's secret")?;
+                fill_secret(&row.body_text, &row.body_html, &secret)
             }
-            .with_secret_shown(&secret);
-            (text, html) = (shown.text, shown.html);
-        }
+        };
         Message::builder()
             .from(self.from.clone())
             .to(row

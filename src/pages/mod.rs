@@ -207,6 +207,7 @@ fn stylesheet() -> Response {
 
 /// A page's route under a name of its own, as the API's operations have theirs: logs and metrics
 /// name the route, never the path (which can hold a token).
+///
 /// What the extractors refuse (a path that is not a number, a form that is not a form) is
 /// answered with a page too, not with the API's problem JSON; a wrong method keeps its 405.
 fn named(name: &'static str, ep: poem::RouteMethod) -> impl poem::Endpoint<Output = Response> {

@@ -418,7 +418,6 @@ fn done(path: &str, lang: Lang) -> Response {
     see_other(&format!("{path}?lang={}&done=1", lang.code()))
 }
 
-/// A failed action, shown next to the form's field (`field`) on the request page.
 /// Gives each history entry an `actor_name` the officer can read: the token's name for a staff
 /// member (`token:12` says nothing), and words for the person, the import and the system's jobs.
 async fn name_actors(db: &sea_orm::DatabaseConnection, lang: Lang, r: &mut Value) {
@@ -455,7 +454,7 @@ async fn name_actors(db: &sea_orm::DatabaseConnection, lang: Lang, r: &mut Value
                 .strip_prefix("token:")
                 .and_then(|id| id.parse().ok())
                 .and_then(|id: i64| names.get(&id).cloned())
-                .unwrap_or(actor.clone()),
+                .unwrap_or_else(|| a.to_owned()),
         };
         h["actor_name"] = Value::String(name);
     }
@@ -483,6 +482,7 @@ fn internal(lang: Lang, e: &sea_orm::DbErr) -> (StatusCode, String) {
     )
 }
 
+/// A failed action, shown next to the form's field (`field`) on the request page.
 async fn refused(
     req: &Request,
     id: i64,

@@ -10,6 +10,24 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// An officer's page as the browser with `session` (its cookie) gets it.
+async fn officer_page(
+    client: &reqwest::Client,
+    app: &crate::helpers::TestApp,
+    session: &str,
+    path: &str,
+) -> String {
+    client
+        .get(app.url(path))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 both_backends!(
     pages_answer_in_html_with_their_errors_beside_the_fields,
     |b: Backend| async move {
@@ -196,15 +214,7 @@ both_backends!(
             .await
             .unwrap();
         let id = s["id"].as_i64().unwrap();
-        let page = client
-            .get(app.url(&format!("/officer/requests/{id}")))
-            .header("cookie", &session)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = officer_page(&client, &app, &session, &format!("/officer/requests/{id}")).await;
         // The history's times are Stockholm's, not UTC's (an hour or two apart).
         let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm);
         assert!(
@@ -255,15 +265,7 @@ both_backends!(
         assert_eq!(v["status"], "completed");
         // The history names who did what in words: the requester, and the officer by the token's
         // name, not "citizen" or "token:2".
-        let page = client
-            .get(app.url(&format!("/officer/requests/{id}")))
-            .header("cookie", &session)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = officer_page(&client, &app, &session, &format!("/officer/requests/{id}")).await;
         assert!(page.contains("<td>Den sökande</td>"), "{page}");
         assert!(page.contains("<td>officer token</td>"), "{page}");
         assert!(!page.contains("<td>token:"), "{page}");

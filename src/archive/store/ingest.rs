@@ -563,41 +563,43 @@ async fn link_orphans(
     channel_id: i64,
     parents: &[&str],
 ) -> Result<(), DbErr> {
+    let parents = parents.iter().map(|p| Value::from(*p)).collect();
+    link_parents(txn, "parent_platform_id", Some(channel_id), parents).await
+}
+
+/// Links these records to their parents by the parents' platform ids, where the archive holds them.
+async fn link_to_parents(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), DbErr> {
+    let ids = ids.iter().map(|id| Value::from(*id)).collect();
+    link_parents(txn, "id", None, ids).await
+}
+
+/// Sets `parent_id` from `parent_platform_id` on the records without one whose `column` is among
+/// `keys` (in `channel_id`, when given).
+async fn link_parents(
+    txn: &DatabaseTransaction,
+    column: &str,
+    channel_id: Option<i64>,
+    keys: Vec<Value>,
+) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
-    for chunk in parents.chunks(ROWS_PER_STATEMENT) {
-        let mut values: Vec<Value> = vec![channel_id.into()];
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut values: Vec<Value> = vec![];
+        let mut filter = String::new();
+        if let Some(channel_id) = channel_id {
+            values.push(channel_id.into());
+            filter = format!("channel_id = {} AND ", crate::db::placeholder(backend, 1));
+        }
         let list: Vec<String> = chunk
             .iter()
-            .map(|p| {
-                values.push((*p).into());
+            .map(|k| {
+                values.push(k.clone());
                 crate::db::placeholder(backend, values.len())
             })
             .collect();
         let sql = format!(
             "UPDATE record SET parent_id = (SELECT p.id FROM record p \
                WHERE p.channel_id = record.channel_id AND p.platform_id = record.parent_platform_id) \
-             WHERE channel_id = {} AND parent_id IS NULL AND parent_platform_id IN ({})",
-            crate::db::placeholder(backend, 1),
-            list.join(", ")
-        );
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-    }
-    Ok(())
-}
-
-/// Links these records to their parents by the parents' platform ids, where the archive holds them.
-async fn link_to_parents(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<Value> = chunk.iter().map(|id| (*id).into()).collect();
-        let list: Vec<String> = (1..=chunk.len())
-            .map(|n| crate::db::placeholder(backend, n))
-            .collect();
-        let sql = format!(
-            "UPDATE record SET parent_id = (SELECT p.id FROM record p \
-               WHERE p.channel_id = record.channel_id AND p.platform_id = record.parent_platform_id) \
-             WHERE parent_id IS NULL AND id IN ({})",
+             WHERE {filter}parent_id IS NULL AND {column} IN ({})",
             list.join(", ")
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
