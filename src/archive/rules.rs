@@ -234,10 +234,76 @@ pub fn parse_id(v: &Value) -> Option<String> {
     }
 }
 
+/// A message's id as the Graph API gives it: the Messenger webhook names the same message
+/// `mid.…` where the Graph API says `m_mid.…`.
+pub fn message_id(mid: String) -> String {
+    if mid.starts_with("mid.") {
+        format!("m_{mid}")
+    } else {
+        mid
+    }
+}
+
+/// The form that every name of one platform object comes down to. The Graph API names a comment
+/// `{post}_{comment}` and its permalink names it by the bare `{comment}`; a message is `m_mid.…`
+/// there and `mid.…` in a webhook. The importer writes the first forms where it can, but records
+/// archived before it did, and objects seen only through a permalink without a post, keep the
+/// others: the suppression list and the look-up of held records go by this key, so that every
+/// form finds the one record and an erased item does not come back under another of its names.
+/// An id built on another (`{target}/reaction/{person}`) comes down by its first part.
+pub fn object_key(platform_id: &str) -> std::borrow::Cow<'_, str> {
+    let (head, tail) = match platform_id.split_once('/') {
+        Some((head, _)) => (head, &platform_id[head.len()..]),
+        None => (platform_id, ""),
+    };
+    let key = if let Some(mid) = head.strip_prefix("m_").filter(|m| m.starts_with("mid.")) {
+        mid
+    } else {
+        match head.split_once('_') {
+            Some((a, b))
+                if !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().all(|c| c.is_ascii_digit())
+                    && b.bytes().all(|c| c.is_ascii_digit()) =>
+            {
+                b
+            }
+            _ => return std::borrow::Cow::Borrowed(platform_id),
+        }
+    };
+    std::borrow::Cow::Owned(format!("{key}{tail}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_name_of_an_object_comes_down_to_one_key() {
+        assert_eq!(
+            object_key("2954961744718970_2966313500250461"),
+            "2966313500250461"
+        );
+        assert_eq!(object_key("2966313500250461"), "2966313500250461");
+        assert_eq!(
+            object_key("m_mid.1457764197618:41d1"),
+            "mid.1457764197618:41d1"
+        );
+        assert_eq!(
+            object_key("mid.1457764197618:41d1"),
+            "mid.1457764197618:41d1"
+        );
+        assert_eq!(object_key("1_2/reaction/77"), "2/reaction/77");
+        assert_eq!(object_key("m_mid.9:a/reaction/77"), "mid.9:a/reaction/77");
+        // Not Graph API numeric pairs: left as they are.
+        assert_eq!(object_key("t_123_456"), "t_123_456");
+        assert_eq!(object_key("m_AbC_12"), "m_AbC_12");
+        assert_eq!(object_key("_10"), "_10");
+        assert_eq!(object_key("17895695668004550"), "17895695668004550");
+        assert_eq!(message_id("mid.1:a".into()), "m_mid.1:a");
+        assert_eq!(message_id("m_AbC".into()), "m_AbC");
+    }
 
     fn content() -> Content {
         Content {

@@ -5,6 +5,7 @@ use super::rules::{
     Ground, HoldFacts, ItemDecision, ItemKey, ItemKind, Outcome, Params, PlanStatus, Policy,
     SuppressionKey, SuppressionKind, decide_record, differences, fingerprint, is_published,
 };
+use crate::archive::rules::object_key;
 use crate::audit::{Actor, now};
 use crate::consent::rules::{TaskAction, TaskReason, TaskStatus, item_link};
 use crate::mail::rules::Language;
@@ -1001,7 +1002,9 @@ async fn execute(
         .map(|rec| {
             (
                 SuppressionKind::Record,
-                ctx.key.record(rec.channel_id, &rec.platform_id),
+                // By the object's key, so that none of its names brings it back.
+                ctx.key
+                    .record(rec.channel_id, &object_key(&rec.platform_id)),
             )
         })
         .collect();

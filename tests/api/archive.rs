@@ -585,3 +585,183 @@ both_backends!(
         assert_eq!(after["author_identity_id"], author, "{after}");
     }
 );
+
+both_backends!(
+    every_name_of_one_object_is_one_record,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", "19292868552").await;
+        // Listed without ids: the permalinks name the post, so the comments get the Graph ids.
+        let r = import(
+            &app,
+            &archivist,
+            ch,
+            &fixture("python-facebook/facebook_apidata_comments_comments_p1.json"),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let listed = get(&app, &archivist, "/api/v1/records?limit=100").await;
+        let records = listed["records"].as_array().unwrap();
+        let held = records.len();
+        let by_id = |id: &str| {
+            records
+                .iter()
+                .find(|r| r["platform_id"] == id)
+                .unwrap_or_else(|| panic!("{id} in {listed}"))
+                .clone()
+        };
+        let comment = by_id("10158407654328553_10158407903973553");
+        let reply = by_id("10158407654328553_10158409983033553");
+        assert_eq!(reply["parent_id"], comment["id"], "{reply}");
+
+        // The same comment listed later with its id and author: a new version of the one record.
+        let r = import(
+            &app,
+            &archivist,
+            ch,
+            &serde_json::json!({"id": "10158407654328553_10158407903973553",
+                "from": {"id": "4242", "name": "Ada Lind"},
+                "message": "Can someone from Instagram please assist me?",
+                "created_time": "2021-08-10T19:38:44+0000"}),
+        )
+        .await;
+        let counts: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            (counts["created"].as_u64(), counts["new_versions"].as_u64()),
+            (Some(0), Some(1)),
+            "{counts}"
+        );
+        let after = get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records/{}", comment["id"]),
+        )
+        .await;
+        assert!(after["author_identity_id"].is_i64(), "{after}");
+
+        // A link that does not name the post gives the bare id; the Graph id finds that record.
+        let bare = serde_json::json!({"message": "Hej", "created_time": "2021-08-12T10:00:00+0000",
+            "permalink_url": "https://www.facebook.com/permalink.php?story_fbid=555&id=19292868552&comment_id=9001"});
+        assert_eq!(import(&app, &archivist, ch, &bare).await.status(), 200);
+        let graph = serde_json::json!({"id": "555_9001", "message": "Hej då",
+            "from": {"id": "4243", "name": "Bo Berg"}, "created_time": "2021-08-12T10:00:00+0000"});
+        let counts: serde_json::Value = import(&app, &archivist, ch, &graph)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (counts["created"].as_u64(), counts["new_versions"].as_u64()),
+            (Some(0), Some(1)),
+            "{counts}"
+        );
+        let listed = get(&app, &archivist, "/api/v1/records?limit=100").await;
+        assert_eq!(
+            listed["records"].as_array().unwrap().len(),
+            held + 1,
+            "{listed}"
+        );
+
+        // A message from the Messenger webhook (`mid.…`) and from the Graph API (`m_mid.…`).
+        let messenger = channel(&app, &archivist, "messenger", "12345654332").await;
+        let r = import(
+            &app,
+            &archivist,
+            messenger,
+            &fixture("restfb/webhooks_messaging-message-basic.json"),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let sender = fixture("restfb/webhooks_messaging-message-basic.json")["entry"][0]["messaging"][0]["sender"]["id"].clone();
+        let graph = serde_json::json!({"id": "m_mid.1457764197618:41d102a3e1ae206a38",
+            "from": {"id": sender, "name": "Cecilia"}, "message": "hello, world!",
+            "created_time": "2016-03-12T06:29:57+0000"});
+        let counts: serde_json::Value = import(&app, &archivist, messenger, &graph)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(counts["created"].as_u64(), Some(0), "{counts}");
+        let messages = get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records?kind=message&channel={messenger}"),
+        )
+        .await;
+        let messages = messages["records"].as_array().unwrap();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(
+            messages[0]["platform_id"],
+            "m_mid.1457764197618:41d102a3e1ae206a38"
+        );
+    }
+);
+
+both_backends!(
+    a_removed_comment_delivered_again_stays_removed,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        let add = fixture("restfb/webhooks_feed-comment-add-25.json");
+        let mut remove = add.clone();
+        remove["entry"][0]["changes"][0]["value"]["verb"] = "remove".into();
+        for body in [&add, &remove, &add] {
+            assert_eq!(import(&app, &archivist, ch, body).await.status(), 200);
+        }
+        let page = get(&app, &archivist, "/api/v1/records?kind=comment").await;
+        let id = page["records"][0]["id"].as_i64().unwrap();
+        let detail = get(&app, &archivist, &format!("/api/v1/records/{id}")).await;
+        assert_eq!(detail["visibility"], "removed", "{detail}");
+        assert_eq!(detail["versions"].as_array().unwrap().len(), 2, "{detail}");
+    }
+);
+
+both_backends!(
+    a_post_listed_without_its_author_is_not_taken_for_the_pages_own,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        // A visitor's post on the Page carries the Page's id as the Page's own posts do.
+        let listed = serde_json::json!({"data": [{"id": "1234567890321_7293787835232",
+            "message": "Let's check this", "created_time": "2015-12-03T09:00:00+0000"}]});
+        assert_eq!(import(&app, &archivist, ch, &listed).await.status(), 200);
+        let posts = get(&app, &archivist, "/api/v1/records?kind=post").await;
+        let post = &posts["records"][0];
+        assert_eq!(post["direction"], "received", "{post}");
+        // Its author, learned later, is a member of the public: still received.
+        let r = import(
+            &app,
+            &archivist,
+            ch,
+            &fixture("restfb/webhooks_feed-post-add-25.json"),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let after = get(&app, &archivist, &format!("/api/v1/records/{}", post["id"])).await;
+        assert_eq!(after["direction"], "received", "{after}");
+        assert!(after["author_identity_id"].is_i64(), "{after}");
+        // The Page's own post, listed without author and then named by a webhook as the Page's.
+        let own = serde_json::json!({"data": [{"id": "1234567890321_930145403745849",
+            "message": "Välkomna", "created_time": "2015-12-03T09:00:00+0000"}]});
+        assert_eq!(import(&app, &archivist, ch, &own).await.status(), 200);
+        let r = import(
+            &app,
+            &archivist,
+            ch,
+            &fixture("restfb/webhooks_feed-status-add-25.json"),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let posts = get(&app, &archivist, "/api/v1/records?kind=post").await;
+        let own = posts["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["platform_id"] == "1234567890321_930145403745849")
+            .unwrap();
+        assert_eq!(own["direction"], "drawn_up", "{own}");
+    }
+);

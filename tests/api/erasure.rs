@@ -517,6 +517,22 @@ both_backends!(
             (counts["created"].as_u64(), counts["suppressed"].as_u64()),
             (Some(0), Some(1))
         );
+        // Nor does a Graph API listing that names the reacted post by its bare id.
+        let post = REACTION
+            .split('/')
+            .next()
+            .unwrap()
+            .split_once('_')
+            .unwrap()
+            .1;
+        let listed = json!({"id": post, "message": "Välkommen", "type": "status",
+            "reactions": {"data": [{"id": PERSON, "name": "John Doe", "type": "LOVE"}]}});
+        let counts: Value = import(&app, &w.archivist, w.facebook, &listed)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(counts["suppressed"].as_u64(), Some(1), "{counts}");
         let r = app
             .client
             .get(app.url("/api/v1/records?kind=reaction"))

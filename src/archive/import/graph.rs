@@ -1,11 +1,13 @@
 //! Graph API objects: posts, comments (with replies and reactions), conversations, messages, and
 //! Instagram comments.
 use super::{Observation, Op, Parsed, attachments_of, person, text_of, time_of};
-use crate::archive::rules::{Kind, Visibility, parse_id};
+use crate::archive::rules::{Kind, Visibility, message_id, parse_id};
 use serde_json::Value;
 
-/// The id in a comment's `permalink_url` (`?comment_id=…&reply_comment_id=…`) when the object
-/// itself carries none, which happens when the caller did not ask for `id`.
+/// The id in a comment's `permalink_url` (`…/posts/{post}/?comment_id=…&reply_comment_id=…`)
+/// when the object itself carries none, which happens when the caller did not ask for `id`. The
+/// Graph API names a comment `{post}_{comment}`, and so does this where the link names the post:
+/// the same comment listed with its `id` is then the same record.
 fn ids_from_permalink(v: &Value) -> Option<(String, Option<String>)> {
     let link = v.get("permalink_url")?.as_str()?;
     let url = url::Url::parse(link).ok()?;
@@ -14,9 +16,20 @@ fn ids_from_permalink(v: &Value) -> Option<(String, Option<String>)> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
+    let post = url
+        .path_segments()
+        .and_then(|mut s| {
+            s.by_ref().find(|p| *p == "posts")?;
+            s.next()
+        })
+        .filter(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()));
+    let named = |id: String| match post {
+        Some(post) => format!("{post}_{id}"),
+        None => id,
+    };
     match (q("comment_id"), q("reply_comment_id")) {
-        (Some(c), Some(r)) => Some((r, Some(c))),
-        (Some(c), None) => Some((c, None)),
+        (Some(c), Some(r)) => Some((named(r), Some(named(c)))),
+        (Some(c), None) => Some((named(c), None)),
         _ => None,
     }
 }
@@ -27,6 +40,12 @@ fn looks_like_message(v: &Value, id: &str) -> bool {
         // A visitor's post has `from` and `to` too, and the Graph API leaves out an empty
         // `comments` edge: what marks a post (its `type`, …) outweighs the pair.
         || (v.get("to").is_some() && v.get("from").is_some() && !looks_like_post(v))
+        // What only a message has (Instagram's message ids have no prefix, and its attachments
+        // would otherwise make it look like a post).
+        || v.get("is_unsupported").is_some()
+        || v.pointer("/shares/data").is_some()
+        || v.pointer("/story/reply_to").is_some()
+        || v.pointer("/story/mention").is_some()
 }
 
 fn looks_like_instagram(v: &Value) -> bool {
@@ -154,8 +173,13 @@ fn reactions(v: &Value, pointer: &str, target: &str, out: &mut Parsed) {
     let Some(items) = v.pointer("/reactions/data").and_then(Value::as_array) else {
         return;
     };
+    reactions_in(items, &format!("{pointer}/reactions/data"), target, out);
+}
+
+/// The reactions `items` (at `pointer`) to `target`.
+pub fn reactions_in(items: &[Value], pointer: &str, target: &str, out: &mut Parsed) {
     for (i, r) in items.iter().enumerate() {
-        let here = format!("{pointer}/reactions/data/{i}");
+        let here = format!("{pointer}/{i}");
         let (people, kind): (Vec<Option<super::Person>>, Option<String>) =
             match r.get("users").and_then(Value::as_array) {
                 Some(users) => (
@@ -187,7 +211,7 @@ fn reactions(v: &Value, pointer: &str, target: &str, out: &mut Parsed) {
 }
 
 fn message(v: &Value, pointer: &str, conversation: Option<&str>, out: &mut Parsed) {
-    let Some(id) = v.get("id").and_then(parse_id) else {
+    let Some(id) = v.get("id").and_then(parse_id).map(message_id) else {
         out.skip(pointer, "a message without an id");
         return;
     };

@@ -84,8 +84,40 @@ pub fn parse(payload: &Value) -> Result<Parsed, Rejected> {
             webhook::parse(payload, &mut out)?
         }
         Value::Object(o) if o.get("data").is_some_and(Value::is_array) => {
-            for (i, item) in o["data"].as_array().into_iter().flatten().enumerate() {
-                graph::object(item, &format!("/data/{i}"), None, &mut out);
+            let items = o["data"].as_array().map(Vec::as_slice).unwrap_or_default();
+            match list_owner(payload) {
+                Some(Owner::Reacted(target)) => {
+                    graph::reactions_in(items, "/data", &target, &mut out)
+                }
+                Some(Owner::Posted(page)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let from = out.observations.len();
+                        let pointer = format!("/data/{i}");
+                        graph::object(item, &pointer, None, &mut out);
+                        // A Page's `posts` are its own: the Page wrote what names no author.
+                        for o in &mut out.observations[from..] {
+                            if o.pointer == pointer && o.author.is_none() {
+                                o.kind = Kind::Post;
+                                o.parent_platform_id = None;
+                                o.author = Some(Person {
+                                    platform_id: page.clone(),
+                                    name: None,
+                                    profile_link: None,
+                                });
+                            }
+                        }
+                    }
+                }
+                Some(Owner::Answered(id, kind)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        graph::object(item, &format!("/data/{i}"), Some((&id, kind)), &mut out);
+                    }
+                }
+                None => {
+                    for (i, item) in items.iter().enumerate() {
+                        graph::object(item, &format!("/data/{i}"), None, &mut out);
+                    }
+                }
             }
         }
         Value::Array(items) => {
@@ -127,6 +159,63 @@ pub fn parse(payload: &Value) -> Result<Parsed, Rejected> {
         });
     }
     Ok(out)
+}
+
+/// What the items of a Graph API list belong to.
+enum Owner {
+    /// They answer this object, of this kind.
+    Answered(String, Kind),
+    /// They are reactions to this object.
+    Reacted(String),
+    /// They are this Page's own posts.
+    Posted(String),
+}
+
+/// Whose comments, replies or reactions a Graph API list holds. The items of
+/// `GET /{post}/comments`, `GET /{comment}/replies` or `GET /{object}/reactions` do not name
+/// what they belong to; the list's paging links do.
+fn list_owner(list: &Value) -> Option<Owner> {
+    let paging = list.get("paging")?;
+    let link = ["next", "previous"]
+        .iter()
+        .find_map(|k| paging.get(*k)?.as_str())?;
+    let url = url::Url::parse(link).ok()?;
+    let segments: Vec<&str> = url.path_segments()?.filter(|s| !s.is_empty()).collect();
+    let [.., owner, edge] = segments.as_slice() else {
+        return None;
+    };
+    let kind = match *edge {
+        // Facebook lists a comment's replies as its `comments` too. The Graph API names a post's
+        // comments `{post}_{comment}` and a comment's replies `{post}_{reply}`: an item that
+        // shares the owner's first part answers a comment, one that starts with its last part a post.
+        "comments" if answers_a_comment(owner, list) => Kind::Comment,
+        "comments" => Kind::Post,
+        "replies" => Kind::Comment,
+        "reactions" => return is_id(owner).then(|| Owner::Reacted((*owner).to_owned())),
+        // Not `feed`, which holds visitors' posts too.
+        "posts" | "published_posts" => {
+            return is_id(owner).then(|| Owner::Posted((*owner).to_owned()));
+        }
+        _ => return None,
+    };
+    is_id(owner).then(|| Owner::Answered((*owner).to_owned(), kind))
+}
+
+/// A Graph API object id, not a version segment (`v11.0`) or an edge.
+fn is_id(segment: &str) -> bool {
+    !segment.is_empty() && segment.bytes().all(|c| c.is_ascii_digit() || c == b'_')
+}
+
+fn answers_a_comment(owner: &str, list: &Value) -> bool {
+    let Some((post, _)) = owner.split_once('_') else {
+        return false;
+    };
+    list["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("id").and_then(parse_id))
+        .any(|id| id.split_once('_').is_some_and(|(first, _)| first == post))
 }
 
 /// Parses several payloads, each named by a prefix (`line 3: `, `file.json: `) that is put before

@@ -85,6 +85,57 @@ fn comments_without_from_or_id_are_kept_with_unknown_author() {
     assert!(!p.observations.is_empty());
     assert!(p.observations.iter().all(|o| o.author.is_none()));
     assert!(p.observations.iter().any(|o| o.kind == Kind::Reply));
+    // The permalink names the post: the ids are the Graph API's `{post}_{comment}`.
+    let reply = p
+        .observations
+        .iter()
+        .find(|o| o.platform_id == "10158407654328553_10158409983033553")
+        .expect("the reply under its Graph id");
+    assert_eq!(
+        reply.parent_platform_id.as_deref(),
+        Some("10158407654328553_10158407903973553")
+    );
+}
+
+#[test]
+fn a_lists_paging_link_names_what_its_items_answer() {
+    let p = parse(&fixture(
+        "python-facebook/facebook_apidata_comments_comments_p1.json",
+    ))
+    .unwrap();
+    let first = &p.observations[0];
+    assert_eq!(first.kind, Kind::Comment);
+    assert_eq!(
+        first.parent_platform_id.as_deref(),
+        Some("19292868552_10158407654328553")
+    );
+    let p = parse(&fixture(
+        "python-facebook/instagram_apidata_medias_comments_p1.json",
+    ))
+    .unwrap();
+    assert!(
+        p.observations.iter().all(|o| o.kind == Kind::Comment
+            && o.parent_platform_id.as_deref() == Some("17846368219941692"))
+    );
+    // A feed's paging link names the Page, which its posts do not answer.
+    let p = parse(&fixture(
+        "python-facebook/facebook_apidata_posts_feed_fields_p1.json",
+    ))
+    .unwrap();
+    assert!(
+        p.observations
+            .iter()
+            .all(|o| o.parent_platform_id.is_none())
+    );
+}
+
+#[test]
+fn a_webhook_message_gets_the_graph_apis_id() {
+    let p = parse(&fixture("restfb/webhooks_messaging-message-basic.json")).unwrap();
+    assert_eq!(
+        p.observations[0].platform_id,
+        "m_mid.1457764197618:41d102a3e1ae206a38"
+    );
 }
 
 #[test]
@@ -135,4 +186,40 @@ fn a_visitors_post_without_comments_is_a_post_not_a_message() {
     post.as_object_mut().unwrap().remove("comments");
     let p = parse(&post).unwrap();
     assert_eq!(p.observations[0].kind, Kind::Post);
+}
+
+#[test]
+fn an_instagram_message_with_attachments_is_a_message() {
+    let p = parse(&fixture("restfb/v10_0_instagram-message.json")).unwrap();
+    assert_eq!(p.observations[0].kind, Kind::Message);
+}
+
+#[test]
+fn a_comments_replies_listed_as_its_comments_are_replies() {
+    let list = serde_json::json!({
+        "data": [{"id": "901_905", "message": "Svar", "created_time": "2026-11-01T10:00:00+0000"}],
+        "paging": {"next": "https://graph.facebook.com/v11.0/901_903/comments?after=x"}
+    });
+    let p = parse(&list).unwrap();
+    assert_eq!(p.observations[0].kind, Kind::Reply);
+    assert_eq!(
+        p.observations[0].parent_platform_id.as_deref(),
+        Some("901_903")
+    );
+    let list = serde_json::json!({
+        "data": [{"id": "901_904", "message": "Kommentar", "created_time": "2026-11-01T10:00:00+0000"}],
+        "paging": {"next": "https://graph.facebook.com/v11.0/555_901/comments?after=x"}
+    });
+    let p = parse(&list).unwrap();
+    assert_eq!(p.observations[0].kind, Kind::Comment);
+}
+
+#[test]
+fn a_page_of_reactions_holds_reactions_to_the_object_its_link_names() {
+    let object = fixture("restfb/v2_9_comment-reactions.json");
+    let p = parse(&object["reactions"]).unwrap();
+    assert_eq!(p.observations.len(), 3);
+    assert!(p.observations.iter().all(|o| o.kind == Kind::Reaction
+        && o.parent_platform_id.as_deref() == Some("705360702965731_705362516298883")
+        && o.author.is_some()));
 }

@@ -1,7 +1,7 @@
 //! Page and Instagram webhook deliveries: `entry[].changes[]` (`feed`, `comments`) and
 //! `entry[].messaging[]` (Messenger).
 use super::{Observation, Op, Parsed, Rejected, attachments_of, person, text_of, time_of};
-use crate::archive::rules::{Kind, Visibility, parse_id};
+use crate::archive::rules::{Kind, Visibility, message_id, parse_id};
 use serde_json::Value;
 
 pub fn parse(v: &Value, out: &mut Parsed) -> Result<(), Rejected> {
@@ -200,7 +200,10 @@ fn messaging(v: &Value, pointer: &str, out: &mut Parsed) {
     } else if let Some(m) = v.get("message_edit") {
         (m, Op::Edited)
     } else if let Some(r) = v.get("reaction") {
-        let (Some(mid), Some(who)) = (r.get("mid").and_then(parse_id), author.clone()) else {
+        let (Some(mid), Some(who)) = (
+            r.get("mid").and_then(parse_id).map(message_id),
+            author.clone(),
+        ) else {
             out.skip(pointer, "a message reaction without mid or sender");
             return;
         };
@@ -226,7 +229,7 @@ fn messaging(v: &Value, pointer: &str, out: &mut Parsed) {
         );
         return;
     };
-    let Some(mid) = body.get("mid").and_then(parse_id) else {
+    let Some(mid) = body.get("mid").and_then(parse_id).map(message_id) else {
         out.skip(pointer, "a message without mid");
         return;
     };

@@ -7,7 +7,7 @@
 //! round trip per row.
 use crate::archive::import::{Observation, Op, Person, Skipped};
 use crate::archive::rules::{
-    Change, Content, Direction, Kind, Visibility, change_between, fixity_of,
+    Change, Content, Direction, Kind, Visibility, change_between, fixity_of, object_key,
 };
 use crate::audit::{self, Actor, NewEntry, now};
 use crate::erasure::SuppressionKey;
@@ -110,11 +110,16 @@ async fn suppress(
     batch: &[Observation],
     counts: &mut Counts,
 ) -> Result<Vec<Observation>, DbErr> {
-    let record_hash = |o: &Observation| key.record(channel.id, &o.platform_id);
+    // An erasure lists an item by its object key; one before the key listed it by its id as held.
+    let record_hashes = |o: &Observation| {
+        let as_held = key.record(channel.id, &o.platform_id);
+        let by_key = key.record(channel.id, &object_key(&o.platform_id));
+        [as_held, by_key]
+    };
     let person_hash = |p: &Person| key.identity(&channel.platform, &p.platform_id);
-    let mut hashes: Vec<String> = Vec::with_capacity(batch.len() * 2);
+    let mut hashes: Vec<String> = Vec::with_capacity(batch.len() * 3);
     for o in batch {
-        hashes.push(record_hash(o));
+        hashes.extend(record_hashes(o));
         if let Some(p) = &o.author {
             hashes.push(person_hash(p));
         }
@@ -134,7 +139,7 @@ async fn suppress(
     }
     let mut kept = Vec::with_capacity(batch.len());
     for o in batch {
-        if found.contains(&record_hash(o)) {
+        if record_hashes(o).iter().any(|h| found.contains(h)) {
             counts.suppressed += 1;
             continue;
         }
@@ -176,14 +181,25 @@ async fn refresh_statistics(db: &DatabaseConnection, created: u64) {
     }
 }
 
-fn visibility_after(op: Op, stated: Option<Visibility>, before: Visibility) -> Visibility {
+fn visibility_after(
+    kind: Kind,
+    op: Op,
+    stated: Option<Visibility>,
+    before: Visibility,
+) -> Visibility {
+    let gone = matches!(before, Visibility::Removed | Visibility::DeletedByAuthor);
+    // A removed or deleted comment, post or message never comes back on the platform: a later
+    // observation of it is a stale delivery or a backfill older than the removal. Only a reaction,
+    // taken back and given again, is there again under the same id.
+    if gone && kind != Kind::Reaction && !matches!(op, Op::Remove | Op::Delete) {
+        return before;
+    }
     match op {
         Op::Hide => Visibility::Hidden,
         Op::Unhide => Visibility::Visible,
         Op::Remove => Visibility::Removed,
         Op::Delete => Visibility::DeletedByAuthor,
-        // Seen again after it was removed (a reaction taken back and given again, a message
-        // unsent and sent again): it is there now.
+        // A reaction seen again after it was taken back: it is there now.
         Op::Seen => stated.unwrap_or(match before {
             Visibility::Removed | Visibility::DeletedByAuthor => Visibility::Visible,
             other => other,
@@ -207,18 +223,13 @@ fn settle_kind(channel: &channel::Model, o: &mut Observation) {
     }
 }
 
-/// The municipality's own account marks what it drew up; posts listed from its feed carry its id.
-fn direction_of(channel: &channel::Model, o: &Observation) -> Direction {
-    let own = match &o.author {
-        Some(p) => p.platform_id == channel.account_id,
-        None => {
-            o.kind == Kind::Post
-                && o.platform_id
-                    .strip_prefix(channel.account_id.as_str())
-                    .is_some_and(|rest| rest.starts_with('_'))
-        }
-    };
-    if own {
+/// The municipality's own account marks what it drew up. An item that names no author is taken
+/// as received: a visitor's post on the Page carries the Page's id as well as the Page's own do, and
+/// what the municipality drew up is shown unredacted in others' packages. A Page's own `posts`
+/// listed without authors are named its own by the importer; an author learned later settles it
+/// (`next_content`).
+fn direction_of(channel: &channel::Model, author: Option<&Person>) -> Direction {
+    if author.is_some_and(|p| p.platform_id == channel.account_id) {
         Direction::DrawnUp
     } else {
         Direction::Received
@@ -226,7 +237,7 @@ fn direction_of(channel: &channel::Model, o: &Observation) -> Direction {
 }
 
 /// The next content of a record the archive already holds, given what was just seen of it.
-fn next_content(latest: &Content, o: &Observation) -> Content {
+fn next_content(channel: &channel::Model, latest: &Content, o: &Observation) -> Content {
     let mut next = latest.clone();
     if matches!(o.op, Op::Seen | Op::Edited) {
         if o.text.is_some() {
@@ -239,8 +250,9 @@ fn next_content(latest: &Content, o: &Observation) -> Content {
             next.reaction_type = o.reaction_type.clone();
         }
     }
-    if next.author_platform_id.is_none() {
+    if next.author_platform_id.is_none() && o.author.is_some() {
         next.author_platform_id = o.author.as_ref().map(|p| p.platform_id.clone());
+        next.direction = direction_of(channel, o.author.as_ref());
     }
     if next.platform_time.is_none() {
         next.platform_time = o.platform_time;
@@ -248,7 +260,7 @@ fn next_content(latest: &Content, o: &Observation) -> Content {
     if next.parent_platform_id.is_none() {
         next.parent_platform_id = o.parent_platform_id.clone();
     }
-    next.visibility = visibility_after(o.op, o.visibility, latest.visibility);
+    next.visibility = visibility_after(latest.kind, o.op, o.visibility, latest.visibility);
     next
 }
 
@@ -275,21 +287,38 @@ async fn apply_batch(
     let at = now();
     let authors = resolve_identities(txn, &channel.platform, batch, at).await?;
 
-    let mut wanted: Vec<String> = Vec::with_capacity(batch.len() * 2);
+    let mut named: Vec<&str> = Vec::with_capacity(batch.len() * 2);
     for o in batch {
-        wanted.push(o.platform_id.clone());
+        named.push(&o.platform_id);
         if let Some(p) = &o.parent_platform_id {
-            wanted.push(p.clone());
+            named.push(p);
         }
+    }
+    let mut wanted: Vec<String> = Vec::with_capacity(named.len() * 2);
+    for id in &named {
+        wanted.push((*id).to_owned());
+        wanted.push(object_key(id).into_owned());
     }
     wanted.sort_unstable();
     wanted.dedup();
     let mut known = load_records(txn, channel.id, &wanted).await?;
+    // A record held under another name of the object (see `object_key`) is the one this batch
+    // names: the batch's name leads to it, and it keeps the name it was archived by.
+    let mut held_as: HashMap<String, String> = HashMap::new();
+    for id in named {
+        let key = object_key(id);
+        if !known.contains_key(id) && key != id && known.contains_key(key.as_ref()) {
+            held_as.insert(id.to_owned(), key.into_owned());
+        }
+    }
+    fn held<'a>(held_as: &'a HashMap<String, String>, id: &'a str) -> &'a str {
+        held_as.get(id).map_or(id, String::as_str)
+    }
 
     let mut fresh: Vec<&str> = batch
         .iter()
         .map(|o| o.platform_id.as_str())
-        .filter(|p| !known.contains_key(*p))
+        .filter(|p| !known.contains_key(held(&held_as, p)))
         .collect();
     // First appearance order, so ids follow the payload.
     {
@@ -306,8 +335,8 @@ async fn apply_batch(
             .author
             .as_ref()
             .and_then(|p| authors.get(&p.platform_id).copied());
-        if let Some(t) = known.get_mut(&o.platform_id) {
-            let next = next_content(&t.content, o);
+        if let Some(t) = known.get_mut(held(&held_as, &o.platform_id)) {
+            let next = next_content(channel, &t.content, o);
             let Some(change) = change_between(&t.content, &next) else {
                 counts.unchanged += 1;
                 continue;
@@ -334,12 +363,12 @@ async fn apply_batch(
             platform_id: o.platform_id.clone(),
             parent_platform_id: o.parent_platform_id.clone(),
             author_platform_id: o.author.as_ref().map(|p| p.platform_id.clone()),
-            direction: direction_of(channel, o),
+            direction: direction_of(channel, o.author.as_ref()),
             platform_time: o.platform_time,
             text: o.text.clone(),
             reaction_type: o.reaction_type.clone(),
             attachments: o.attachments.clone(),
-            visibility: visibility_after(o.op, o.visibility, Visibility::Visible),
+            visibility: visibility_after(o.kind, o.op, o.visibility, Visibility::Visible),
             moderation: None,
             registration_number: None,
         };
@@ -371,7 +400,7 @@ async fn apply_batch(
                     .content
                     .parent_platform_id
                     .as_ref()
-                    .and_then(|p| known.get(p))
+                    .and_then(|p| known.get(held(&held_as, p)))
                     .map(|p| p.id)
                     .filter(|pid| *pid < t.id);
                 rows.push(record_row(channel.id, t, parent_id, at));
@@ -408,6 +437,7 @@ async fn apply_batch(
         a.visibility = Set(content.visibility.as_str().to_owned());
         a.platform_time = Set(content.platform_time);
         a.parent_platform_id = Set(content.parent_platform_id.clone());
+        a.direction = Set(content.direction.as_str().to_owned());
         a.author_identity_id = Set(t.author_id);
         a.version_count = Set(t.seq);
         a.current_hash = Set(t.hash.clone());
