@@ -213,6 +213,7 @@ pub fn router(state: AppState) -> impl poem::Endpoint + 'static {
                 poem::IntoResponse::with_content_type(exposed.render(), "text/plain; version=0.0.4")
             })),
         )
+        .around(crate::http::nul::reject)
         .around(move |ep, req| body_limit::enforce(ep, req, limit))
         .around(move |ep, req| crate::http::allow::middleware(ep, req, methods.clone()))
         .data(state)

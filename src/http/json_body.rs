@@ -141,8 +141,9 @@ fn locate(
 }
 
 /// What poem-openapi would let through although the document forbids it: a number or a boolean
-/// where a string is expected (it would read `{"name": false}` as the text "false"), and `null` for a
-/// field, which the document never declares nullable (leave the field out instead).
+/// where a string is expected (it would read `{"name": false}` as the text "false"), `null` for a
+/// field, which the document never declares nullable (leave the field out instead), and a NUL
+/// character in text, which PostgreSQL cannot store.
 fn off_schema(registry: &Registry, r: &MetaSchemaRef, v: &Value, path: &str) -> Option<FieldError> {
     let schema = match r {
         MetaSchemaRef::Reference(name) => registry.schemas.get(name).cloned(),
@@ -156,6 +157,10 @@ fn off_schema(registry: &Registry, r: &MetaSchemaRef, v: &Value, path: &str) -> 
         }
     };
     match v {
+        Value::String(s) if s.contains('\0') => Some(FieldError {
+            field: if path.is_empty() { "body" } else { path }.to_owned(),
+            reason: super::nul::REASON.into(),
+        }),
         Value::Bool(_) | Value::Number(_) if schema.ty == "string" => Some(FieldError {
             field: if path.is_empty() { "body" } else { path }.to_owned(),
             reason: format!("expected a string, found {}", json_type(v)),

@@ -5,6 +5,7 @@ pub mod body_limit;
 pub mod health;
 pub mod json_body;
 pub mod metrics;
+pub mod nul;
 pub mod problem;
 pub mod rate_limit;
 pub mod request_id;

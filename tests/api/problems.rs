@@ -264,3 +264,81 @@ both_backends!(
         assert!(!text.contains("12345"), "paths must not become labels");
     }
 );
+
+both_backends!(
+    text_with_a_nul_character_is_400_naming_the_field,
+    |b: Backend| async move {
+        // PostgreSQL cannot store U+0000 in text; SQLite can. Both answer the same.
+        let app = spawn_app(b).await;
+        let r = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &serde_json::json!({"type": "access", "email": "a@example.se",
+                "message": "a\u{0}b", "identities": [{"platform": "facebook", "value": "1"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let p = problem(r, 400).await;
+        assert_eq!(p["errors"][0]["field"], "message", "{p}");
+        let r = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &serde_json::json!({"type": "access", "email": "a@example.se",
+                "identities": [{"platform": "facebook", "value": "1\u{0}"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let p = problem(r, 400).await;
+        assert_eq!(p["errors"][0]["field"], "identities/0/value", "{p}");
+
+        let (_, officer) = app.token("officer").await;
+        let r = app
+            .client
+            .get(app.url("/api/v1/identities?q=a%00b"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(r, 400).await;
+        assert_eq!(p["errors"][0]["field"], "q", "{p}");
+
+        let (_, archivist) = app.token("archivist").await;
+        let ch = crate::archive::channel(&app, &archivist, "facebook", "555").await;
+        let payload = serde_json::json!({"id": "555_1", "message": "x\u{0}y",
+            "from": {"id": "9", "name": "N"}, "created_time": "2026-11-01T10:00:00+0000"});
+        let p = problem(
+            crate::archive::import(&app, &archivist, ch, &payload).await,
+            400,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], "/message", "{p}");
+
+        // A page's form as well.
+        let r = app
+            .client
+            .post(app.url("/requests"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("type=access&email=a%40example.se&platform0=facebook&account0=1%002&platform1=&account1=&message=")
+            .send()
+            .await
+            .unwrap();
+        let p = problem(r, 400).await;
+        assert_eq!(p["errors"][0]["field"], "account0", "{p}");
+        // Nothing was taken in.
+        let queue: serde_json::Value = app
+            .client
+            .get(app.url("/api/v1/queue"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(queue["requests"], serde_json::json!([]), "{queue}");
+    }
+);

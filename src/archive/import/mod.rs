@@ -78,6 +78,15 @@ impl Parsed {
 
 /// Parses one payload (a JSON document or one NDJSON line).
 pub fn parse(payload: &Value) -> Result<Parsed, Rejected> {
+    if let Some(pointer) = has_nul(payload)
+        .then(|| nul_at(payload, String::new()))
+        .flatten()
+    {
+        return Err(Rejected {
+            pointer,
+            reason: format!("{} (PostgreSQL cannot store it)", crate::http::nul::REASON),
+        });
+    }
     let mut out = Parsed::default();
     match payload {
         Value::Object(o) if o.contains_key("entry") && o.contains_key("object") => {
@@ -159,6 +168,35 @@ pub fn parse(payload: &Value) -> Result<Parsed, Rejected> {
         });
     }
     Ok(out)
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, item)| k.contains('\0') || has_nul(item)),
+        _ => false,
+    }
+}
+
+/// The JSON pointer of the first string (or object key) in `v` that holds a NUL character.
+fn nul_at(v: &Value, at: String) -> Option<String> {
+    match v {
+        Value::String(s) => s.contains('\0').then_some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, format!("{at}/{i}"))),
+        Value::Object(o) => o.iter().find_map(|(k, item)| {
+            let here = format!("{at}/{}", escape_pointer(k));
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(item, here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// What the items of a Graph API list belong to.
