@@ -90,7 +90,7 @@ async fn request_for(
     )
     .await?;
     let id = submitted.request.id;
-    requests::verify_identity(db, id, ProofMethod::Other, None, &actor).await?;
+    requests::verify_identity(db, id, ProofMethod::Other, None, None, &actor).await?;
     requests::assign(db, id, "bench".into(), &actor).await?;
     Ok((id, submitted.status_token.unwrap_or_default()))
 }

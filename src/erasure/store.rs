@@ -111,6 +111,7 @@ async fn compute<C: ConnectionTrait>(
 ) -> Result<(Vec<NewItem>, Vec<record::Model>), ErasureError> {
     let lang = language_of(r);
     let policy = &ctx.policy;
+    crate::requests::link_accounts(db, r.id).await?;
     let identities = crate::packages::build::verified_identities(db, r.id).await?;
     if identities.is_empty() {
         return Err(illegal(

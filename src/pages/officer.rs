@@ -412,6 +412,25 @@ pub struct ActionForm {
     text: String,
     status: String,
     record_ids: String,
+    /// Set when the form lists the named accounts to verify, one `account_{id}` box each.
+    choose_accounts: String,
+    #[serde(flatten)]
+    boxes: std::collections::BTreeMap<String, String>,
+}
+
+impl ActionForm {
+    /// The named accounts ticked on the verify form; none when it listed none to choose from.
+    fn accounts(&self) -> Option<Vec<i64>> {
+        if self.choose_accounts.is_empty() {
+            return None;
+        }
+        Some(
+            self.boxes
+                .keys()
+                .filter_map(|k| k.strip_prefix("account_")?.parse().ok())
+                .collect(),
+        )
+    }
 }
 
 fn done(path: &str, lang: Lang) -> Response {
@@ -536,24 +555,35 @@ pub async fn act(
         }
     };
     let (field, result): (&str, Result<(), RequestError>) = match action.as_str() {
-        "verify-identity" => (
-            "method",
-            match ProofMethod::parse(&f.method) {
-                Some(m) => requests::verify_identity(
+        "verify-identity" => match (ProofMethod::parse(&f.method), f.accounts()) {
+            (None, _) => (
+                "method",
+                Err(RequestError::Invalid {
+                    field: "method".into(),
+                    reason: lang.text("field_required", &[]),
+                }),
+            ),
+            (Some(_), Some(ticked)) if ticked.is_empty() => (
+                "verify-accounts",
+                Err(RequestError::Invalid {
+                    field: "accounts".into(),
+                    reason: lang.text("accounts_required", &[]),
+                }),
+            ),
+            (Some(m), accounts) => (
+                "method",
+                requests::verify_identity(
                     &st.db,
                     id,
                     m,
                     Some(f.note.trim().to_owned()).filter(|n| !n.is_empty()),
+                    accounts,
                     &o.actor,
                 )
                 .await
                 .map(|_| ()),
-                None => Err(RequestError::Invalid {
-                    field: "method".into(),
-                    reason: lang.text("field_required", &[]),
-                }),
-            },
-        ),
+            ),
+        },
         "assign" => (
             "assignee",
             match required("assignee", &f.assignee) {

@@ -330,13 +330,21 @@ pub struct VerifyIdentity {
     pub method: ProofMethodName,
     #[oai(validator(max_length = 2000))]
     pub note: Option<String>,
+    /// The named accounts (their `identities[].id` in the request) the proof shows to be the
+    /// person's. Proof of who someone is does not show which accounts are theirs: name the ones
+    /// the officer checked. Left out, every named account counts as verified.
+    #[oai(validator(min_items = 1, max_items = 100))]
+    pub accounts: Option<Vec<i64>>,
 }
 
 impl poem_openapi::types::Example for VerifyIdentity {
     fn example() -> Self {
         VerifyIdentity {
             method: ProofMethodName::EId,
-            note: Some("BankID at the contact centre".into()),
+            note: Some(
+                "BankID at the contact centre; showed the Facebook profile on her phone".into(),
+            ),
+            accounts: Some(vec![41]),
         }
     }
 }
@@ -925,7 +933,9 @@ impl RequestsApi {
     /// Verify the person's identity
     ///
     /// Roles: `admin`, `officer`. For proof given outside the system (in person, e-legitimation,
-    /// letter): every named account counts as verified, and the request moves to `verified`.
+    /// letter): the named accounts in `accounts` (or, without it, every named account) count as
+    /// verified, and the request moves to `verified`. An id in `accounts` that is not one of the
+    /// request's named accounts is a 400.
     #[oai(
         path = "/requests/:id/verify-identity",
         method = "post",
@@ -947,7 +957,7 @@ impl RequestsApi {
             ProofMethodName::Letter => ProofMethod::Letter,
             ProofMethodName::Other => ProofMethod::Other,
         };
-        store::verify_identity(&state.db, id.0, method, b.note, &actor).await?;
+        store::verify_identity(&state.db, id.0, method, b.note, b.accounts, &actor).await?;
         Ok(Json(view(&state, id.0, true).await?))
     }
 
@@ -1169,7 +1179,9 @@ impl RequestsApi {
 
     /// Lift a restriction
     ///
-    /// Roles: `admin`, `officer`. The records the restriction request flagged are processed as before.
+    /// Roles: `admin`, `officer`. The records a completed restriction request flagged are processed
+    /// as before, and the person is told by mail (Art. 18(3)). A request that is not a completed
+    /// restriction, or whose restriction was lifted before, is a 409.
     #[oai(
         path = "/requests/:id/lift-restriction",
         method = "post",

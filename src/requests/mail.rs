@@ -113,7 +113,28 @@ pub fn code(lang: Language, reference: &str, code: &str, minutes: i64) -> Render
     }
 }
 
-pub fn duplicate(lang: Language, reference: &str, status: &str) -> Rendered {
+/// A request's status in words the person reads.
+fn status_words(lang: Language, status: &str) -> &'static str {
+    match (lang, status) {
+        (Language::Sv, "awaiting_verification") => "vi väntar på att du bekräftar din identitet",
+        (Language::Sv, "verified") => {
+            "din identitet är bekräftad och ärendet väntar på handläggning"
+        }
+        (Language::Sv, "in_progress") => "ärendet handläggs",
+        (Language::Sv, "awaiting_approval") => "ärendet handläggs och väntar på beslut",
+        (Language::Sv, _) => "ärendet är avslutat",
+        (Language::En, "awaiting_verification") => {
+            "we are waiting for you to confirm your identity"
+        }
+        (Language::En, "verified") => "your identity is confirmed and the request awaits handling",
+        (Language::En, "in_progress") => "the request is being handled",
+        (Language::En, "awaiting_approval") => "the request is being handled and awaits a decision",
+        (Language::En, _) => "the request is closed",
+    }
+}
+
+pub fn duplicate(lang: Language, reference: &str, status: &str, due: NaiveDate) -> Rendered {
+    let status = status_words(lang, status);
     match lang {
         Language::Sv => layout(
             lang,
@@ -124,7 +145,7 @@ pub fn duplicate(lang: Language, reference: &str, status: &str) -> Rendered {
                     "Vi har tagit emot en likadan begäran till. Eftersom du redan har ett pågående ärende med referensnumret {reference} har vi lagt den nya begäran till det ärendet i stället för att öppna ett nytt."
                 ),
                 format!(
-                    "Ärendets status: {status}. Använd länken i vårt första mejl för att följa det."
+                    "Just nu gäller: {status}. Vi svarar senast {due}. Använd länken i vårt första mejl för att följa ärendet."
                 ),
             ],
         ),
@@ -136,7 +157,37 @@ pub fn duplicate(lang: Language, reference: &str, status: &str) -> Rendered {
                 format!(
                     "We have received the same request again. As you already have an open request with the reference {reference}, we have added the new one to it instead of opening a second case."
                 ),
-                format!("Its status: {status}. Use the link in our first email to follow it."),
+                format!(
+                    "At present {status}. We will answer by {due} at the latest. Use the link in our first email to follow it."
+                ),
+            ],
+        ),
+    }
+}
+
+/// Art. 18(3): the person who obtained a restriction is told when it is lifted.
+pub fn restriction_lifted(lang: Language, reference: &str, records: u64) -> Rendered {
+    match lang {
+        Language::Sv => layout(
+            lang,
+            &format!("Begränsningen av behandlingen hävs – {reference}"),
+            &[
+                "Hej!".into(),
+                format!(
+                    "I ärende {reference} begränsade vi behandlingen av {records} av dina uppgifter hos oss. Den begränsningen hävs nu, och uppgifterna behandlas åter som tidigare: de kan till exempel sökas fram och, efter sekretessprövning, lämnas ut som allmänna handlingar."
+                ),
+                "Dataskyddsförordningen (artikel 18.3) ger dig rätt att få veta detta. Om du inte är nöjd kan du lämna klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se, eller vända dig till allmän domstol.".into(),
+            ],
+        ),
+        Language::En => layout(
+            lang,
+            &format!("The restriction of processing is lifted – {reference}"),
+            &[
+                "Hello,".into(),
+                format!(
+                    "With your request {reference} we restricted the processing of {records} of the items we hold about you. That restriction is now lifted, and the items are processed as before: they can, for example, be searched for and, after a secrecy review, released as public documents."
+                ),
+                "The GDPR (Article 18(3)) entitles you to be told of this. If you are not satisfied you may lodge a complaint with the Swedish Authority for Privacy Protection (IMY), www.imy.se, or go to court.".into(),
             ],
         ),
     }
@@ -291,7 +342,8 @@ mod tests {
             for m in [
                 receipt(&c),
                 code(lang, c.reference, "12345678", 30),
-                duplicate(lang, c.reference, "verified"),
+                duplicate(lang, c.reference, "verified", due),
+                restriction_lifted(lang, c.reference, 3),
                 extension(lang, c.reference, due, "many requests"),
                 refusal(lang, c.reference, "manifestly unfounded"),
                 completion(lang, c.reference, "done", c.status_page),
@@ -304,6 +356,9 @@ mod tests {
                 }));
             }
         }
+        let d = duplicate(Language::Sv, "DSR-2026-000001", "in_progress", due);
+        assert!(d.text.contains("ärendet handläggs") && d.text.contains("2026-12-28"));
+        assert!(!d.text.contains("in_progress"), "{}", d.text);
         let r = refusal(Language::Sv, "DSR-2026-000001", "x");
         assert!(r.text.contains("Integritetsskyddsmyndigheten"));
         let r = receipt(&Case {

@@ -382,6 +382,42 @@ both_backends!(
 );
 
 both_backends!(
+    an_account_named_before_its_records_were_imported_is_answered_for,
+    |b: Backend| async move {
+        let (_store, app, archivist, officer, ch) = package_app(b, PAGE).await;
+        // The request comes first: the account matches nothing in the archive yet.
+        let s: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &json!({"type": "export", "email": "cecilia@example.se", "language": "en",
+                "identities": [{"platform": "facebook", "value": "503"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        for (path, body) in [
+            ("verify-identity", json!({"method": "e_id"})),
+            ("assign", json!({"assignee": "dpo"})),
+            ("complete", json!({"summary": "Here is what we hold."})),
+        ] {
+            let r = app
+                .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
+                .await;
+            assert_eq!(r.status(), 200, "{path}");
+        }
+        let f = files(&ready(&app, &officer, id).await);
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        assert_eq!(data["records"][0]["reaction_type"], "love", "{data}");
+    }
+);
+
+both_backends!(
     an_export_package_is_data_json_with_its_schema,
     |b: Backend| async move {
         let (_store, app, archivist, officer, ch) = package_app(b, PAGE).await;

@@ -205,7 +205,8 @@ both_backends!(
             .post(app.url("/api/v1/requests"))
             .json(
                 &serde_json::json!({"type": "objection", "email": "bo@example.se",
-                "identities": [{"platform": "facebook", "value": "502"}]}),
+                "identities": [{"platform": "facebook", "value": "502"},
+                               {"platform": "facebook", "value": "777"}]}),
             )
             .send()
             .await
@@ -229,8 +230,45 @@ both_backends!(
             .and_then(|rest| rest.split('"').next())
             .unwrap()
             .to_owned();
+        // The officer ticks the accounts the proof covers: here Bo's, not the other one named.
+        let view: serde_json::Value = app
+            .client
+            .get(app.url(&format!("/api/v1/requests/{id}")))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let account_of = |value: &str| {
+            let a = view["identities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["value"] == value)
+                .unwrap();
+            format!("account_{}", a["id"])
+        };
+        let (bos, other) = (account_of("502"), account_of("777"));
+        assert!(
+            page.contains(&format!("name=\"{bos}\""))
+                && page.contains(&format!("name=\"{other}\"")),
+            "{page}"
+        );
         for (action, form) in [
-            ("verify-identity", vec![("method", "e_id")]),
+            (
+                "verify-identity",
+                vec![("method", "e_id"), ("choose_accounts", "1")],
+            ),
+            (
+                "verify-identity",
+                vec![
+                    ("method", "e_id"),
+                    ("choose_accounts", "1"),
+                    (bos.as_str(), "on"),
+                ],
+            ),
             ("assign", vec![("assignee", "")]),
             ("assign", vec![("assignee", "dpo")]),
             ("carry-out", vec![]),
@@ -248,6 +286,10 @@ both_backends!(
                 assert_eq!(r.status(), 400, "an assignee is needed");
                 let page = r.text().await.unwrap();
                 assert!(page.contains("id=\"assignee-error\""));
+            } else if form.len() == 2 && action == "verify-identity" {
+                assert_eq!(r.status(), 400, "an account is to be ticked");
+                let page = r.text().await.unwrap();
+                assert!(page.contains("id=\"verify-accounts-error\""), "{page}");
             } else {
                 assert_eq!(r.status(), 303, "{action}");
             }
@@ -263,6 +305,14 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(v["status"], "completed");
+        let verified: Vec<&str> = v["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i.get("verified_at").is_some())
+            .map(|i| i["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(verified, ["502"], "{v}");
         // The history names who did what in words: the requester, and the officer by the token's
         // name, not "citizen" or "token:2".
         let page = officer_page(&client, &app, &session, &format!("/officer/requests/{id}")).await;

@@ -1297,3 +1297,76 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    an_officers_proof_verifies_only_the_accounts_it_names,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        let s: Value = submit(
+            &app,
+            &json!({"type": "access", "email": "gun@example.se",
+                "identities": [{"platform": "facebook", "value": "5001"},
+                               {"platform": "facebook", "value": "5002"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        let view = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        let account = |value: &str| {
+            view["identities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["value"] == value)
+                .unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        };
+        let (mine, other) = (account("5001"), account("5002"));
+        let path = format!("/api/v1/requests/{id}/verify-identity");
+        let r = app
+            .post_json(
+                &path,
+                &officer,
+                &json!({"method": "e_id", "accounts": [mine, 999_999]}),
+            )
+            .await;
+        let p = problem(r, 400).await;
+        assert_eq!(p["errors"][0]["field"], "accounts/1", "{p}");
+        let r = app
+            .post_json(
+                &path,
+                &officer,
+                &json!({"method": "e_id", "accounts": [mine]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], "verified");
+        let verified = |v: &Value, id: i64| {
+            v["identities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == id)
+                .unwrap()
+                .get("verified_at")
+                .is_some()
+        };
+        assert!(verified(&v, mine), "{v}");
+        assert!(!verified(&v, other), "{v}");
+        // Another request's account is not this request's to verify.
+        let (second, _) = submitted(&app, "hans@example.se", "5003").await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{second}/verify-identity"),
+                &officer,
+                &json!({"method": "e_id", "accounts": [other]}),
+            )
+            .await;
+        problem(r, 400).await;
+    }
+);

@@ -158,6 +158,31 @@ both_backends!(
             .await;
         assert_eq!(r.status(), 200);
         get(&app, &archivist, &format!("/api/v1/records/{comment}")).await;
+        // The person is told (Art. 18(3)); what is lifted cannot be lifted again.
+        let told = crate::requests::outbox_for(&app, "anna+restriction@example.se").await;
+        assert!(
+            told.iter()
+                .any(|s| s.starts_with("Begränsningen av behandlingen hävs")),
+            "{told:?}"
+        );
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/lift-restriction"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        problem(r, 409).await;
+        // A restriction not yet carried out has nothing to lift.
+        let open = started(&app, &officer, "restriction").await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{open}/lift-restriction"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        problem(r, 409).await;
 
         // Access and erasure are not carried out this way.
         let id = started(&app, &officer, "access").await;

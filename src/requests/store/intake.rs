@@ -196,7 +196,12 @@ pub async fn submit_many(
         ));
         mails.push((
             address(r)?,
-            letters::duplicate(language_of(r), &r.reference, &r.status),
+            letters::duplicate(
+                language_of(r),
+                &r.reference,
+                &r.status,
+                r.extended_due_at.unwrap_or(r.due_at),
+            ),
         ));
         entries.push((
             actor.clone(),
@@ -489,6 +494,38 @@ async fn identities(
     Ok(())
 }
 
+/// Links the request's named accounts that matched no identity when it came in to the identity
+/// the archive holds for them now: an account named before the import that brought its records.
+/// A package or a plan answers for what the archive holds when it is made, not when the request
+/// arrived. Only an account's id or profile link links; a name stays for the officer to decide.
+pub async fn link_accounts<C: ConnectionTrait>(db: &C, request_id: i64) -> Result<(), DbErr> {
+    let unlinked = request_identity::Entity::find()
+        .filter(request_identity::Column::RequestId.eq(request_id))
+        .filter(request_identity::Column::IdentityId.is_null())
+        .all(db)
+        .await?;
+    if unlinked.is_empty() {
+        return Ok(());
+    }
+    let accounts: Vec<NewIdentity> = unlinked
+        .iter()
+        .map(|i| NewIdentity {
+            platform: i.platform.clone(),
+            value: i.value.clone(),
+        })
+        .collect();
+    let named: Vec<(i64, &NewIdentity)> = accounts.iter().map(|a| (request_id, a)).collect();
+    let found = match_accounts(db, &named).await?;
+    for (row, found) in unlinked.into_iter().zip(found) {
+        if let Some(identity) = found.identity {
+            let mut row: request_identity::ActiveModel = row.into();
+            row.identity_id = Set(Some(identity));
+            row.update(db).await?;
+        }
+    }
+    Ok(())
+}
+
 /// What the archive holds of one named account.
 #[derive(Default)]
 struct Found {
@@ -509,8 +546,8 @@ const ACCOUNTS_PER_LOOKUP: usize = 200;
 /// that the statement's plan does not grow with the batch. The patterns are columns of that
 /// table, not bound values: SQLite prepares `column LIKE ?` again whenever the value bound to
 /// `?` changes, and here it always would.
-async fn match_accounts(
-    txn: &DatabaseTransaction,
+async fn match_accounts<C: ConnectionTrait>(
+    txn: &C,
     named: &[(i64, &NewIdentity)],
 ) -> Result<Vec<Found>, DbErr> {
     let backend = txn.get_database_backend();

@@ -222,7 +222,7 @@ mod proof;
 mod rights;
 
 pub use digest::send_digest;
-pub use intake::{Intake, NewIdentity, NewRequest, Submitted, submit, submit_many};
+pub use intake::{Intake, NewIdentity, NewRequest, Submitted, link_accounts, submit, submit_many};
 pub use officer::{QueueFilter, assign, cancel, complete, extend, note, queue, refuse};
 pub use proof::{decide_match, prove_by_message, resend_code, verify_code, verify_identity};
 pub use rights::{CarryOut, carry_out, lift_restriction};

@@ -281,6 +281,7 @@ pub async fn complete(
     };
     // The package answers for the accounts shown to be the person's: with none, its emptiness
     // would say the archive holds nothing about them when nobody has looked.
+    super::link_accounts(&txn, id).await?;
     let verified = request_identity::Entity::find()
         .filter(request_identity::Column::RequestId.eq(id))
         .filter(request_identity::Column::VerifiedAt.is_not_null())

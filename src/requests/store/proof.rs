@@ -125,13 +125,14 @@ pub async fn resend_code(
     Ok(r)
 }
 
-/// An officer's proof of identity given outside the system: every named account counts as
-/// verified, and an unverified request moves on.
+/// An officer's proof of identity given outside the system: the named accounts in `accounts`, or
+/// every named account, count as verified, and an unverified request moves on.
 pub async fn verify_identity(
     db: &DatabaseConnection,
     id: i64,
     method: ProofMethod,
     note: Option<String>,
+    accounts: Option<Vec<i64>>,
     actor: &Actor,
 ) -> Result<request::Model, RequestError> {
     let txn = db.begin().await?;
@@ -143,11 +144,25 @@ pub async fn verify_identity(
         )));
     }
     let by = format!("officer:{}", method.as_str());
-    for i in request_identity::Entity::find()
+    let named = request_identity::Entity::find()
         .filter(request_identity::Column::RequestId.eq(id))
-        .filter(request_identity::Column::VerifiedAt.is_null())
         .all(&txn)
-        .await?
+        .await?;
+    if let Some(accounts) = &accounts
+        && let Some((n, other)) = accounts
+            .iter()
+            .enumerate()
+            .find(|(_, a)| !named.iter().any(|i| i.id == **a))
+    {
+        return Err(RequestError::Invalid {
+            field: format!("accounts/{n}"),
+            reason: format!("{other} is not an account this request names"),
+        });
+    }
+    let covered = |i: &request_identity::Model| accounts.as_ref().is_none_or(|a| a.contains(&i.id));
+    for i in named
+        .into_iter()
+        .filter(|i| i.verified_at.is_none() && covered(i))
     {
         let mut a: request_identity::ActiveModel = i.into();
         a.verified_by = Set(Some(by.clone()));
@@ -163,7 +178,7 @@ pub async fn verify_identity(
         &actor.id,
         "identity_verified",
         true,
-        serde_json::json!({"method": method.as_str(), "note": note}),
+        serde_json::json!({"method": method.as_str(), "note": note, "accounts": accounts}),
     )
     .await?;
     log(
@@ -171,7 +186,7 @@ pub async fn verify_identity(
         actor,
         "request.verify_identity",
         id,
-        serde_json::json!({"method": method.as_str()}),
+        serde_json::json!({"method": method.as_str(), "accounts": accounts}),
     )
     .await?;
     txn.commit().await?;

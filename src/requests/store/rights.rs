@@ -28,6 +28,7 @@ pub async fn carry_out(
         )));
     }
     let kind = RequestType::parse(&r.request_type).unwrap_or(RequestType::Access);
+    super::link_accounts(&txn, id).await?;
     let identities: Vec<i64> = crate::packages::build::verified_identities(&txn, id)
         .await?
         .iter()
@@ -233,7 +234,8 @@ pub async fn carry_out(
     Ok(r)
 }
 
-/// Lifts a restriction the request put on the person's records; the person is told by the officer.
+/// Lifts the restriction a completed restriction request put on the person's records, and tells
+/// the person (Art. 18(3)) by mail in the same transaction.
 pub async fn lift_restriction(
     db: &DatabaseConnection,
     id: i64,
@@ -248,6 +250,12 @@ pub async fn lift_restriction(
             "only a restriction can be lifted".into(),
         ));
     }
+    if status_of(&r) != Status::Completed {
+        return Err(RequestError::Illegal(format!(
+            "a restriction request that is {} has restricted nothing to lift",
+            r.status
+        )));
+    }
     let lifted = record::Entity::update_many()
         .col_expr(
             record::Column::RestrictedBy,
@@ -257,6 +265,17 @@ pub async fn lift_restriction(
         .exec(&txn)
         .await?
         .rows_affected;
+    if lifted == 0 {
+        return Err(RequestError::Illegal(
+            "nothing this request restricted is restricted now: it was lifted before".into(),
+        ));
+    }
+    send(
+        &txn,
+        &r,
+        &letters::restriction_lifted(language_of(&r), &r.reference, lifted),
+    )
+    .await?;
     event(
         &txn,
         id,
