@@ -66,25 +66,41 @@ async fn new_package<C: ConnectionTrait>(
     .await
 }
 
-/// The package as built: ready until `days` from now.
+/// The package as built: ready until `days` from now. None when it is no longer being built: an
+/// erasure executed while it was built took it (`erased`), and what was read for it before the
+/// erasure must not become downloadable.
 async fn mark_ready<C: ConnectionTrait>(
     conn: &C,
     p: package::Model,
     built: &build::Built,
     days: i64,
-) -> Result<package::Model, DbErr> {
-    let mut a: package::ActiveModel = p.into();
-    a.status = Set(PackageStatus::Ready.as_str().to_owned());
-    a.file_name = Set(built
+) -> Result<Option<package::Model>, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let at = now();
+    let expires = at + chrono::Duration::days(days);
+    let file_name = built
         .path
         .file_name()
-        .map(|f| f.to_string_lossy().into_owned()));
-    a.sha256 = Set(Some(built.sha256.clone()));
-    a.size = Set(Some(built.size as i64));
-    a.records = Set(Some(built.records as i64));
-    a.built_at = Set(Some(now()));
-    a.expires_at = Set(Some(now() + chrono::Duration::days(days)));
-    a.update(conn).await
+        .map(|f| f.to_string_lossy().into_owned());
+    let updated = package::Entity::update_many()
+        .col_expr(
+            package::Column::Status,
+            Expr::value(PackageStatus::Ready.as_str()),
+        )
+        .col_expr(package::Column::FileName, Expr::value(file_name))
+        .col_expr(package::Column::Sha256, Expr::value(built.sha256.clone()))
+        .col_expr(package::Column::Size, Expr::value(built.size as i64))
+        .col_expr(package::Column::Records, Expr::value(built.records as i64))
+        .col_expr(package::Column::BuiltAt, Expr::value(at))
+        .col_expr(package::Column::ExpiresAt, Expr::value(expires))
+        .filter(package::Column::Id.eq(p.id))
+        .filter(package::Column::Status.eq(PackageStatus::Building.as_str()))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    package::Entity::find_by_id(p.id).one(conn).await
 }
 
 fn ready_mail(
@@ -141,7 +157,13 @@ pub async fn build_queued(
     let kind = PackageKind::parse(&p.kind).unwrap_or(PackageKind::Access);
     let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
     let txn = db.begin().await?;
-    let p = mark_ready(&txn, p, &built, storage.days).await?;
+    let Some(p) = mark_ready(&txn, p, &built, storage.days).await? else {
+        drop(txn);
+        if let Err(e) = tokio::fs::remove_file(&built.path).await {
+            tracing::warn!(package = package_id, error = %e, "could not remove a package built for nothing");
+        }
+        return Ok(());
+    };
     let expires = p.expires_at.unwrap_or_else(now);
     let lang = if req.language == "en" {
         Language::En
@@ -188,7 +210,11 @@ pub async fn record_failure(
     why: &str,
     last: bool,
 ) -> Result<(), DbErr> {
-    if let Some(p) = package::Entity::find_by_id(package_id).one(db).await? {
+    if let Some(p) = package::Entity::find_by_id(package_id)
+        .filter(package::Column::Status.eq(PackageStatus::Building.as_str()))
+        .one(db)
+        .await?
+    {
         let mut a: package::ActiveModel = p.into();
         a.error = Set(Some(why.chars().take(500).collect()));
         if last {
@@ -362,5 +388,10 @@ pub async fn build_now(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("request {request_id}")))?;
     let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
-    Ok(mark_ready(db, p, &built, storage.days).await?)
+    let id = p.id;
+    mark_ready(db, p, &built, storage.days)
+        .await?
+        .ok_or_else(|| {
+            DbErr::RecordNotFound(format!("package {id} is no longer being built")).into()
+        })
 }

@@ -723,3 +723,109 @@ both_backends!(
         );
     }
 );
+
+/// A package whose build was under way when an erasure took it stays taken: what the build read
+/// before the erasure does not become downloadable. PostgreSQL only: a table lock holds the build
+/// at its first read while the erasure's mark is set, which SQLite's readers do not wait for.
+#[tokio::test]
+async fn a_package_taken_by_an_erasure_while_it_was_built_stays_taken() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let (store, app, archivist, officer, ch) = package_app(Backend::Postgres, PAGE).await;
+    assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+    let s: Value = app
+        .client
+        .post(app.url("/api/v1/requests"))
+        .json(&json!({"type": "access", "email": "cecilia@example.se",
+            "identities": [{"platform": "facebook", "value": "503"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, token) = (
+        s["id"].as_i64().unwrap(),
+        s["status_token"].as_str().unwrap(),
+    );
+    let locker = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let mut held = None;
+    for (path, body) in [
+        ("verify-identity", json!({"method": "e_id"})),
+        ("assign", json!({"assignee": "dpo"})),
+        ("complete", json!({"summary": "Here is what we hold."})),
+    ] {
+        if path == "complete" {
+            let txn = locker.begin().await.unwrap();
+            txn.execute_unprepared("LOCK TABLE identity IN ACCESS EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            held = Some(txn);
+        }
+        let r = app
+            .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
+            .await;
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let held = held.unwrap();
+    // The build job waits on the lock at its first read of the archive.
+    let waiting =
+        "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'identity'::regclass";
+    let mut blocked = false;
+    for _ in 0..100 {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                waiting,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(blocked, "the build never reached the archive");
+    // Meanwhile an erasure takes the package, as `erasure.execute` does.
+    let p = entities::package::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut a: entities::package::ActiveModel = p.clone().into();
+    a.status = Set("erased".into());
+    a.update(&app.db).await.unwrap();
+    held.commit().await.unwrap();
+    // The build finishes, finds its package taken, and leaves nothing behind.
+    for _ in 0..100 {
+        let job = entities::job::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.kind == "packages.build")
+            .unwrap();
+        if job.finished_at.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = entities::package::Entity::find_by_id(p.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, "erased");
+    assert_eq!(after.file_name, None);
+    let r = download(&app, token, id).await;
+    assert_eq!(
+        problem(r, 410).await["type"],
+        "https://insyn.example/problems/package-erased"
+    );
+    let left: Vec<_> = std::fs::read_dir(store.path().join("packages"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
