@@ -149,6 +149,28 @@ both_backends!(
         )
         .await;
         assert_eq!(listed["records"].as_array().unwrap().len(), 0);
+        // The person it protects still gets their records, told they are restricted (Art. 15).
+        let (access, access_token, _) = crate::packages::completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "anna+paket@example.se",
+                "identities": [{"platform": "facebook", "value": "501"}]}),
+        )
+        .await;
+        let package =
+            crate::packages::files(&crate::packages::ready(&app, &access_token, access).await);
+        let data: Value = serde_json::from_slice(&package["data.json"]).unwrap();
+        assert!(
+            data["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["id"] == comment),
+            "{data}"
+        );
+        assert_eq!(data["withheld"], json!([]), "{data}");
+        let html = String::from_utf8_lossy(&package["index.html"]).to_string();
+        assert!(html.contains("begränsad behandling"), "{html}");
         let r = app
             .post_json(
                 &format!("/api/v1/requests/{id}/lift-restriction"),

@@ -31,7 +31,7 @@ pub(super) struct Page {
     pub(super) items: Vec<Item>,
     /// Classified under the Secrecy Act.
     pub(super) withheld: u64,
-    /// Under a restriction of processing (Art. 18).
+    /// Shown, and under a restriction of processing (Art. 18).
     pub(super) restricted: u64,
 }
 
@@ -141,7 +141,7 @@ impl Source<'_> {
     }
 
     /// The page after `after`, unparsed, with its last record; `None` past the end. Classified
-    /// and restricted records are read with the rest and counted when the page is assembled,
+    /// and restricted records are read with the rest and told apart when the page is assembled,
     /// rather than counted by queries of their own: each query over a heavy identity's records
     /// costs a look-up per record.
     pub(super) async fn read(
@@ -316,9 +316,12 @@ impl Assembly {
         for r in raw.records.into_records()? {
             if r.classified {
                 page.withheld += 1;
-            } else if r.restricted_by.is_some() {
-                page.restricted += 1;
             } else {
+                // A restriction keeps the records from searches and from disclosure to others;
+                // the person it protects is still told what is held about them (Art. 15).
+                if r.restricted_by.is_some() {
+                    page.restricted += 1;
+                }
                 shown.push(r);
             }
         }

@@ -187,7 +187,7 @@ pub(super) fn texts(lang: Language) -> Texts {
             requests: "Dina begäranden",
             none: "Inget hittades.",
             withheld: "poster har hållits inne på grund av sekretess (offentlighets- och sekretesslagen)",
-            restricted: "poster visas inte eftersom behandlingen av dem är begränsad (dataskyddsförordningen art. 18)",
+            restricted: "av posterna ovan omfattas av begränsad behandling (dataskyddsförordningen art. 18): vi bevarar dem men söker inte fram eller lämnar ut dem till andra",
             blocks: "Blockeringar",
             no_blocks: "Inget av dina konton är blockerat på våra konton.",
             registration: "diarienummer",
@@ -202,7 +202,7 @@ pub(super) fn texts(lang: Language) -> Texts {
             requests: "Your requests",
             none: "Nothing was found.",
             withheld: "records were withheld as classified (Public Access to Information and Secrecy Act)",
-            restricted: "records are not shown because their processing is restricted (GDPR Art. 18)",
+            restricted: "of the records above are under a restriction of processing (GDPR Art. 18): we keep them but do not search for them or disclose them to others",
             blocks: "Blocks",
             no_blocks: "None of your accounts is blocked on our channels.",
             registration: "registration number",
@@ -700,9 +700,6 @@ pub(super) fn write_to(
         let mut withheld_json = vec![];
         if withheld > 0 {
             withheld_json.push(serde_json::json!({"count": withheld, "reason": "sekretess enligt offentlighets- och sekretesslagen (2009:400) / classified under the Public Access to Information and Secrecy Act"}));
-        }
-        if restricted > 0 {
-            withheld_json.push(serde_json::json!({"count": restricted, "reason": "begränsad behandling (dataskyddsförordningen art. 18) / restriction of processing (GDPR Art. 18)"}));
         }
         let withheld_json = serde_json::Value::from(withheld_json);
         e.put(",\"withheld\":")?;
