@@ -1259,9 +1259,9 @@ fn reply(
     }
     paragraphs.extend(ctx.policy.notes(lang));
     paragraphs.push(if sv {
-        format!("På statussidan ser du varje punkt och hur borttagningen på plattformen går: {link}")
+        format!("På statussidan ser du varje punkt och hur borttagningen på plattformen går (den öppnas med länken i vårt första mejl): {link}")
     } else {
-        format!("The status page shows every item and how the take-down on the platform is going: {link}")
+        format!("The status page shows every item and how the take-down on the platform is going (it opens with the link in our first email): {link}")
     });
     let subject = if sv {
         format!("Svar på din begäran om radering – {}", r.reference)

@@ -352,10 +352,26 @@ pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery
             .is_some()
             .then(|| lang.text("submitted_note", &[]))
     });
+    // The links in later mails carry no token: the page asks for the one the receipt carried,
+    // and says nothing of whether a request `id` exists.
+    let Some(token) = q.token.as_deref().filter(|t| !t.trim().is_empty()) else {
+        return render(
+            StatusCode::OK,
+            "key.html",
+            Frame {
+                lang,
+                title: lang.text("key_title", &[]),
+                path: &format!("/requests/{id}"),
+                officer: None,
+                flash: None,
+            },
+            json!({"id": id}),
+        );
+    };
     status_page(
         req,
         id,
-        q.token.as_deref().unwrap_or_default(),
+        token.trim(),
         lang,
         StatusCode::OK,
         flash,

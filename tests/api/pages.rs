@@ -119,6 +119,27 @@ both_backends!(
         let r = client.get(app.url(&wrong)).send().await.unwrap();
         assert_eq!(r.status(), 404);
         assert!(r.text().await.unwrap().contains("<html"));
+        // A later mail's link, without the token, asks for it, and the form it gives opens the case.
+        let bare = to.split('?').next().unwrap().to_owned();
+        let asks = client.get(app.url(&format!("{bare}?lang=en"))).send().await.unwrap();
+        assert_eq!(asks.status(), 200);
+        let asks = asks.text().await.unwrap();
+        assert!(
+            asks.contains("Open your request") && asks.contains(&format!("action=\"{bare}\"")),
+            "{asks}"
+        );
+        let token = to.split("token=").nth(1).unwrap().split('&').next().unwrap();
+        let opened = client
+            .get(app.url(&bare))
+            .query(&[("lang", "en"), ("token", &format!(" {token} "))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(opened.status(), 200);
+        assert!(opened.text().await.unwrap().contains("DSR-"));
+        // It says nothing of whether a request exists.
+        let none = client.get(app.url("/requests/999999?lang=en")).send().await.unwrap();
+        assert_eq!(none.status(), 200);
         // An address or a form the page cannot read is answered with a page, never the API's JSON.
         let r = client
             .get(app.url("/requests/abc?token=dsr_0"))
