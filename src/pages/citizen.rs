@@ -339,7 +339,15 @@ async fn status_page(
 
 #[handler]
 pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery>) -> Response {
-    let lang = Lang::of(q.lang.as_deref());
+    // A link without `lang` (a mail's) shows the page in the request's own language, as its
+    // outcome is written.
+    let lang = match (q.lang.as_deref(), q.token.as_deref()) {
+        (None, Some(token)) => match owned(req, id, token.trim()).await {
+            Some(r) => Lang::of(Some(&r.language)),
+            None => Lang::of(None),
+        },
+        (given, _) => Lang::of(given),
+    };
     let flash = q.done.as_deref().and_then(|d| match d {
         "verified" => Some(lang.text("verified_done", &[])),
         "code" => Some(lang.text("code_sent", &[])),

@@ -137,6 +137,17 @@ both_backends!(
             .unwrap();
         assert_eq!(opened.status(), 200);
         assert!(opened.text().await.unwrap().contains("DSR-"));
+        // Without `lang`, as the receipt's link has it, the page speaks the request's language.
+        let english = client
+            .get(app.url(&bare))
+            .query(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(english.contains("Request received"), "{english}");
         // It says nothing of whether a request exists.
         let none = client.get(app.url("/requests/999999?lang=en")).send().await.unwrap();
         assert_eq!(none.status(), 200);
