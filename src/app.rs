@@ -32,7 +32,14 @@ impl AppState {
             dir: std::path::Path::new(&self.settings.data_dir).join("packages"),
             days: self.settings.package_days,
             public_url: self.settings.public_url.clone(),
+            time_zone: self.time_zone(),
         }
+    }
+
+    /// The municipality's time zone, whose days every date limit counts.
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        // Checked when the settings were loaded.
+        self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm)
     }
 
     /// The diarium's series and number pattern.
@@ -376,9 +383,10 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
         }
     });
     let db = state.db.clone();
+    let tz = state.time_zone();
     runner = runner.handle(retention::JOB_KIND, move |_| {
         let db = db.clone();
-        async move { retention::run_daily(&db).await.map_err(|e| e.to_string()) }
+        async move { retention::run_daily(&db, tz).await.map_err(|e| e.to_string()) }
     });
     for (kind, next) in recurring_jobs(state) {
         runner = runner.recurring(kind, next);

@@ -275,9 +275,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Dispose { execute, .. } => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
-            let today = insyn::retention::api::today();
+            // Checked when the settings were loaded.
+            let tz = settings.tz().unwrap_or(chrono_tz::Europe::Stockholm);
+            let today = insyn::retention::api::today(tz);
             let run =
-                insyn::retention::store::dispose(&conn, today, execute, &Actor::cli()).await?;
+                insyn::retention::store::dispose(&conn, today, tz, execute, &Actor::cli()).await?;
             let verb = if execute {
                 "disposed of"
             } else {

@@ -594,10 +594,12 @@ impl RecordsApi {
             .map_err(AppError::from)?
             .filter(|(r, _)| !(r.classified || r.restricted_by.is_some()) || sees_classified(who))
             .ok_or_else(|| AppError::NotFound(format!("record {}", id.0)))?;
+        let tz = state.time_zone();
         let retention = crate::retention::store::retention_of_record(
             &state.db,
             &r,
-            crate::retention::api::today(),
+            crate::retention::api::today(tz),
+            tz,
         )
         .await
         .map_err(AppError::from)?;

@@ -447,7 +447,6 @@ pub fn differences(before: &[ItemKey], after: &[ItemKey]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::retention::rules::DisposalRule;
-    use chrono::{TimeZone, Utc};
 
     fn facts(kind: &str) -> RecordFacts<'_> {
         RecordFacts {
@@ -457,7 +456,7 @@ mod tests {
             channel_id: 1,
             registered: false,
             author_identity_id: Some(3),
-            made_at: Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap(),
+            made_on: chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
         }
     }
 

@@ -158,7 +158,7 @@ async fn compute<C: ConnectionTrait>(
     let mut erased: HashSet<i64> = HashSet::new();
     let mut kept_by: HashSet<i64> = HashSet::new();
     for rec in &records {
-        let facts = crate::retention::store::facts(rec);
+        let facts = crate::retention::store::facts(rec, ctx.requests.time_zone);
         let holding = holds
             .iter()
             .find(|h| h.covers(&facts, today))
@@ -177,7 +177,7 @@ async fn compute<C: ConnectionTrait>(
             &decisions,
             today,
         );
-        let label = policy.label(&rec.kind, lang, Some(facts.made_at.date_naive()));
+        let label = policy.label(&rec.kind, lang, Some(facts.made_on));
         if d.decision == ItemDecision::Erase {
             erased.insert(rec.id);
         } else if let Some(a) = rec.author_identity_id {

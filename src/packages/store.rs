@@ -22,6 +22,8 @@ pub struct Storage {
     pub dir: PathBuf,
     pub days: i64,
     pub public_url: String,
+    /// The municipality's: the days a record's retention counts from.
+    pub time_zone: chrono_tz::Tz,
 }
 
 fn system(kind: &str) -> Actor {
@@ -155,7 +157,7 @@ pub async fn build_queued(
         return Ok(());
     };
     let kind = PackageKind::parse(&p.kind).unwrap_or(PackageKind::Access);
-    let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
+    let built = build::build(db, storage, p.id, &req, kind).await?;
     let txn = db.begin().await?;
     let Some(p) = mark_ready(&txn, p, &built, storage.days).await? else {
         drop(txn);
@@ -387,7 +389,7 @@ pub async fn build_now(
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("request {request_id}")))?;
-    let built = build::build(db, &storage.dir, p.id, &req, kind).await?;
+    let built = build::build(db, storage, p.id, &req, kind).await?;
     let id = p.id;
     mark_ready(db, p, &built, storage.days)
         .await?

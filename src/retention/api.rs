@@ -269,8 +269,9 @@ fn retention_error(e: RetentionError) -> AppError {
 }
 
 /// Today where the municipality is; the disposal date is a calendar date.
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
+/// Today in the municipality's time zone.
+pub fn today(tz: chrono_tz::Tz) -> NaiveDate {
+    Utc::now().with_timezone(&tz).date_naive()
 }
 
 const READERS: &[Role] = &[Role::Admin, Role::Archivist, Role::Officer, Role::Auditor];
@@ -490,7 +491,8 @@ impl RetentionApi {
         } else {
             auth.0.require(&[Role::Admin, Role::Archivist])?.actor()
         };
-        let run = store::dispose(&state.db, today(), !dry, &who)
+        let tz = state.time_zone();
+        let run = store::dispose(&state.db, today(tz), tz, !dry, &who)
             .await
             .map_err(AppError::from)?;
         Ok(Json(run.into()))

@@ -9,12 +9,15 @@ pub const JOB_KIND: &str = "retention.dispose";
 
 /// Runs the disposal for today and schedules tomorrow's run. Harmless to run twice: a second run
 /// finds nothing left to dispose of.
-pub async fn run_daily(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+pub async fn run_daily(
+    db: &sea_orm::DatabaseConnection,
+    tz: chrono_tz::Tz,
+) -> Result<(), sea_orm::DbErr> {
     let actor = crate::audit::Actor {
         id: format!("job:{JOB_KIND}"),
         role: "system".into(),
     };
-    let run = store::dispose(db, api::today(), true, &actor).await?;
+    let run = store::dispose(db, api::today(tz), tz, true, &actor).await?;
     tracing::info!(
         checked = run.checked,
         disposed = run.disposed(),

@@ -4,7 +4,7 @@
 //! Arkivlagen allows disposal (gallring) only under a decision. A record that no decision covers is
 //! kept. When several decisions cover a record, the one allowing disposal latest governs: disposing
 //! earlier would break the stricter decision.
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// The longest period a rule may give, in years (or as many months, or days at 366 a year).
@@ -79,9 +79,9 @@ impl Keep {
         })
     }
 
-    /// The date from which a record made at `from` may be disposed of; `None` for never. Months
+    /// The date from which a record made on `from` may be disposed of; `None` for never. Months
     /// are calendar months, clamped to the month's end (29 February + 1 year = 28 February).
-    pub fn disposable_from(self, from: DateTime<Utc>) -> Option<NaiveDate> {
+    pub fn disposable_from(self, from: NaiveDate) -> Option<NaiveDate> {
         match self {
             Keep::Forever => None,
             Keep::For {
@@ -92,8 +92,7 @@ impl Keep {
                 // A period no date can reach (one stored before periods were bounded) keeps the
                 // record: disposing of it early would be the one mistake that cannot be undone.
                 let months = years.checked_mul(12)?.checked_add(months)?;
-                from.date_naive()
-                    .checked_add_months(Months::new(months))
+                from.checked_add_months(Months::new(months))
                     .and_then(|d| d.checked_add_days(chrono::Days::new(days as u64)))
             }
         }
@@ -150,8 +149,9 @@ pub struct RecordFacts<'a> {
     pub channel_id: i64,
     pub registered: bool,
     pub author_identity_id: Option<i64>,
-    /// The platform's time, or the time it reached the archive when the platform gave none.
-    pub made_at: DateTime<Utc>,
+    /// The municipality's day of the platform's time, or of the time it reached the archive when
+    /// the platform gave none: periods run from the local day, as every other date here.
+    pub made_on: NaiveDate,
 }
 
 impl DisposalRule {
@@ -195,7 +195,7 @@ pub fn retention_of(r: &RecordFacts, decisions: &[Decision]) -> Retention {
         let Ok(keep) = Keep::parse(&rule.keep) else {
             continue;
         };
-        let candidate = match keep.disposable_from(r.made_at) {
+        let candidate = match keep.disposable_from(r.made_on) {
             None => Retention::Permanent {
                 decision_id: d.id,
                 reference: d.reference.clone(),
@@ -293,7 +293,7 @@ pub fn disposal_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     fn facts(kind: &str, registered: bool) -> RecordFacts<'_> {
         RecordFacts {
@@ -303,7 +303,7 @@ mod tests {
             channel_id: 1,
             registered,
             author_identity_id: Some(3),
-            made_at: Utc.with_ymd_and_hms(2024, 2, 29, 12, 0, 0).unwrap(),
+            made_on: NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
         }
     }
 
@@ -348,17 +348,46 @@ mod tests {
             months: u32::MAX - 11_000,
             days: 0,
         };
-        assert_eq!(stored.disposable_from(Utc::now()), None);
+        assert_eq!(stored.disposable_from(Utc::now().date_naive()), None);
     }
 
     #[test]
     fn disposal_date_counts_calendar_months_and_clamps_leap_days() {
         let k = Keep::parse("P1Y").unwrap();
-        let at = Utc.with_ymd_and_hms(2024, 2, 29, 12, 0, 0).unwrap();
-        assert_eq!(k.disposable_from(at), Some(date(2025, 2, 28)));
+        assert_eq!(k.disposable_from(date(2024, 2, 29)), Some(date(2025, 2, 28)));
         let k = Keep::parse("P1M10D").unwrap();
-        let at = Utc.with_ymd_and_hms(2025, 1, 31, 0, 0, 0).unwrap();
-        assert_eq!(k.disposable_from(at), Some(date(2025, 3, 10)));
+        assert_eq!(k.disposable_from(date(2025, 1, 31)), Some(date(2025, 3, 10)));
+    }
+
+    #[test]
+    fn a_record_counts_from_the_municipalitys_day_not_utcs() {
+        // 23:30 UTC on 1 March is 00:30 on 2 March in Stockholm.
+        let late = Utc.with_ymd_and_hms(2024, 3, 1, 23, 30, 0).unwrap();
+        let record = entities::record::Model {
+            id: 1,
+            channel_id: 1,
+            kind: "comment".into(),
+            platform_id: "1_2".into(),
+            parent_platform_id: None,
+            parent_id: None,
+            author_identity_id: None,
+            direction: "received".into(),
+            platform_time: Some(late),
+            archived_at: late,
+            text: None,
+            reaction_type: None,
+            attachments: "[]".into(),
+            visibility: "visible".into(),
+            registration_number: None,
+            version_count: 1,
+            current_hash: String::new(),
+            classified: false,
+            restricted_by: None,
+        };
+        let f = crate::retention::store::facts(&record, chrono_tz::Europe::Stockholm);
+        assert_eq!(f.made_on, date(2024, 3, 2));
+        let k = Keep::parse("P1Y").unwrap();
+        assert_eq!(k.disposable_from(f.made_on), Some(date(2025, 3, 2)));
     }
 
     fn decision(id: i64, rules: &[(&str, &str)]) -> Decision {

@@ -228,7 +228,8 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> Result<(Vec<Decision>, Vec<Hold
     Ok((decisions(db).await?, holds))
 }
 
-pub fn facts(r: &record::Model) -> RecordFacts<'_> {
+/// The facts retention goes by; days are the municipality's, in `tz`.
+pub fn facts(r: &record::Model, tz: chrono_tz::Tz) -> RecordFacts<'_> {
     RecordFacts {
         id: r.id,
         kind: &r.kind,
@@ -236,7 +237,11 @@ pub fn facts(r: &record::Model) -> RecordFacts<'_> {
         channel_id: r.channel_id,
         registered: r.registration_number.is_some(),
         author_identity_id: r.author_identity_id,
-        made_at: r.platform_time.unwrap_or(r.archived_at),
+        made_on: r
+            .platform_time
+            .unwrap_or(r.archived_at)
+            .with_timezone(&tz)
+            .date_naive(),
     }
 }
 
@@ -250,9 +255,10 @@ pub async fn retention_of_record<C: ConnectionTrait>(
     db: &C,
     r: &record::Model,
     today: NaiveDate,
+    tz: chrono_tz::Tz,
 ) -> Result<RecordRetention, DbErr> {
     let (decisions, holds) = load(db).await?;
-    let f = facts(r);
+    let f = facts(r, tz);
     Ok(RecordRetention {
         retention: retention_of(&f, &decisions),
         held_by: holds
@@ -284,6 +290,7 @@ impl DisposalRun {
 pub async fn dispose(
     db: &DatabaseConnection,
     today: NaiveDate,
+    tz: chrono_tz::Tz,
     execute: bool,
     actor: &Actor,
 ) -> Result<DisposalRun, DbErr> {
@@ -312,7 +319,7 @@ pub async fn dispose(
             for r in &page {
                 run.checked += 1;
                 if let Disposal::Dispose { decision_id } =
-                    disposal_of(&facts(r), &decisions, &holds, today)
+                    disposal_of(&facts(r, tz), &decisions, &holds, today)
                 {
                     run.by_decision
                         .entry(reference[&decision_id].clone())

@@ -365,6 +365,7 @@ both_backends!(
             dir: store.path().join("packages"),
             days: 30,
             public_url: String::new(),
+            time_zone: chrono_tz::Europe::Stockholm,
         };
         assert_eq!(
             insyn::packages::store::purge(&app.db, &storage)

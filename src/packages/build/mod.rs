@@ -74,6 +74,7 @@ pub async fn verified_identities<C: sea_orm::ConnectionTrait>(
 /// Everything the writer needs besides the records.
 struct Head {
     dir: PathBuf,
+    time_zone: chrono_tz::Tz,
     package_id: i64,
     req: request::Model,
     kind: PackageKind,
@@ -156,7 +157,7 @@ enum Part {
 /// written on the async runtime's threads.
 pub async fn build(
     db: &DatabaseConnection,
-    dir: &Path,
+    storage: &super::Storage,
     package_id: i64,
     req: &request::Model,
     kind: PackageKind,
@@ -187,7 +188,8 @@ pub async fn build(
         PackageKind::Export => vec![],
     };
     let head = Head {
-        dir: dir.to_owned(),
+        dir: storage.dir.clone(),
+        time_zone: storage.time_zone,
         package_id,
         req: req.clone(),
         kind,

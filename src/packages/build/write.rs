@@ -646,7 +646,10 @@ pub(super) fn write_to(
                         }
                         first = false;
                         let retention =
-                            retention_of(&crate::retention::store::facts(&item.record), decisions);
+                            retention_of(
+                                &crate::retention::store::facts(&item.record, head.time_zone),
+                                decisions,
+                            );
                         let ret = retention_json(&retention);
                         e.put(&record_json(item, channels, &ret, kind))?;
                         if let Some((csv, html)) = sides.as_mut() {
@@ -790,6 +793,7 @@ mod tests {
         let at = chrono::Utc::now();
         Head {
             dir: dir.to_owned(),
+            time_zone: chrono_tz::Europe::Stockholm,
             package_id: 7,
             req: request::Model {
                 id: 1,
