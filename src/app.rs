@@ -386,7 +386,11 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
     let tz = state.time_zone();
     runner = runner.handle(retention::JOB_KIND, move |_| {
         let db = db.clone();
-        async move { retention::run_daily(&db, tz).await.map_err(|e| e.to_string()) }
+        async move {
+            retention::run_daily(&db, tz)
+                .await
+                .map_err(|e| e.to_string())
+        }
     });
     for (kind, next) in recurring_jobs(state) {
         runner = runner.recurring(kind, next);

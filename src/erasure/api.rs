@@ -261,7 +261,15 @@ impl ErasureApi {
         if reason.is_empty() {
             return Err(AppError::field("reason", "must not be blank").into());
         }
-        let v = store::exclude(&state.db, id.0, item_id.0, Some(reason), &actor).await?;
+        let v = store::exclude(
+            &state.db,
+            &state.erasure_policy,
+            id.0,
+            item_id.0,
+            Some(reason),
+            &actor,
+        )
+        .await?;
         Ok(Json(plan_view(v)))
     }
 
@@ -282,7 +290,15 @@ impl ErasureApi {
         item_id: Path<i64>,
     ) -> Result<Json<ErasurePlanView>, CaseError> {
         let actor = auth.0.require(OFFICERS)?.actor();
-        let v = store::exclude(&state.db, id.0, item_id.0, None, &actor).await?;
+        let v = store::exclude(
+            &state.db,
+            &state.erasure_policy,
+            id.0,
+            item_id.0,
+            None,
+            &actor,
+        )
+        .await?;
         Ok(Json(plan_view(v)))
     }
 

@@ -421,6 +421,9 @@ async fn store_plan(
             .exec_without_returning(txn)
             .await?;
     }
+    if rows.iter().any(|i| *i.excluded.as_ref()) {
+        recount_consents(txn, &ctx.policy, r, plan.id).await?;
+    }
     let totals = count(
         rows.iter()
             .map(|i| (*i.excluded.as_ref(), i.decision.as_ref().as_str())),
@@ -653,6 +656,7 @@ async fn tasks_of(
 /// Leaves an item out of the plan with the officer's reason, or (`reason` none) takes it back in.
 pub async fn exclude(
     db: &DatabaseConnection,
+    policy: &Policy,
     id: i64,
     item_id: i64,
     reason: Option<String>,
@@ -679,10 +683,14 @@ pub async fn exclude(
         )));
     }
     let excluded = reason.is_some();
+    let of_a_record = item.kind == ItemKind::Record.as_str();
     let mut a: erasure_item::ActiveModel = item.into();
     a.excluded = Set(excluded);
     a.exclusion_reason = Set(reason);
     a.update(&txn).await?;
+    if of_a_record {
+        recount_consents(&txn, policy, &r, plan.id).await?;
+    }
     event(
         &txn,
         id,
@@ -710,6 +718,66 @@ pub async fn exclude(
     .await?;
     txn.commit().await?;
     view(db, id).await
+}
+
+/// The consent entries the plan erases are those of the records it erases: a record left out keeps
+/// its entries, and the consent items say how many go.
+async fn recount_consents(
+    txn: &DatabaseTransaction,
+    policy: &Policy,
+    r: &request::Model,
+    plan_id: i64,
+) -> Result<(), DbErr> {
+    let items = erasure_item::Entity::find()
+        .filter(erasure_item::Column::PlanId.eq(plan_id))
+        .all(txn)
+        .await?;
+    let erased: Vec<i64> = items
+        .iter()
+        .filter(|i| {
+            !i.excluded
+                && i.kind == ItemKind::Record.as_str()
+                && i.decision == ItemDecision::Erase.as_str()
+        })
+        .filter_map(|i| i.target_id)
+        .collect();
+    let mut counts: HashMap<i64, i64> = HashMap::new();
+    for chunk in erased.chunks(CHUNK) {
+        let counted: Vec<(i64, i64)> = consent_event::Entity::find()
+            .select_only()
+            .column(consent_event::Column::IdentityId)
+            .column_as(consent_event::Column::Id.count(), "events")
+            .filter(consent_event::Column::RecordId.is_in(chunk.to_vec()))
+            .group_by(consent_event::Column::IdentityId)
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (identity_id, events) in counted {
+            *counts.entry(identity_id).or_default() += events;
+        }
+    }
+    let lang = language_of(r);
+    for item in items
+        .into_iter()
+        .filter(|i| i.kind == ItemKind::ConsentEvents.as_str())
+    {
+        let count = item
+            .target_id
+            .and_then(|identity| counts.get(&identity).copied())
+            .unwrap_or(0);
+        if count == item.count {
+            continue;
+        }
+        let params = Params {
+            count,
+            ..Params::default()
+        };
+        let mut a: erasure_item::ActiveModel = item.into();
+        a.count = Set(count);
+        a.sentence = Set(policy.sentence(Ground::ConsentEvents, lang, &params));
+        a.update(txn).await?;
+    }
+    Ok(())
 }
 
 /// What approval did, beside the plan.

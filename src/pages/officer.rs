@@ -832,7 +832,16 @@ pub async fn exclusion(
             Some(r.to_owned())
         }
     };
-    match erasure::exclude(&state(req).db, id, item, reason, &o.actor).await {
+    match erasure::exclude(
+        &state(req).db,
+        &state(req).erasure_policy,
+        id,
+        item,
+        reason,
+        &o.actor,
+    )
+    .await
+    {
         Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
         Err(e) => {
             let (status, text) = told(lang, erasure_error(e));

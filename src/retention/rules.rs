@@ -354,9 +354,15 @@ mod tests {
     #[test]
     fn disposal_date_counts_calendar_months_and_clamps_leap_days() {
         let k = Keep::parse("P1Y").unwrap();
-        assert_eq!(k.disposable_from(date(2024, 2, 29)), Some(date(2025, 2, 28)));
+        assert_eq!(
+            k.disposable_from(date(2024, 2, 29)),
+            Some(date(2025, 2, 28))
+        );
         let k = Keep::parse("P1M10D").unwrap();
-        assert_eq!(k.disposable_from(date(2025, 1, 31)), Some(date(2025, 3, 10)));
+        assert_eq!(
+            k.disposable_from(date(2025, 1, 31)),
+            Some(date(2025, 3, 10))
+        );
     }
 
     #[test]

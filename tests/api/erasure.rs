@@ -403,6 +403,27 @@ both_backends!(
         assert_eq!(r.status(), 200);
         let p: Value = r.json().await.unwrap();
         assert_eq!(p["totals"]["excluded"], 1);
+        // A record left out keeps its consent entry, and the consent item says so; back in, it goes.
+        let reaction_item = item(&plan, "record", reaction)["id"].as_i64().unwrap();
+        let r = app
+            .post_json(&excl(reaction_item), &officer, &json!({"reason": "prövas"}))
+            .await;
+        let p: Value = r.json().await.unwrap();
+        let consents = item(&p, "consent_events", fb_person);
+        assert_eq!(consents["count"], 0, "{consents}");
+        assert!(
+            consents["sentence"].as_str().unwrap().contains('0'),
+            "{consents}"
+        );
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/plan/items/{reaction_item}/include"),
+                &officer,
+                &json!({}),
+            )
+            .await;
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(item(&p, "consent_events", fb_person)["count"], 1);
 
         // What the archive keeps, as it is now, to the byte.
         let retained = [ids[C1], ids[C2], ids[REPLY], ids[BO_REPLY], message];

@@ -121,14 +121,24 @@ both_backends!(
         assert!(r.text().await.unwrap().contains("<html"));
         // A later mail's link, without the token, asks for it, and the form it gives opens the case.
         let bare = to.split('?').next().unwrap().to_owned();
-        let asks = client.get(app.url(&format!("{bare}?lang=en"))).send().await.unwrap();
+        let asks = client
+            .get(app.url(&format!("{bare}?lang=en")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(asks.status(), 200);
         let asks = asks.text().await.unwrap();
         assert!(
             asks.contains("Open your request") && asks.contains(&format!("action=\"{bare}\"")),
             "{asks}"
         );
-        let token = to.split("token=").nth(1).unwrap().split('&').next().unwrap();
+        let token = to
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
         let opened = client
             .get(app.url(&bare))
             .query(&[("lang", "en"), ("token", &format!(" {token} "))])
@@ -149,7 +159,11 @@ both_backends!(
             .unwrap();
         assert!(english.contains("Request received"), "{english}");
         // It says nothing of whether a request exists.
-        let none = client.get(app.url("/requests/999999?lang=en")).send().await.unwrap();
+        let none = client
+            .get(app.url("/requests/999999?lang=en"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(none.status(), 200);
         // An address or a form the page cannot read is answered with a page, never the API's JSON.
         let r = client

@@ -645,11 +645,10 @@ pub(super) fn write_to(
                             e.put(",")?;
                         }
                         first = false;
-                        let retention =
-                            retention_of(
-                                &crate::retention::store::facts(&item.record, head.time_zone),
-                                decisions,
-                            );
+                        let retention = retention_of(
+                            &crate::retention::store::facts(&item.record, head.time_zone),
+                            decisions,
+                        );
                         let ret = retention_json(&retention);
                         e.put(&record_json(item, channels, &ret, kind))?;
                         if let Some((csv, html)) = sides.as_mut() {
