@@ -330,8 +330,16 @@ pub async fn dispose(
         }
     }
     if execute {
+        let mut consent_events = 0;
         for ids in run.by_decision.values() {
             for chunk in ids.chunks(500) {
+                // A disposed record's consent entries go with it: kept without it they would name
+                // the person's interaction with nothing, where no erasure plan looks for them.
+                consent_events += entities::consent_event::Entity::delete_many()
+                    .filter(entities::consent_event::Column::RecordId.is_in(chunk.iter().copied()))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected;
                 record::Entity::delete_many()
                     .filter(record::Column::Id.is_in(chunk.iter().copied()))
                     .exec(&txn)
@@ -346,6 +354,7 @@ pub async fn dispose(
                 target: format!("disposal:{today}"),
                 details: serde_json::json!({
                     "checked": run.checked,
+                    "consent_events": consent_events,
                     "disposed": run.by_decision.iter().map(|(k, v)| (k.clone(), serde_json::json!({"count": v.len(), "records": v}))).collect::<serde_json::Map<_, _>>(),
                 }),
             },

@@ -267,3 +267,55 @@ both_backends!(
         assert_eq!(audit["entries"][0]["actor"], "job:retention.dispose");
     }
 );
+
+both_backends!(
+    a_disposed_records_consent_entries_go_with_it,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        // Cecilia (503) only reacted: her reaction is her one consent entry.
+        let cecilia = identity(&app, &officer, "503").await;
+        let ledger = get(
+            &app,
+            &officer,
+            &format!("/api/v1/consents?identity={cecilia}"),
+        )
+        .await;
+        assert_eq!(ledger["events"].as_array().unwrap().len(), 1, "{ledger}");
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2024-0456", "title": "Reaktioner", "decided_on": "2024-05-01",
+                        "rules": [{"kind": "reaction", "keep": "P0D"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let done: Value = app
+            .client
+            .post(app.url("/api/v1/disposals?dry_run=false"))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(done["disposed"], 3, "{done}");
+        let ledger = get(
+            &app,
+            &officer,
+            &format!("/api/v1/consents?identity={cecilia}"),
+        )
+        .await;
+        assert_eq!(ledger["events"], json!([]), "{ledger}");
+        let audit = get(&app, &app.admin, "/api/v1/audit?action=archive.dispose").await;
+        assert_eq!(
+            audit["entries"][0]["details"]["consent_events"], 3,
+            "{audit}"
+        );
+    }
+);
