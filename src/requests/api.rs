@@ -221,6 +221,10 @@ pub struct RequestView {
     /// For an executed erasure: what was erased, what was kept on which ground until when, and
     /// what is being taken down on the platform, item by item. Empty otherwise.
     pub erasure_outcome: Vec<ErasureOutcomeItem>,
+    /// For a completed request other than erasure, the answer as the person was told it: the
+    /// officer's summary (access, export), or what was done and what was not and why (the other
+    /// rights). Empty otherwise.
+    pub answer: Vec<String>,
 }
 
 /// One item of an executed erasure, as the person is told it.
@@ -671,6 +675,28 @@ pub async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView,
         vec![]
     };
     let due = due_of(&r);
+    // The last answer given: a request is completed once, but its history is read newest last.
+    let answer = d
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "completed" || e.kind == "carried_out")
+        .map(|e| {
+            let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
+            let lines = |key: &str| -> Vec<String> {
+                details[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l.as_str().map(str::to_owned))
+                    .collect()
+            };
+            match details["summary"].as_str() {
+                Some(summary) => vec![summary.to_owned()],
+                None => [lines("done"), lines("not_done")].concat(),
+            }
+        })
+        .unwrap_or_default();
     Ok(RequestView {
         id: r.id,
         reference: r.reference,
@@ -730,6 +756,7 @@ pub async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView,
         assignee: if staff { r.assignee } else { None },
         message: r.message,
         erasure_outcome,
+        answer,
     })
 }
 

@@ -359,6 +359,21 @@ both_backends!(
             .map(|i| i["value"].as_str().unwrap())
             .collect();
         assert_eq!(verified, ["502"], "{v}");
+        // The citizen's page gives the answer: what was done, and what was not and why.
+        let token = s["status_token"].as_str().unwrap();
+        let mine = client
+            .get(app.url(&format!("/requests/{id}")))
+            .query(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            mine.contains("Publiceringen upphör") && mine.contains("Arkiveringen fortsätter"),
+            "{mine}"
+        );
         // The history names who did what in words: the requester, and the officer by the token's
         // name, not "citizen" or "token:2".
         let page = officer_page(&client, &app, &session, &format!("/officer/requests/{id}")).await;

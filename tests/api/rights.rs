@@ -102,6 +102,14 @@ both_backends!(
             .await;
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["status"], "completed");
+        let answer: Vec<&str> = v["answer"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(answer.len(), 2, "{v}");
+        assert!(answer[0].starts_with("Publiceringen upphör: 3 "), "{v}");
         assert_eq!(tasks(&app, &archivist, "objection").await, 3);
         get(&app, &officer, &format!("/api/v1/records/{comment}")).await;
 
