@@ -1370,3 +1370,34 @@ both_backends!(
         problem(r, 400).await;
     }
 );
+
+both_backends!(
+    an_instagram_account_named_by_its_username_is_found_exactly,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ig = channel(&app, &archivist, "instagram", "17841400000000000").await;
+        let comment: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/../shared/fixtures/meta-graph/python-facebook/instagram_models_ig_comment.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(import(&app, &archivist, ig, &comment).await.status(), 200);
+        let s: Value = submit(
+            &app,
+            &json!({"type": "access", "email": "ikros@example.se",
+                "identities": [{"platform": "instagram", "value": "ikroskun"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let v = get(&app, &officer, &format!("/api/v1/requests/{}", s["id"])).await;
+        assert!(v["identities"][0]["identity_id"].is_i64(), "{v}");
+        assert_eq!(v["possible_matches"], json!([]), "{v}");
+    }
+);

@@ -128,9 +128,17 @@ pub fn object(v: &Value, pointer: &str, parent: Option<(&str, Kind)>, out: &mut 
         .and_then(Value::as_bool);
     // Instagram may give only `username`: with no id there is no identity to link. A Graph
     // comment gives `user: {id}` and the `username` beside it: the name a person gives us.
-    let author = person(v.get("from").or_else(|| v.get("user"))).map(|mut p| {
+    let who = v.get("from").or_else(|| v.get("user"));
+    let username = who
+        .and_then(|w| w.get("username"))
+        .or_else(|| v.get("username"))
+        .and_then(Value::as_str);
+    let author = person(who).map(|mut p| {
         if p.name.is_none() {
-            p.name = v.get("username").and_then(Value::as_str).map(str::to_owned);
+            p.name = username.map(str::to_owned);
+        }
+        if instagram {
+            p = super::on_instagram(p, username);
         }
         p
     });

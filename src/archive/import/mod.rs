@@ -321,6 +321,21 @@ pub(crate) fn person(v: Option<&Value>) -> Option<Person> {
     })
 }
 
+/// An Instagram account's profile is its username's page: with it, a request naming the account
+/// by its username (what a person knows of their own account) finds it exactly, not by name.
+pub(crate) fn on_instagram(mut p: Person, username: Option<&str>) -> Person {
+    if p.profile_link.is_none()
+        && let Some(u) = username.filter(|u| {
+            !u.is_empty()
+                && u.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_')
+        })
+    {
+        p.profile_link = Some(format!("https://www.instagram.com/{u}/"));
+    }
+    p
+}
+
 pub(crate) fn text_of(v: &Value, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|k| v.get(*k).and_then(Value::as_str))

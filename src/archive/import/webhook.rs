@@ -180,7 +180,10 @@ fn instagram_comment(
         kind,
         platform_id: id,
         parent_platform_id: parent.or(media),
-        author: person(v.get("from")),
+        author: person(v.get("from")).map(|p| {
+            let username = v.pointer("/from/username").and_then(Value::as_str);
+            super::on_instagram(p, username)
+        }),
         platform_time: time_of(v, &["timestamp", "created_time"]).or(entry_time),
         text: text_of(v, &["text"]),
         reaction_type: None,
