@@ -225,6 +225,12 @@ fn from_unix(n: i64) -> Option<DateTime<Utc>> {
     }
 }
 
+/// The `visibility` of a tombstone: the row an erasure leaves of a record that kept records still
+/// answer, so that their rows stay as they were, link to the parent included. Everything personal
+/// in it is gone (text, author, time, the platform's id, its versions); the archive's reads pass
+/// over it as over a deleted record.
+pub const TOMBSTONE: &str = "erased";
+
 /// A platform id, given as a string or a number.
 pub fn parse_id(v: &Value) -> Option<String> {
     match v {

@@ -148,6 +148,7 @@ pub async fn register_record(
 ) -> Result<registration::Model, RegistryError> {
     let txn = db.begin().await?;
     let rec = record::Entity::find_by_id(record_id)
+        .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
         .one(&txn)
         .await?
         .ok_or(RegistryError::NoRecord(record_id))?;
@@ -210,6 +211,7 @@ pub async fn moderate(
 ) -> Result<Moderated, RegistryError> {
     let txn = db.begin().await?;
     let rec = record::Entity::find_by_id(record_id)
+        .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
         .one(&txn)
         .await?
         .ok_or(RegistryError::NoRecord(record_id))?;

@@ -120,6 +120,7 @@ pub async fn create_hold(
             }
             let found = record::Entity::find()
                 .filter(record::Column::Id.is_in(ids.iter().copied()))
+                .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
                 .count(&txn)
                 .await?;
             let mut distinct = ids.clone();
@@ -308,6 +309,7 @@ pub async fn dispose(
     if !decisions.is_empty() {
         let mut last = 0i64;
         loop {
+            // A tombstone is not disposed of: the kept records that answer it point at it.
             let page = record::Entity::find()
                 .filter(record::Column::Id.gt(last))
                 .order_by_asc(record::Column::Id)
@@ -316,7 +318,10 @@ pub async fn dispose(
                 .await?;
             let Some(tail) = page.last() else { break };
             last = tail.id;
-            for r in &page {
+            for r in page
+                .iter()
+                .filter(|r| r.visibility != crate::archive::rules::TOMBSTONE)
+            {
                 run.checked += 1;
                 if let Disposal::Dispose { decision_id } =
                     disposal_of(&facts(r, tz), &decisions, &holds, today)

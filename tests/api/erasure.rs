@@ -896,3 +896,154 @@ both_backends!(
         problem(r, 404).await;
     }
 );
+
+both_backends!(
+    an_erased_comment_that_kept_replies_answer_leaves_them_as_they_were,
+    |b: Backend| async move {
+        use crate::consent::{PAGE, record_id, thread};
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        // Anna's comment may go at once; the Page's reply to it and Bo's are kept.
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2024-0456", "title": "Kommentarer", "decided_on": "2024-05-01",
+                    "rules": [{"kind": "comment", "keep": "P0D"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let comment = record_id(&app, &officer, ch, "1_10").await;
+        let replies = [
+            record_id(&app, &officer, ch, "1_11").await,
+            record_id(&app, &officer, ch, "1_12").await,
+        ];
+        let mut before = vec![];
+        for r in replies {
+            let rec = get(&app, &officer, &format!("/api/v1/records/{r}")).await;
+            assert_eq!(rec["parent_id"], comment, "{rec}");
+            before.push(rec);
+        }
+        let s: Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(&json!({"type": "erasure", "email": "anna@example.se",
+                "identities": [{"platform": "facebook", "value": "501"}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        for (path, body) in [
+            ("verify-identity", json!({"method": "e_id"})),
+            ("assign", json!({"assignee": "dpo"})),
+        ] {
+            let r = app
+                .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
+                .await;
+            assert_eq!(r.status(), 200, "{path}");
+        }
+        let plan = act(&app, &officer, id, "plan").await;
+        assert_eq!(
+            item(&plan, "record", comment)["decision"],
+            "erase",
+            "{plan}"
+        );
+        act(&app, &officer, id, "approve").await;
+
+        // The replies are as they were, to the byte, their link to the erased comment included.
+        for (r, was) in replies.iter().zip(&before) {
+            let now = get(&app, &officer, &format!("/api/v1/records/{r}")).await;
+            assert_eq!(&now, was);
+            let v = get(&app, &officer, &format!("/api/v1/records/{r}/verify")).await;
+            assert_eq!(v["intact"], true, "{v}");
+        }
+        // The comment is gone from every read; its row holds nothing of Anna's.
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/records/{comment}")))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        problem(r, 404).await;
+        let listed = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records?channel={ch}&limit=1000"),
+        )
+        .await;
+        assert!(
+            listed["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["id"] != comment),
+            "{listed}"
+        );
+        let row = entities::record::Entity::find_by_id(comment)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                row.text,
+                row.author_identity_id,
+                row.platform_time,
+                row.version_count
+            ),
+            (None, None, None, 0)
+        );
+        assert_eq!(row.platform_id, format!("erased:{comment}"));
+        let versions = entities::record_version::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert!(versions.iter().all(|v| v.record_id != comment));
+        // Imported again, the comment stays erased and the replies stay linked to its tombstone.
+        let again: Value = import(&app, &archivist, ch, &thread())
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(again["suppressed"].as_u64().unwrap() >= 1, "{again}");
+        let listed = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records?channel={ch}&limit=1000"),
+        )
+        .await;
+        assert!(
+            listed["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["platform_id"] != "1_10"),
+            "{listed}"
+        );
+        for (r, was) in replies.iter().zip(&before) {
+            assert_eq!(
+                &get(&app, &officer, &format!("/api/v1/records/{r}")).await,
+                was
+            );
+        }
+        // A disposal run passes over the tombstone.
+        let done: Value = app
+            .client
+            .post(app.url("/api/v1/disposals?dry_run=true"))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(done["disposed"], 0, "{done}");
+    }
+);

@@ -15,7 +15,11 @@ pub async fn amend<C: ConnectionTrait>(
     record_id: i64,
     change: impl FnOnce(&mut Content),
 ) -> Result<Option<record::Model>, DbErr> {
-    let Some(rec) = record::Entity::find_by_id(record_id).one(txn).await? else {
+    let Some(rec) = record::Entity::find_by_id(record_id)
+        .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
+        .one(txn)
+        .await?
+    else {
         return Ok(None);
     };
     let latest = record_version::Entity::find()

@@ -76,5 +76,5 @@ pub use ingest::{Counts, ImportError, import};
 pub use records::{
     Fetched, RecordFilter, Verification, fetch_records, find_record, json_page, json_text,
     list_identities, list_records, notes_of, parse_json_rows, read_records, record_columns,
-    verify_all, verify_record,
+    tombstone, verify_all, verify_record,
 };

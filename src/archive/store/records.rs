@@ -1,5 +1,5 @@
 //! Reading the archive: records by identity, channel, kind and time; versions; fixity checks.
-use crate::archive::rules::fixity_of;
+use crate::archive::rules::{TOMBSTONE, fixity_of};
 use chrono::{DateTime, Utc};
 use entities::{identity, record, record_version};
 use sea_orm::sea_query::ExprTrait;
@@ -27,7 +27,9 @@ pub async fn list_records(
     db: &DatabaseConnection,
     f: &RecordFilter,
 ) -> Result<Vec<record::Model>, DbErr> {
-    let mut q = record::Entity::find().order_by_asc(record::Column::Id);
+    let mut q = record::Entity::find()
+        .filter(record::Column::Visibility.ne(TOMBSTONE))
+        .order_by_asc(record::Column::Id);
     if let Some(i) = f.identity {
         q = q.filter(record::Column::AuthorIdentityId.eq(i));
     }
@@ -209,7 +211,11 @@ pub async fn find_record(
     db: &DatabaseConnection,
     id: i64,
 ) -> Result<Option<(record::Model, Vec<record_version::Model>)>, DbErr> {
-    let Some(r) = record::Entity::find_by_id(id).one(db).await? else {
+    let Some(r) = record::Entity::find_by_id(id)
+        .filter(record::Column::Visibility.ne(TOMBSTONE))
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
     let versions = record_version::Entity::find()
@@ -293,6 +299,11 @@ pub async fn verify_all(db: &DatabaseConnection) -> Result<(u64, Vec<i64>), DbEr
             return Ok((checked, failing));
         };
         after = last.id;
+        // A tombstone has no versions left to check.
+        let page: Vec<record::Model> = page
+            .into_iter()
+            .filter(|r| r.visibility != TOMBSTONE)
+            .collect();
         let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
         let versions = record_version::Entity::find()
             .filter(record_version::Column::RecordId.is_in(ids))
@@ -312,6 +323,59 @@ pub async fn verify_all(db: &DatabaseConnection) -> Result<(u64, Vec<i64>), DbEr
             }
         }
     }
+}
+
+/// Turns erased records into tombstones (see [`TOMBSTONE`]): their versions and notes deleted,
+/// every personal field of the row emptied, the platform's id replaced by `erased:{id}`.
+pub async fn tombstone<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    record_version::Entity::delete_many()
+        .filter(record_version::Column::RecordId.is_in(ids.to_vec()))
+        .exec(txn)
+        .await?;
+    entities::record_note::Entity::delete_many()
+        .filter(entities::record_note::Column::RecordId.is_in(ids.to_vec()))
+        .exec(txn)
+        .await?;
+    record::Entity::update_many()
+        .col_expr(record::Column::PlatformId, Expr::cust("'erased:' || id"))
+        .col_expr(
+            record::Column::ParentPlatformId,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            record::Column::AuthorIdentityId,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            record::Column::PlatformTime,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(record::Column::Text, Expr::value(Option::<String>::None))
+        .col_expr(
+            record::Column::ReactionType,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(record::Column::Attachments, Expr::value("[]"))
+        .col_expr(record::Column::Visibility, Expr::value(TOMBSTONE))
+        .col_expr(
+            record::Column::RegistrationNumber,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(record::Column::VersionCount, Expr::value(0))
+        .col_expr(record::Column::CurrentHash, Expr::value(""))
+        .col_expr(record::Column::Classified, Expr::value(false))
+        .col_expr(
+            record::Column::RestrictedBy,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(record::Column::Id.is_in(ids.to_vec()))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Corrections noted beside a record, oldest first.
