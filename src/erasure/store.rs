@@ -255,24 +255,7 @@ async fn compute<C: ConnectionTrait>(
     }
 
     let erased_ids: Vec<i64> = erased.iter().copied().collect();
-    let mut consents: BTreeMap<i64, i64> = BTreeMap::new();
-    for chunk in erased_ids.chunks(CHUNK) {
-        // Counted by the database: a heavy identity has an event per record, and each row handed
-        // over costs more than counting it.
-        let counted: Vec<(i64, i64)> = consent_event::Entity::find()
-            .select_only()
-            .column(consent_event::Column::IdentityId)
-            .column_as(consent_event::Column::Id.count(), "events")
-            .filter(consent_event::Column::RecordId.is_in(chunk.to_vec()))
-            .group_by(consent_event::Column::IdentityId)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (identity_id, events) in counted {
-            *consents.entry(identity_id).or_default() += events;
-        }
-    }
-    for (identity_id, count) in consents {
+    for (identity_id, count) in consents_of(db, &erased_ids).await? {
         items.push(NewItem {
             kind: ItemKind::ConsentEvents,
             target_id: Some(identity_id),
@@ -720,6 +703,30 @@ pub async fn exclude(
     view(db, id).await
 }
 
+/// How many consent entries each identity has on the `records`. Counted by the database: a heavy
+/// identity has an entry per record, and each row handed over costs more than counting it.
+async fn consents_of<C: ConnectionTrait>(
+    db: &C,
+    records: &[i64],
+) -> Result<BTreeMap<i64, i64>, DbErr> {
+    let mut consents: BTreeMap<i64, i64> = BTreeMap::new();
+    for chunk in records.chunks(CHUNK) {
+        let counted: Vec<(i64, i64)> = consent_event::Entity::find()
+            .select_only()
+            .column(consent_event::Column::IdentityId)
+            .column_as(consent_event::Column::Id.count(), "events")
+            .filter(consent_event::Column::RecordId.is_in(chunk.to_vec()))
+            .group_by(consent_event::Column::IdentityId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (identity_id, events) in counted {
+            *consents.entry(identity_id).or_default() += events;
+        }
+    }
+    Ok(consents)
+}
+
 /// The consent entries the plan erases are those of the records it erases: a record left out keeps
 /// its entries, and the consent items say how many go.
 async fn recount_consents(
@@ -741,21 +748,7 @@ async fn recount_consents(
         })
         .filter_map(|i| i.target_id)
         .collect();
-    let mut counts: HashMap<i64, i64> = HashMap::new();
-    for chunk in erased.chunks(CHUNK) {
-        let counted: Vec<(i64, i64)> = consent_event::Entity::find()
-            .select_only()
-            .column(consent_event::Column::IdentityId)
-            .column_as(consent_event::Column::Id.count(), "events")
-            .filter(consent_event::Column::RecordId.is_in(chunk.to_vec()))
-            .group_by(consent_event::Column::IdentityId)
-            .into_tuple()
-            .all(txn)
-            .await?;
-        for (identity_id, events) in counted {
-            *counts.entry(identity_id).or_default() += events;
-        }
-    }
+    let counts = consents_of(txn, &erased).await?;
     let lang = language_of(r);
     for item in items
         .into_iter()

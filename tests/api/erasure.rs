@@ -121,31 +121,14 @@ async fn world(app: &TestApp) -> World {
 
 /// An erasure request naming both accounts, verified by an officer and assigned.
 async fn erasure_request(app: &TestApp, officer: &str) -> (i64, String) {
-    let s: Value = app
-        .client
-        .post(app.url("/api/v1/requests"))
-        .json(
-            &json!({"type": "erasure", "email": "tester@example.se", "language": "sv",
+    crate::packages::started(
+        app,
+        officer,
+        json!({"type": "erasure", "email": "tester@example.se", "language": "sv",
             "identities": [{"platform": "facebook", "value": PERSON},
                            {"platform": "messenger", "value": MESSENGER_PERSON}]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = s["id"].as_i64().unwrap();
-    for (path, body) in [
-        ("verify-identity", json!({"method": "e_id"})),
-        ("assign", json!({"assignee": "dpo"})),
-    ] {
-        let r = app
-            .post_json(&format!("/api/v1/requests/{id}/{path}"), officer, &body)
-            .await;
-        assert_eq!(r.status(), 200, "{path}");
-    }
-    (id, s["status_token"].as_str().unwrap().to_owned())
+    )
+    .await
 }
 
 /// The officer's `action` (`plan`, `approve`) on request `id`, which must succeed; its answer.
@@ -927,27 +910,13 @@ both_backends!(
             assert_eq!(rec["parent_id"], comment, "{rec}");
             before.push(rec);
         }
-        let s: Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(&json!({"type": "erasure", "email": "anna@example.se",
-                "identities": [{"platform": "facebook", "value": "501"}]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = s["id"].as_i64().unwrap();
-        for (path, body) in [
-            ("verify-identity", json!({"method": "e_id"})),
-            ("assign", json!({"assignee": "dpo"})),
-        ] {
-            let r = app
-                .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
-                .await;
-            assert_eq!(r.status(), 200, "{path}");
-        }
+        let (id, _) = crate::packages::started(
+            &app,
+            &officer,
+            json!({"type": "erasure", "email": "anna@example.se",
+                "identities": [{"platform": "facebook", "value": "501"}]}),
+        )
+        .await;
         let plan = act(&app, &officer, id, "plan").await;
         assert_eq!(
             item(&plan, "record", comment)["decision"],

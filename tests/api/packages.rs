@@ -34,9 +34,9 @@ pub(crate) async fn ready(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
     panic!("the package was never built");
 }
 
-/// Submits a request for `account` (a Facebook id), has an officer verify, start and complete it:
-/// the package job starts. Answers the request's id, status token and reference.
-pub(crate) async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64, String, Value) {
+/// Submits the request `body`, and has an officer verify every account it names and take it on.
+/// Answers the request's id and status token.
+pub(crate) async fn started(app: &TestApp, officer: &str, body: Value) -> (i64, String) {
     let s: Value = app
         .client
         .post(app.url("/api/v1/requests"))
@@ -51,15 +51,34 @@ pub(crate) async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64
     for (path, body) in [
         ("verify-identity", json!({"method": "e_id"})),
         ("assign", json!({"assignee": "dpo"})),
-        ("complete", json!({"summary": "Here is what we hold."})),
     ] {
         let r = app
             .post_json(&format!("/api/v1/requests/{id}/{path}"), officer, &body)
             .await;
         assert_eq!(r.status(), 200, "{path}");
     }
-    let token = s["status_token"].as_str().unwrap().to_owned();
-    (id, token, s["reference"].clone())
+    (id, s["status_token"].as_str().unwrap().to_owned())
+}
+
+/// The officer completes request `id` with a summary: the package job starts.
+async fn complete(app: &TestApp, officer: &str, id: i64) {
+    let r = app
+        .post_json(
+            &format!("/api/v1/requests/{id}/complete"),
+            officer,
+            &json!({"summary": "Here is what we hold."}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "complete");
+}
+
+/// Submits the request `body`, has an officer verify, start and complete it: the package job
+/// starts. Answers the request's id, status token and reference.
+pub(crate) async fn completed(app: &TestApp, officer: &str, body: Value) -> (i64, String, Value) {
+    let (id, token) = started(app, officer, body).await;
+    complete(app, officer, id).await;
+    let reference = get(app, officer, &format!("/api/v1/requests/{id}")).await["reference"].clone();
+    (id, token, reference)
 }
 
 /// Moderates the record of channel `ch` with `platform_id` under `rule` through the API.
@@ -387,31 +406,15 @@ both_backends!(
     |b: Backend| async move {
         let (_store, app, archivist, officer, ch) = package_app(b, PAGE).await;
         // The request comes first: the account matches nothing in the archive yet.
-        let s: Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(
-                &json!({"type": "export", "email": "cecilia@example.se", "language": "en",
+        let (id, _) = started(
+            &app,
+            &officer,
+            json!({"type": "export", "email": "cecilia@example.se", "language": "en",
                 "identities": [{"platform": "facebook", "value": "503"}]}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = s["id"].as_i64().unwrap();
+        )
+        .await;
         assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
-        for (path, body) in [
-            ("verify-identity", json!({"method": "e_id"})),
-            ("assign", json!({"assignee": "dpo"})),
-            ("complete", json!({"summary": "Here is what we hold."})),
-        ] {
-            let r = app
-                .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
-                .await;
-            assert_eq!(r.status(), 200, "{path}");
-        }
+        complete(&app, &officer, id).await;
         let f = files(&ready(&app, &officer, id).await);
         let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
         assert_eq!(data["records"][0]["reaction_type"], "love", "{data}");
@@ -733,41 +736,19 @@ async fn a_package_taken_by_an_erasure_while_it_was_built_stays_taken() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let (store, app, archivist, officer, ch) = package_app(Backend::Postgres, PAGE).await;
     assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
-    let s: Value = app
-        .client
-        .post(app.url("/api/v1/requests"))
-        .json(&json!({"type": "access", "email": "cecilia@example.se",
-            "identities": [{"platform": "facebook", "value": "503"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let (id, token) = started(
+        &app,
+        &officer,
+        json!({"type": "access", "email": "cecilia@example.se",
+            "identities": [{"platform": "facebook", "value": "503"}]}),
+    )
+    .await;
+    let locker = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let held = locker.begin().await.unwrap();
+    held.execute_unprepared("LOCK TABLE identity IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    let (id, token) = (
-        s["id"].as_i64().unwrap(),
-        s["status_token"].as_str().unwrap(),
-    );
-    let locker = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    let mut held = None;
-    for (path, body) in [
-        ("verify-identity", json!({"method": "e_id"})),
-        ("assign", json!({"assignee": "dpo"})),
-        ("complete", json!({"summary": "Here is what we hold."})),
-    ] {
-        if path == "complete" {
-            let txn = locker.begin().await.unwrap();
-            txn.execute_unprepared("LOCK TABLE identity IN ACCESS EXCLUSIVE MODE")
-                .await
-                .unwrap();
-            held = Some(txn);
-        }
-        let r = app
-            .post_json(&format!("/api/v1/requests/{id}/{path}"), &officer, &body)
-            .await;
-        assert_eq!(r.status(), 200, "{path}");
-    }
-    let held = held.unwrap();
+    complete(&app, &officer, id).await;
     // The build job waits on the lock at its first read of the archive.
     let waiting =
         "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'identity'::regclass";
@@ -820,7 +801,7 @@ async fn a_package_taken_by_an_erasure_while_it_was_built_stays_taken() {
         .unwrap();
     assert_eq!(after.status, "erased");
     assert_eq!(after.file_name, None);
-    let r = download(&app, token, id).await;
+    let r = download(&app, &token, id).await;
     assert_eq!(
         problem(r, 410).await["type"],
         "https://insyn.example/problems/package-erased"
