@@ -1399,5 +1399,36 @@ both_backends!(
         let v = get(&app, &officer, &format!("/api/v1/requests/{}", s["id"])).await;
         assert!(v["identities"][0]["identity_id"].is_i64(), "{v}");
         assert_eq!(v["possible_matches"], json!([]), "{v}");
+        // A comment listed with only the commenter's handle is that handle's, and found by it.
+        let handle_only: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/../shared/fixtures/meta-graph/restfb/instagram_comment_missing_user.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            import(&app, &archivist, ig, &handle_only).await.status(),
+            200
+        );
+        let s: Value = submit(
+            &app,
+            &json!({"type": "access", "email": "bincy@example.se",
+                "identities": [{"platform": "instagram", "value": "@bincyshiona"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let v = get(&app, &officer, &format!("/api/v1/requests/{}", s["id"])).await;
+        let identity = v["identities"][0]["identity_id"].as_i64().expect("linked");
+        let theirs = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records?identity={identity}"),
+        )
+        .await;
+        assert_eq!(theirs["records"][0]["text"], "Nice", "{theirs}");
     }
 );

@@ -133,15 +133,32 @@ pub fn object(v: &Value, pointer: &str, parent: Option<(&str, Kind)>, out: &mut 
         .and_then(|w| w.get("username"))
         .or_else(|| v.get("username"))
         .and_then(Value::as_str);
-    let author = person(who).map(|mut p| {
-        if p.name.is_none() {
-            p.name = username.map(str::to_owned);
-        }
-        if instagram {
-            p = super::on_instagram(p, username);
-        }
-        p
-    });
+    let author = person(who)
+        .map(|mut p| {
+            if p.name.is_none() {
+                p.name = username.map(str::to_owned);
+            }
+            if instagram {
+                p = super::on_instagram(p, username);
+            }
+            p
+        })
+        // Listed with `fields=…,username` an Instagram comment names its commenter by the handle
+        // alone: the person is known by it (`@handle`, which no account id can be), so that their
+        // comments are theirs to ask for and to have erased. A handle can pass to another account
+        // later; the identity is the handle's as the comment gave it.
+        .or_else(|| {
+            let handle = username.filter(|_| instagram)?;
+            let p = super::on_instagram(
+                super::Person {
+                    platform_id: format!("@{handle}"),
+                    name: Some(handle.to_owned()),
+                    profile_link: None,
+                },
+                Some(handle),
+            );
+            p.profile_link.is_some().then_some(p)
+        });
     out.observations.push(Observation {
         kind,
         platform_id: id.clone(),

@@ -223,3 +223,14 @@ fn a_page_of_reactions_holds_reactions_to_the_object_its_link_names() {
         && o.parent_platform_id.as_deref() == Some("705360702965731_705362516298883")
         && o.author.is_some()));
 }
+
+#[test]
+fn an_instagram_commenter_known_only_by_handle_is_someone() {
+    let p = parse(&fixture("restfb/instagram_comment_missing_user.json")).unwrap();
+    let author = p.observations[0].author.as_ref().expect("an author");
+    assert_eq!(author.platform_id, "@bincyshiona");
+    assert_eq!(
+        author.profile_link.as_deref(),
+        Some("https://www.instagram.com/bincyshiona/")
+    );
+}
