@@ -231,6 +231,10 @@ fn from_unix(n: i64) -> Option<DateTime<Utc>> {
 /// over it as over a deleted record.
 pub const TOMBSTONE: &str = "erased";
 
+/// How the platform id of what an erasure left begins (a tombstone, an erased identity:
+/// `erased:{id}`). No platform's id does; an import that brings one is not taken for either.
+pub const ERASED_PREFIX: &str = "erased:";
+
 /// A platform id, given as a string or a number.
 pub fn parse_id(v: &Value) -> Option<String> {
     match v {

@@ -1160,7 +1160,7 @@ async fn execute(
         a.profile_link = Set(None);
         if !still_kept {
             a.display_name = Set(None);
-            a.platform_id = Set(format!("erased:{id}"));
+            a.platform_id = Set(format!("{}{id}", crate::archive::rules::ERASED_PREFIX));
         }
         a.update(txn).await?;
         done.profiles.push(id);

@@ -1002,6 +1002,10 @@ both_backends!(
                 was
             );
         }
+        // A payload naming the tombstone's id is not taken for it.
+        let crafted = json!({"id": format!("erased:{comment}"), "message": "x",
+            "from": {"id": "9", "name": "N"}, "created_time": "2026-11-01T10:00:00+0000"});
+        problem(import(&app, &archivist, ch, &crafted).await, 400).await;
         // A disposal run passes over the tombstone.
         let done: Value = app
             .client

@@ -152,6 +152,27 @@ pub fn parse(payload: &Value) -> Result<Parsed, Rejected> {
             });
         }
     }
+    // What an erasure left is named `erased:…`: a payload naming an item or a person so is not
+    // taken for it (a tombstone would otherwise take the item in, an erased identity the person).
+    let reserved = |id: &str| id.starts_with(super::rules::ERASED_PREFIX);
+    let mut kept = Vec::with_capacity(out.observations.len());
+    for mut o in std::mem::take(&mut out.observations) {
+        if reserved(&o.platform_id) {
+            out.skip(
+                o.pointer.clone(),
+                "an id beginning with erased: names what an erasure left, never a platform's item",
+            );
+            continue;
+        }
+        if o.author.as_ref().is_some_and(|p| reserved(&p.platform_id)) {
+            o.author = None;
+        }
+        if o.parent_platform_id.as_deref().is_some_and(reserved) {
+            o.parent_platform_id = None;
+        }
+        kept.push(o);
+    }
+    out.observations = kept;
     if out.observations.is_empty() {
         // Nothing to archive: say why, with the first reason found.
         return Err(match out.skipped.into_iter().next() {

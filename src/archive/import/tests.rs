@@ -234,3 +234,19 @@ fn an_instagram_commenter_known_only_by_handle_is_someone() {
         Some("https://www.instagram.com/bincyshiona/")
     );
 }
+
+#[test]
+fn an_id_of_what_an_erasure_left_is_no_payloads() {
+    let list = serde_json::json!({"data": [
+        {"id": "erased:5", "message": "x", "created_time": "2026-11-01T10:00:00+0000"},
+        {"id": "555_6", "message": "y", "from": {"id": "erased:7", "name": "N"},
+         "created_time": "2026-11-01T10:00:00+0000"}
+    ]});
+    let p = parse(&list).unwrap();
+    assert_eq!(p.observations.len(), 1);
+    assert_eq!(p.observations[0].platform_id, "555_6");
+    assert!(p.observations[0].author.is_none());
+    assert_eq!(p.skipped[0].pointer, "/data/0");
+    let only = serde_json::json!({"id": "erased:5", "message": "x"});
+    assert!(parse(&only).is_err());
+}

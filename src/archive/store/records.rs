@@ -1,5 +1,5 @@
 //! Reading the archive: records by identity, channel, kind and time; versions; fixity checks.
-use crate::archive::rules::{TOMBSTONE, fixity_of};
+use crate::archive::rules::{ERASED_PREFIX, TOMBSTONE, fixity_of};
 use chrono::{DateTime, Utc};
 use entities::{identity, record, record_version};
 use sea_orm::sea_query::ExprTrait;
@@ -341,7 +341,10 @@ pub async fn tombstone<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> Result<(), D
         .exec(txn)
         .await?;
     record::Entity::update_many()
-        .col_expr(record::Column::PlatformId, Expr::cust("'erased:' || id"))
+        .col_expr(
+            record::Column::PlatformId,
+            Expr::cust(format!("'{ERASED_PREFIX}' || id")),
+        )
         .col_expr(
             record::Column::ParentPlatformId,
             Expr::value(Option::<String>::None),
