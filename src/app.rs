@@ -38,8 +38,7 @@ impl AppState {
 
     /// The municipality's time zone, whose days every date limit counts.
     pub fn time_zone(&self) -> chrono_tz::Tz {
-        // Checked when the settings were loaded.
-        self.settings.tz().unwrap_or(chrono_tz::Europe::Stockholm)
+        self.settings.zone()
     }
 
     /// The diarium's series and number pattern.
@@ -240,8 +239,7 @@ fn numbering(settings: &Settings) -> crate::registry::Numbering {
     crate::registry::Numbering {
         series: settings.registration_series.clone(),
         pattern: settings.registration_pattern.clone(),
-        // Checked when the settings were loaded.
-        time_zone: settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
+        time_zone: settings.zone(),
     }
 }
 
@@ -253,8 +251,7 @@ fn request_context(
         secret: secret.clone(),
         public_url: settings.public_url.clone(),
         numbering: numbering(settings),
-        // Checked when the settings were loaded.
-        time_zone: settings.tz().unwrap_or(chrono_tz::Europe::Stockholm),
+        time_zone: settings.zone(),
     }
 }
 
@@ -291,18 +288,15 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     Ok(state)
 }
 
-/// A recurring job's next run, from now.
-type NextRun = Box<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
-
 /// The jobs that run again and again, each with when its next run is due.
-fn recurring_jobs(state: &AppState) -> Vec<(&'static str, NextRun)> {
+fn recurring_jobs(state: &AppState) -> Vec<(&'static str, crate::jobs::NextRun)> {
     let ctx = state.request_context();
     vec![
-        (retention::JOB_KIND, Box::new(retention::next_run)),
-        (crate::packages::PURGE_JOB, Box::new(retention::next_run)),
+        (retention::JOB_KIND, Arc::new(retention::next_run)),
+        (crate::packages::PURGE_JOB, Arc::new(retention::next_run)),
         (
             requests::DIGEST_JOB,
-            Box::new(move || requests::next_digest(&ctx)),
+            Arc::new(move || requests::next_digest(&ctx)),
         ),
     ]
 }
@@ -393,7 +387,7 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
         }
     });
     for (kind, next) in recurring_jobs(state) {
-        runner = runner.recurring(kind, next);
+        runner = runner.recurring(kind, move || next());
     }
     Ok(runner)
 }

@@ -224,6 +224,12 @@ impl Settings {
             .parse()
             .map_err(|_| format!("{:?} is not an IANA time zone", self.time_zone))
     }
+
+    /// The municipality's time zone, whose days every date limit counts: the configured one, which
+    /// loading the settings checked, or Stockholm's.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.tz().unwrap_or(chrono_tz::Europe::Stockholm)
+    }
 }
 
 /// Replaces the password of a URL, if it has one.

@@ -275,8 +275,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dispose { execute, .. } => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
-            // Checked when the settings were loaded.
-            let tz = settings.tz().unwrap_or(chrono_tz::Europe::Stockholm);
+            let tz = settings.zone();
             let today = insyn::retention::api::today(tz);
             let run =
                 insyn::retention::store::dispose(&conn, today, tz, execute, &Actor::cli()).await?;

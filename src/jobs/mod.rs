@@ -14,7 +14,8 @@ use sea_orm::DatabaseConnection;
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type Handler = Arc<dyn Fn(serde_json::Value) -> HandlerFuture + Send + Sync>;
-type NextRun = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+/// When a recurring kind's next run is due, from now.
+pub type NextRun = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
 
 /// Runs jobs of the kinds it has handlers for.
 #[derive(Clone)]

@@ -147,8 +147,8 @@ pub async fn register_record(
     actor: &Actor,
 ) -> Result<registration::Model, RegistryError> {
     let txn = db.begin().await?;
-    let rec = record::Entity::find_by_id(record_id)
-        .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
+    let rec = crate::archive::store::held_records()
+        .filter(record::Column::Id.eq(record_id))
         .one(&txn)
         .await?
         .ok_or(RegistryError::NoRecord(record_id))?;
@@ -210,8 +210,8 @@ pub async fn moderate(
     actor: &Actor,
 ) -> Result<Moderated, RegistryError> {
     let txn = db.begin().await?;
-    let rec = record::Entity::find_by_id(record_id)
-        .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
+    let rec = crate::archive::store::held_records()
+        .filter(record::Column::Id.eq(record_id))
         .one(&txn)
         .await?
         .ok_or(RegistryError::NoRecord(record_id))?;

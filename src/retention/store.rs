@@ -118,9 +118,8 @@ pub async fn create_hold(
             if ids.is_empty() {
                 return Err(invalid("record_ids", "name at least one record"));
             }
-            let found = record::Entity::find()
+            let found = crate::archive::store::held_records()
                 .filter(record::Column::Id.is_in(ids.iter().copied()))
-                .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
                 .count(&txn)
                 .await?;
             let mut distinct = ids.clone();
@@ -310,7 +309,7 @@ pub async fn dispose(
         let mut last = 0i64;
         loop {
             // A tombstone is not disposed of: the kept records that answer it point at it.
-            let page = record::Entity::find()
+            let page = crate::archive::store::held_records()
                 .filter(record::Column::Id.gt(last))
                 .order_by_asc(record::Column::Id)
                 .limit(5000)
@@ -318,10 +317,7 @@ pub async fn dispose(
                 .await?;
             let Some(tail) = page.last() else { break };
             last = tail.id;
-            for r in page
-                .iter()
-                .filter(|r| r.visibility != crate::archive::rules::TOMBSTONE)
-            {
+            for r in &page {
                 run.checked += 1;
                 if let Disposal::Dispose { decision_id } =
                     disposal_of(&facts(r, tz), &decisions, &holds, today)

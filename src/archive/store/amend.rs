@@ -15,8 +15,8 @@ pub async fn amend<C: ConnectionTrait>(
     record_id: i64,
     change: impl FnOnce(&mut Content),
 ) -> Result<Option<record::Model>, DbErr> {
-    let Some(rec) = record::Entity::find_by_id(record_id)
-        .filter(record::Column::Visibility.ne(crate::archive::rules::TOMBSTONE))
+    let Some(rec) = super::held_records()
+        .filter(record::Column::Id.eq(record_id))
         .one(txn)
         .await?
     else {

@@ -23,13 +23,18 @@ pub struct RecordFilter {
     pub include_withheld: bool,
 }
 
+/// The records the archive holds: every read of them starts here, so that tombstones (what an
+/// erasure left of a record kept records answer, see [`TOMBSTONE`]) are passed over as the
+/// deleted records they stand for.
+pub fn held_records() -> sea_orm::Select<record::Entity> {
+    record::Entity::find().filter(record::Column::Visibility.ne(TOMBSTONE))
+}
+
 pub async fn list_records(
     db: &DatabaseConnection,
     f: &RecordFilter,
 ) -> Result<Vec<record::Model>, DbErr> {
-    let mut q = record::Entity::find()
-        .filter(record::Column::Visibility.ne(TOMBSTONE))
-        .order_by_asc(record::Column::Id);
+    let mut q = held_records().order_by_asc(record::Column::Id);
     if let Some(i) = f.identity {
         q = q.filter(record::Column::AuthorIdentityId.eq(i));
     }
@@ -211,8 +216,8 @@ pub async fn find_record(
     db: &DatabaseConnection,
     id: i64,
 ) -> Result<Option<(record::Model, Vec<record_version::Model>)>, DbErr> {
-    let Some(r) = record::Entity::find_by_id(id)
-        .filter(record::Column::Visibility.ne(TOMBSTONE))
+    let Some(r) = held_records()
+        .filter(record::Column::Id.eq(id))
         .one(db)
         .await?
     else {
@@ -289,7 +294,7 @@ pub async fn verify_all(db: &DatabaseConnection) -> Result<(u64, Vec<i64>), DbEr
     let mut checked = 0;
     let mut failing = vec![];
     loop {
-        let page = record::Entity::find()
+        let page = held_records()
             .filter(record::Column::Id.gt(after))
             .order_by_asc(record::Column::Id)
             .limit(500)
@@ -299,11 +304,6 @@ pub async fn verify_all(db: &DatabaseConnection) -> Result<(u64, Vec<i64>), DbEr
             return Ok((checked, failing));
         };
         after = last.id;
-        // A tombstone has no versions left to check.
-        let page: Vec<record::Model> = page
-            .into_iter()
-            .filter(|r| r.visibility != TOMBSTONE)
-            .collect();
         let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
         let versions = record_version::Entity::find()
             .filter(record_version::Column::RecordId.is_in(ids))
