@@ -11,8 +11,9 @@ own httpx client), so that one run reports every such failure; the exit code is 
 
 The flow: a channel for the Page of the python-facebook fixtures, an import of Kun Liu's comment and
 message (plus other people's comments), an access request for Kun Liu, proved by the officer
-(verify-identity: there is no SMTP in this run, so no mailed code), assigned, completed, and the
-package downloaded and checked as a ZIP (and its X-Package-SHA256); then, when the erasure
+(verify-identity: there is no SMTP in this run, so no mailed code; the status token given at
+submission is then replaced by one mailed, and answers 401), assigned, completed, and the package
+downloaded with the officer's token and checked as a ZIP (and its X-Package-SHA256); then, when the erasure
 operations are in the document, an erasure request: verified, assigned, planned, the plan read
 back, one take-down left out, approved (the plan executed), and the request completed.
 """
@@ -262,6 +263,26 @@ class Flow:
 
         self.step(f"get_request #{request_id} with its status token: {status}", go)
 
+    def token_replaced(self, request_id: int, token: str):
+        """The officer proved the person while the address was unconfirmed: the token given at
+        submission is replaced by one mailed to the address (which this run cannot read), and the
+        given one is no token any more: 401."""
+
+        def go():
+            self.last_response = None
+            try:
+                raw = self.op("get_request").sync_detailed(client=self.token_client(token), id=request_id)
+            except Exception:
+                raw = self.last_response
+                if raw is None:
+                    raise
+            if int(raw.status_code) != 401:
+                raise ContractFailure(f"get_request: expected 401, got {int(raw.status_code)}")
+            if not raw.headers.get("content-type", "").startswith("application/problem+json"):
+                raise ContractFailure(f"get_request -> 401: not a problem: {raw.headers.get('content-type')}")
+
+        self.step(f"get_request #{request_id} with the token given at submission: 401 (replaced)", go)
+
     def officer(self, operation_id: str, request_id: int, status: str, data: dict | None = None):
         def go():
             kwargs = {"body": self.body(operation_id, data)} if data is not None else {}
@@ -279,11 +300,11 @@ class Flow:
         if not all(i.get("verified_at") for i in view["identities"]):
             self.note_failure("verify_request_identity", f"an account is not verified: {view['identities']}")
         self.officer("assign_request", request_id, "in_progress", {"assignee": "dpo"})
+        self.token_replaced(request_id, token)
         self.officer("complete_request", request_id, "completed", {"summary": "Here is what we hold about you."})
-        self.as_citizen(request_id, token, "completed")
 
         def download():
-            client = self.token_client(token)
+            client = self.admin
             deadline = time.monotonic() + 60
             module = self.op("download_package")
             while True:
@@ -326,7 +347,7 @@ class Flow:
                 raise ContractFailure("download_package: data.json holds no record of the person")
             print(f"         {len(data)} bytes, {names}, {len(records)} record(s)")
 
-        self.step(f"download_package #{request_id} with the status token (a ZIP)", download)
+        self.step(f"download_package #{request_id} with the officer's token (a ZIP)", download)
 
     def erasure(self):
         documented = [op for op in ERASURE_OPS if op in self.documented]
@@ -339,6 +360,7 @@ class Flow:
 
         request_id, token = self.submit("erasure")
         self.officer("verify_request_identity", request_id, "verified", {"method": "e_id"})
+        self.token_replaced(request_id, token)
         self.officer("assign_request", request_id, "in_progress", {"assignee": "dpo"})
 
         def check_plan(plan: Answer, when: str) -> dict:
@@ -416,7 +438,11 @@ class Flow:
 
         self.step(f"approve_erasure_plan #{request_id}", approve)
 
-        self.as_citizen(request_id, token, "completed")
+        def completed():
+            view = self.call("get_request", self.admin, 200, id=request_id)
+            assert view["status"] == "completed", f"status {view['status']}, expected completed"
+
+        self.step(f"get_request #{request_id}: completed", completed)
 
 
 def main() -> int:

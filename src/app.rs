@@ -243,7 +243,8 @@ fn numbering(settings: &Settings) -> crate::registry::Numbering {
     }
 }
 
-fn request_context(
+/// What the request flow needs of the settings and the server's secret.
+pub fn request_context(
     settings: &Settings,
     secret: &crate::secret::ServerSecret,
 ) -> crate::requests::store::Context {

@@ -116,13 +116,15 @@ async fn create_raw_tables(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr
              direction TEXT NOT NULL, platform_time {ts}, archived_at {ts} NOT NULL, text TEXT, \
              reaction_type TEXT, attachments TEXT NOT NULL, visibility TEXT NOT NULL, \
              registration_number TEXT, version_count INTEGER NOT NULL, current_hash TEXT NOT NULL, \
-             classified BOOLEAN NOT NULL, restricted_by BIGINT)"
+             classified BOOLEAN NOT NULL, restricted_by BIGINT, recipient_identity_id BIGINT)"
         ),
         "CREATE UNIQUE INDEX bench_raw_record_uq ON bench_raw_record (channel_id, platform_id)".into(),
         "CREATE INDEX bench_raw_record_author ON bench_raw_record (author_identity_id, platform_time)".into(),
         "CREATE INDEX bench_raw_record_parent ON bench_raw_record (parent_id)".into(),
         "CREATE INDEX bench_raw_record_parent_pid ON bench_raw_record (channel_id, parent_platform_id)".into(),
         "CREATE INDEX bench_raw_record_author_id ON bench_raw_record (author_identity_id, id)".into(),
+        "CREATE INDEX bench_raw_record_recipient_id ON bench_raw_record (recipient_identity_id, id)"
+            .into(),
         format!(
             "CREATE TABLE bench_raw_record_version (id {pk}, record_id BIGINT NOT NULL, seq INTEGER NOT NULL, \
              change TEXT NOT NULL, seen_at {ts} NOT NULL, content TEXT NOT NULL, hash TEXT NOT NULL)"
@@ -227,7 +229,11 @@ async fn raw_copy(
     Ok(rows as f64 / spent.as_secs_f64())
 }
 
-pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report> {
+pub async fn run(
+    db: &DatabaseConnection,
+    records: u64,
+    requests: &crate::requests::store::Context,
+) -> anyhow::Result<Report> {
     // A fresh Page id per run, so that runs can share a database; its posts are drawn up.
     let page = format!("1002{:08}", rand::random::<u32>() % 100_000_000);
     let page = page.as_str();
@@ -267,6 +273,7 @@ pub async fn run(db: &DatabaseConnection, records: u64) -> anyhow::Result<Report
             &Actor::cli(),
             "bench",
             &crate::erasure::SuppressionKey::new(b"bench"),
+            requests,
         )
         .await?;
         imported += counts.created;

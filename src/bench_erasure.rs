@@ -259,7 +259,16 @@ pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Resul
         )
         .await?;
         let id = submitted.request.id;
-        requests::verify_identity(&db, id, ProofMethod::Other, None, None, &actor).await?;
+        requests::verify_identity(
+            &db,
+            &ctx.requests,
+            id,
+            ProofMethod::Other,
+            None,
+            None,
+            &actor,
+        )
+        .await?;
         requests::assign(&db, id, "bench".into(), &actor).await?;
 
         let started = Instant::now();

@@ -90,9 +90,11 @@ async fn request_for(
     )
     .await?;
     let id = submitted.request.id;
-    requests::verify_identity(db, id, ProofMethod::Other, None, None, &actor).await?;
+    // The address was never confirmed: the proof replaces the token given at submission.
+    let (_, token) =
+        requests::verify_identity(db, ctx, id, ProofMethod::Other, None, None, &actor).await?;
     requests::assign(db, id, "bench".into(), &actor).await?;
-    Ok((id, submitted.status_token.unwrap_or_default()))
+    Ok((id, token.or(submitted.status_token).unwrap_or_default()))
 }
 
 pub async fn run(

@@ -164,8 +164,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { channel, files } => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
-            let key = insyn::secret::ServerSecret::load(&settings)?.suppression();
-            import_files(&conn, channel, &files, &settings.policy_version, &key).await?;
+            let secret = insyn::secret::ServerSecret::load(&settings)?;
+            let requests = insyn::app::request_context(&settings, &secret);
+            import_files(
+                &conn,
+                channel,
+                &files,
+                &settings.policy_version,
+                &secret.suppression(),
+                &requests,
+            )
+            .await?;
         }
         Command::Archive {
             command: ArchiveCommand::Verify,
@@ -185,7 +194,10 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
-            let r = insyn::bench::run(&conn, records).await?;
+            // The bench's payloads carry no account phrase: no request is proved, nothing mailed.
+            let requests =
+                insyn::app::request_context(&settings, &insyn::secret::ServerSecret::new(b"bench"));
+            let r = insyn::bench::run(&conn, records, &requests).await?;
             println!("records imported:            {}", r.records);
             println!(
                 "import (parse+version+hash): {:.0} records/s = {:.0} rows/s (identities, records, versions)",
@@ -353,6 +365,7 @@ async fn import_files(
     files: &[std::path::PathBuf],
     policy_version: &str,
     key: &insyn::erasure::SuppressionKey,
+    requests: &insyn::requests::store::Context,
 ) -> anyhow::Result<()> {
     use insyn::archive::{import, store};
     let total: u64 = files
@@ -391,6 +404,7 @@ async fn import_files(
                     &Actor::cli(),
                     policy_version,
                     key,
+                    requests,
                 )
                 .await?;
                 bar.suspend(|| {

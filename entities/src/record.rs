@@ -26,6 +26,8 @@ pub struct Model {
     pub classified: bool,
     /// The request whose restriction (Art. 18) covers the record, while it holds.
     pub restricted_by: Option<i64>,
+    /// The person a message of the municipality's was sent to.
+    pub recipient_identity_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

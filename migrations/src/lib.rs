@@ -27,6 +27,7 @@ mod m20261125_000023_index_identity_linked;
 mod m20261125_000024_index_identity_name;
 mod m20261125_000025_seal_mail_secrets;
 mod m20261125_000026_index_request_phrase;
+mod m20261125_000027_record_recipient;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000024_index_identity_name::Migration),
             Box::new(m20261125_000025_seal_mail_secrets::Migration),
             Box::new(m20261125_000026_index_request_phrase::Migration),
+            Box::new(m20261125_000027_record_recipient::Migration),
         ]
     }
 }

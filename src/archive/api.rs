@@ -245,6 +245,8 @@ pub struct RecordView {
     pub parent_platform_id: Option<String>,
     pub parent_id: Option<i64>,
     pub author_identity_id: Option<i64>,
+    /// The person a message of the municipality's was sent to.
+    pub recipient_identity_id: Option<i64>,
     /// `received` (inkommen) or `drawn_up` (upprättad).
     pub direction: String,
     /// When the platform says it happened.
@@ -378,6 +380,7 @@ impl From<entities::record::Model> for RecordView {
             parent_platform_id: r.parent_platform_id,
             parent_id: r.parent_id,
             author_identity_id: r.author_identity_id,
+            recipient_identity_id: r.recipient_identity_id,
             direction: r.direction,
             platform_time: r.platform_time,
             archived_at: r.archived_at,
@@ -473,6 +476,7 @@ impl RecordsApi {
             &who,
             &state.settings.policy_version,
             &state.secret.suppression(),
+            &state.request_context(),
         )
         .await
         {
@@ -533,8 +537,9 @@ impl RecordsApi {
 
     /// List records
     ///
-    /// Roles: `admin`, `archivist`, `officer`, `auditor`. Filter by identity, channel, parent record, kind and
-    /// platform time (`since` inclusive, `until` exclusive); page with `after` and `limit` (1–1000).
+    /// Roles: `admin`, `archivist`, `officer`, `auditor`. Filter by author (`identity`), by the
+    /// person a message was sent to (`recipient`), channel, parent record, kind and platform time
+    /// (`since` inclusive, `until` exclusive); page with `after` and `limit` (1–1000).
     #[oai(path = "/records", method = "get", operation_id = "list_records")]
     #[tracing::instrument(name = "list_records", skip_all)]
     #[allow(clippy::too_many_arguments)]
@@ -543,6 +548,7 @@ impl RecordsApi {
         state: Data<&AppState>,
         auth: TokenAuth,
         identity: Query<Option<i64>>,
+        recipient: Query<Option<i64>>,
         channel: Query<Option<i64>>,
         parent: Query<Option<i64>>,
         kind: Query<Option<KindName>>,
@@ -558,6 +564,7 @@ impl RecordsApi {
             &state.db,
             &store::RecordFilter {
                 identity: identity.0,
+                recipient: recipient.0,
                 channel: channel.0,
                 parent: parent.0,
                 kind,

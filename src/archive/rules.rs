@@ -79,6 +79,8 @@ pub struct Content {
     pub platform_id: String,
     pub parent_platform_id: Option<String>,
     pub author_platform_id: Option<String>,
+    /// Whom a message was sent to, when the payload names someone other than the channel.
+    pub recipient_platform_id: Option<String>,
     pub direction: Direction,
     pub platform_time: Option<DateTime<Utc>>,
     pub text: Option<String>,
@@ -121,7 +123,7 @@ impl Content {
             "visibility": self.visibility.as_str(),
         });
         // Added only when present, so that the hashes of versions written before a record was
-        // moderated or registered stay what they were.
+        // moderated or registered, or before recipients were kept, stay what they were.
         let mut v = v;
         if let Some(obj) = v.as_object_mut() {
             if let Some(m) = &self.moderation {
@@ -129,6 +131,9 @@ impl Content {
             }
             if let Some(n) = &self.registration_number {
                 obj.insert("registration_number".into(), n.clone().into());
+            }
+            if let Some(to) = &self.recipient_platform_id {
+                obj.insert("recipient_platform_id".into(), to.clone().into());
             }
         }
         v.to_string()
@@ -149,6 +154,7 @@ impl Content {
             platform_id: opt("platform_id")?,
             parent_platform_id: opt("parent_platform_id"),
             author_platform_id: opt("author_platform_id"),
+            recipient_platform_id: opt("recipient_platform_id"),
             direction: Direction::parse(v.get("direction")?.as_str()?)?,
             platform_time: v.get("platform_time").and_then(parse_time),
             text: opt("text"),
@@ -321,6 +327,7 @@ mod tests {
             platform_id: "1_2".into(),
             parent_platform_id: Some("1".into()),
             author_platform_id: Some("42".into()),
+            recipient_platform_id: None,
             direction: Direction::Received,
             platform_time: parse_time(&json!("2021-07-23T09:50:48+0000")),
             text: Some("Hej! \"citat\" och åäö".into()),
@@ -336,7 +343,15 @@ mod tests {
     fn moderation_and_registration_are_versions_and_leave_older_hashes_alone() {
         let before = content();
         let plain = before.canonical();
-        assert!(!plain.contains("moderation") && !plain.contains("registration_number"));
+        assert!(
+            !plain.contains("moderation")
+                && !plain.contains("registration_number")
+                && !plain.contains("recipient")
+        );
+        let mut addressed = before.clone();
+        addressed.recipient_platform_id = Some("43".into());
+        let back = Content::from_canonical(&addressed.canonical()).unwrap();
+        assert_eq!(back.recipient_platform_id.as_deref(), Some("43"));
         let mut after = before.clone();
         after.moderation = Some(ModerationMark {
             rule: "profanity".into(),

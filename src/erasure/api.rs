@@ -41,7 +41,9 @@ pub struct ErasureItemView {
     /// `retain`, `retain_under_hold`, `erase` or `unpublish`.
     pub decision: String,
     /// The machine-readable ground: `public_document`, `public_document_permanent`,
-    /// `public_document_no_decision`, `registered_document`, `moderation_case`, `legal_hold`,
+    /// `public_document_no_decision`, `sent_document`, `sent_document_permanent`,
+    /// `sent_document_no_decision` (what the municipality sent the person),
+    /// `registered_document`, `moderation_case`, `legal_hold`,
     /// `disposal_due`, `not_public_document`, `publication`, `profile_details`, `consent_events`,
     /// `earlier_package` or `case_file`.
     pub ground: String,

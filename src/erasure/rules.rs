@@ -42,6 +42,9 @@ vocabulary!(
         PublicDocument => "public_document",
         PublicDocumentPermanent => "public_document_permanent",
         PublicDocumentNoDecision => "public_document_no_decision",
+        SentDocument => "sent_document",
+        SentDocumentPermanent => "sent_document_permanent",
+        SentDocumentNoDecision => "sent_document_no_decision",
         RegisteredDocument => "registered_document",
         ModerationCase => "moderation_case",
         LegalHold => "legal_hold",
@@ -296,17 +299,33 @@ pub fn decide_record(
     if moderated {
         return keep(Ground::ModerationCase, Params::default());
     }
-    if !policy.is_public_document(r.kind) {
+    // What the municipality drew up and sent (a reply to the person) is a public document once
+    // sent (TF 2 kap. 10 §), whatever the policy says of what it receives.
+    let sent = r.direction == crate::archive::rules::Direction::DrawnUp.as_str();
+    if !sent && !policy.is_public_document(r.kind) {
         return RecordDecision {
             decision: ItemDecision::Erase,
             ground: Ground::NotPublicDocument,
             params: Params::default(),
         };
     }
-    match retention_of(r, decisions) {
-        Retention::NoDecision => keep(Ground::PublicDocumentNoDecision, Params::default()),
-        Retention::Permanent { reference, .. } => keep(
+    let [kept, permanent, no_decision] = if sent {
+        [
+            Ground::SentDocument,
+            Ground::SentDocumentPermanent,
+            Ground::SentDocumentNoDecision,
+        ]
+    } else {
+        [
+            Ground::PublicDocument,
             Ground::PublicDocumentPermanent,
+            Ground::PublicDocumentNoDecision,
+        ]
+    };
+    match retention_of(r, decisions) {
+        Retention::NoDecision => keep(no_decision, Params::default()),
+        Retention::Permanent { reference, .. } => keep(
+            permanent,
             Params {
                 reference: Some(reference),
                 ..Params::default()
@@ -327,7 +346,7 @@ pub fn decide_record(
                     params,
                 }
             } else {
-                keep(Ground::PublicDocument, params)
+                keep(kept, params)
             }
         }
     }
@@ -521,6 +540,27 @@ mod tests {
             d("message", None, false, None).ground,
             Ground::PublicDocumentNoDecision
         );
+    }
+
+    #[test]
+    fn what_the_municipality_sent_is_kept_as_sent_whatever_the_policy_counts() {
+        let p = Policy::from_toml(Some(r#"public_document_kinds = ["comment"]"#)).unwrap();
+        let sent = RecordFacts {
+            direction: "drawn_up",
+            ..facts("message")
+        };
+        let d = |decisions: &[DisposalDecision]| {
+            decide_record(&p, &sent, None, false, None, decisions, day(2026, 1, 1)).ground
+        };
+        assert_eq!(d(&[]), Ground::SentDocumentNoDecision);
+        assert_eq!(d(&[decision("message", "P10Y")]), Ground::SentDocument);
+        assert_eq!(d(&[decision("message", "P1D")]), Ground::DisposalDue);
+        let words = p.sentence(
+            Ground::SentDocumentNoDecision,
+            Language::Sv,
+            &Params::default(),
+        );
+        assert!(words.contains("upprättat"), "{words}");
     }
 
     #[test]

@@ -123,7 +123,7 @@ async fn compute<C: ConnectionTrait>(
     let records = crate::archive::store::fetch_records(
         db,
         record::Entity::find()
-            .filter(record::Column::AuthorIdentityId.is_in(ids.clone()))
+            .filter(crate::archive::store::records_of(&ids))
             .order_by_asc(record::Column::Id),
     )
     .await?;
@@ -180,8 +180,10 @@ async fn compute<C: ConnectionTrait>(
         let label = policy.label(&rec.kind, lang, Some(facts.made_on));
         if d.decision == ItemDecision::Erase {
             erased.insert(rec.id);
-        } else if let Some(a) = rec.author_identity_id {
-            kept_by.insert(a);
+        } else {
+            // A kept message sent to the person names them as well as one they wrote.
+            kept_by.extend(rec.author_identity_id);
+            kept_by.extend(rec.recipient_identity_id);
         }
         if is_published(&rec.kind, &rec.visibility) {
             publications.push(NewItem {
@@ -1151,7 +1153,7 @@ async fn execute(
     // names the person any more (then the row stays only as the target of the case's links).
     for i in identities {
         let still_kept = record::Entity::find()
-            .filter(record::Column::AuthorIdentityId.eq(i.id))
+            .filter(crate::archive::store::records_of(&[i.id]))
             .one(txn)
             .await?
             .is_some();
@@ -1354,9 +1356,9 @@ fn reply(
     }
     paragraphs.extend(ctx.policy.notes(lang));
     paragraphs.push(if sv {
-        format!("På statussidan ser du varje punkt och hur borttagningen på plattformen går (den öppnas med länken i vårt första mejl): {link}")
+        format!("På statussidan ser du varje punkt och hur borttagningen på plattformen går (den öppnas med den senaste länken vi har mejlat dig): {link}")
     } else {
-        format!("The status page shows every item and how the take-down on the platform is going (it opens with the link in our first email): {link}")
+        format!("The status page shows every item and how the take-down on the platform is going (it opens with the latest link we emailed you): {link}")
     });
     let subject = if sv {
         format!("Svar på din begäran om radering – {}", r.reference)

@@ -120,7 +120,7 @@ fn ready_mail(
                 "Hej!".into(),
                 format!("Filen med dina uppgifter i ärende {reference} är klar."),
                 format!(
-                    "Hämta den via statussidan för ärendet (använd länken i vårt första mejl): {link}"
+                    "Hämta den via statussidan för ärendet (använd den senaste länken vi har mejlat dig): {link}"
                 ),
                 format!("Filen finns kvar till och med {until}."),
             ],
@@ -132,7 +132,7 @@ fn ready_mail(
                 "Hello,".into(),
                 format!("The file with your data for request {reference} is ready."),
                 format!(
-                    "Download it from the request's status page (use the link in our first email): {link}"
+                    "Download it from the request's status page (use the latest link we emailed you): {link}"
                 ),
                 format!("It is available until {until}."),
             ],

@@ -365,6 +365,7 @@ mod tests {
             "email_verified",
             "account_verified",
             "identity_verified",
+            "status_link_replaced",
             "match_confirmed",
             "match_rejected",
             "assigned",

@@ -574,6 +574,7 @@ pub async fn act(
                 "method",
                 requests::verify_identity(
                     &st.db,
+                    &ctx,
                     id,
                     m,
                     Some(f.note.trim().to_owned()).filter(|n| !n.is_empty()),

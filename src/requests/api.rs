@@ -179,8 +179,9 @@ pub struct PossibleMatch {
 #[oai(skip_serializing_if_is_none)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
-    /// `received`, `email_verified`, `account_verified`, `identity_verified`, `assigned`, `note`,
-    /// `extended`, `refused`, `cancelled`, `completed`, `duplicate_received`, …
+    /// `received`, `email_verified`, `account_verified`, `identity_verified`,
+    /// `status_link_replaced`, `assigned`, `note`, `extended`, `refused`, `cancelled`, `completed`,
+    /// `duplicate_received`, …
     pub kind: String,
     /// Who acted (`citizen`, `token:5`, `import`); shown to officers only.
     pub actor: Option<String>,
@@ -962,7 +963,10 @@ impl RequestsApi {
     /// Roles: `admin`, `officer`. For proof given outside the system (in person, e-legitimation,
     /// letter): the named accounts in `accounts` (or, without it, every named account) count as
     /// verified, and the request moves to `verified`. An id in `accounts` that is not one of the
-    /// request's named accounts is a 400.
+    /// request's named accounts is a 400. While the email address is not confirmed by its code, the
+    /// status token is replaced and the new link mailed to the address alone: a token given at
+    /// submission stops working (401), so that whoever filed the request in the person's name cannot
+    /// follow it on the person's proof.
     #[oai(
         path = "/requests/:id/verify-identity",
         method = "post",
@@ -984,7 +988,16 @@ impl RequestsApi {
             ProofMethodName::Letter => ProofMethod::Letter,
             ProofMethodName::Other => ProofMethod::Other,
         };
-        store::verify_identity(&state.db, id.0, method, b.note, b.accounts, &actor).await?;
+        store::verify_identity(
+            &state.db,
+            &state.request_context(),
+            id.0,
+            method,
+            b.note,
+            b.accounts,
+            &actor,
+        )
+        .await?;
         Ok(Json(view(&state, id.0, true).await?))
     }
 

@@ -81,6 +81,47 @@ pub fn receipt(c: &Case) -> Rendered {
     }
 }
 
+/// The status link after an officer verified who the person is: the address is the person's, and
+/// whoever else holds the first link (someone who filed the request in their name) is shut out.
+pub fn new_link(c: &Case) -> Rendered {
+    let link = format!("{}?token={SECRET_MARK}", c.status_page);
+    let mail = match c.lang {
+        Language::Sv => layout(
+            c.lang,
+            &format!("Ny länk till ditt ärende – {}", c.reference),
+            &[
+                "Hej!".into(),
+                format!(
+                    "Vi har kontrollerat din identitet i ärende {}. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Den tidigare länken fungerar inte längre.",
+                    c.reference
+                ),
+                format!("Här kan du följa ditt ärende: {link}"),
+                "Länken är personlig. Dela den inte med någon annan.".into(),
+                "Om du inte känner igen ärendet, kontakta oss genom att svara på det här mejlet."
+                    .into(),
+            ],
+        ),
+        Language::En => layout(
+            c.lang,
+            &format!("A new link to your request – {}", c.reference),
+            &[
+                "Hello,".into(),
+                format!(
+                    "We have checked your identity for request {}. The request therefore has a new personal link, sent only to this email address. The earlier link no longer works.",
+                    c.reference
+                ),
+                format!("Follow your request here: {link}"),
+                "The link is personal. Do not share it.".into(),
+                "If you do not recognise the request, contact us by replying to this email.".into(),
+            ],
+        ),
+    };
+    Rendered {
+        secret: Some(c.token.to_owned()),
+        ..mail
+    }
+}
+
 pub fn code(lang: Language, reference: &str, code: &str, minutes: i64) -> Rendered {
     let mail = match lang {
         Language::Sv => layout(
@@ -145,7 +186,7 @@ pub fn duplicate(lang: Language, reference: &str, status: &str, due: NaiveDate) 
                     "Vi har tagit emot en likadan begäran till. Eftersom du redan har ett pågående ärende med referensnumret {reference} har vi lagt den nya begäran till det ärendet i stället för att öppna ett nytt."
                 ),
                 format!(
-                    "Just nu gäller: {status}. Vi svarar senast {due}. Använd länken i vårt första mejl för att följa ärendet."
+                    "Just nu gäller: {status}. Vi svarar senast {due}. Använd den senaste länken vi har mejlat dig för att följa ärendet."
                 ),
             ],
         ),
@@ -158,7 +199,7 @@ pub fn duplicate(lang: Language, reference: &str, status: &str, due: NaiveDate) 
                     "We have received the same request again. As you already have an open request with the reference {reference}, we have added the new one to it instead of opening a second case."
                 ),
                 format!(
-                    "At present {status}. We will answer by {due} at the latest. Use the link in our first email to follow it."
+                    "At present {status}. We will answer by {due} at the latest. Use the latest link we emailed you to follow it."
                 ),
             ],
         ),
@@ -252,7 +293,7 @@ pub fn completion(lang: Language, reference: &str, summary: &str, status_link: &
                 "Hej!".into(),
                 format!("Vi har nu behandlat ditt ärende {reference}."),
                 summary.to_owned(),
-                format!("På statussidan ser du utfallet och, när det finns, din nedladdning (den öppnas med länken i vårt första mejl): {status_link}"),
+                format!("På statussidan ser du utfallet och, när det finns, din nedladdning (den öppnas med den senaste länken vi har mejlat dig): {status_link}"),
                 "Om du inte är nöjd kan du lämna klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se.".into(),
             ],
         ),
@@ -263,7 +304,7 @@ pub fn completion(lang: Language, reference: &str, summary: &str, status_link: &
                 "Hello,".into(),
                 format!("We have now handled your request {reference}."),
                 summary.to_owned(),
-                format!("The status page shows the outcome and, where there is one, your download (it opens with the link in our first email): {status_link}"),
+                format!("The status page shows the outcome and, where there is one, your download (it opens with the latest link we emailed you): {status_link}"),
                 "If you are not satisfied you may lodge a complaint with the Swedish Authority for Privacy Protection (IMY), www.imy.se.".into(),
             ],
         ),
@@ -341,6 +382,7 @@ mod tests {
             };
             for m in [
                 receipt(&c),
+                new_link(&c),
                 code(lang, c.reference, "12345678", 30),
                 duplicate(lang, c.reference, "verified", due),
                 restriction_lifted(lang, c.reference, 3),

@@ -389,6 +389,7 @@ mod tests {
             current_hash: String::new(),
             classified: false,
             restricted_by: None,
+            recipient_identity_id: None,
         };
         let f = crate::retention::store::facts(&record, chrono_tz::Europe::Stockholm);
         assert_eq!(f.made_on, date(2024, 3, 2));

@@ -1020,3 +1020,111 @@ both_backends!(
         assert_eq!(done["disposed"], 0, "{done}");
     }
 );
+
+/// The Page's answer to the person on Messenger, as the webhook echoes it: the Page the sender,
+/// the person the recipient.
+pub(crate) fn page_answer(page: &str, person: &str, mid: &str, text: &str) -> Value {
+    let mut body = fixture("webhooks_messaging-message-basic.json");
+    let m = &mut body["entry"][0]["messaging"][0];
+    m["sender"]["id"] = page.into();
+    m["recipient"]["id"] = person.into();
+    m["timestamp"] = 1_457_764_297_627_i64.into();
+    m["message"] = json!({"mid": mid, "is_echo": true, "text": text});
+    body
+}
+
+both_backends!(
+    a_message_the_municipality_sent_the_person_is_kept_as_sent_and_keeps_them_named,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let messenger = channel(&app, &archivist, "messenger", MESSENGER_PAGE).await;
+        for body in [
+            fixture("webhooks_messaging-message-basic.json"),
+            page_answer(
+                MESSENGER_PAGE,
+                MESSENGER_PERSON,
+                "mid.answer",
+                "Hej! Vi återkommer.",
+            ),
+        ] {
+            assert_eq!(
+                import(&app, &archivist, messenger, &body).await.status(),
+                200
+            );
+        }
+        // What the person sent may go at once; what the municipality sent is under no decision.
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2024-0456", "title": "Gallring av meddelanden",
+                    "decided_on": "2024-05-01",
+                    "rules": [{"kind": "message", "direction": "received", "keep": "P0D"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let person = identity_id(&app, &officer, "messenger", MESSENGER_PERSON).await;
+        let ids = ids_by_platform_id(&app, &officer).await;
+        let (theirs, answer) = (
+            ids["m_mid.1457764197618:41d102a3e1ae206a38"],
+            ids["m_mid.answer"],
+        );
+        let sent = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records?recipient={person}"),
+        )
+        .await;
+        assert_eq!(sent["records"].as_array().unwrap().len(), 1, "{sent}");
+        assert_eq!(sent["records"][0]["id"], answer);
+        assert_eq!(sent["records"][0]["direction"], "drawn_up");
+
+        let (id, _) = crate::packages::started(
+            &app,
+            &officer,
+            json!({"type": "erasure", "email": "tester@example.se", "language": "sv",
+                "identities": [{"platform": "messenger", "value": MESSENGER_PERSON}]}),
+        )
+        .await;
+        let plan = act(&app, &officer, id, "plan").await;
+        let s = |x: &str| x.to_owned();
+        let records: Vec<_> = decisions(&plan)
+            .into_iter()
+            .filter(|d| d.0 == "record" || d.0 == "profile")
+            .collect();
+        assert_eq!(
+            records,
+            [
+                (s("record"), theirs, s("erase"), s("disposal_due")),
+                (
+                    s("record"),
+                    answer,
+                    s("retain"),
+                    s("sent_document_no_decision")
+                ),
+                (s("profile"), person, s("erase"), s("profile_details")),
+            ]
+        );
+        let sentence = item(&plan, "record", answer)["sentence"].as_str().unwrap();
+        assert!(sentence.contains("upprättat och skickat"), "{sentence}");
+        // The kept answer names the person: their account's id and name stay with it.
+        assert_eq!(item(&plan, "profile", person)["count"], 0);
+        act(&app, &officer, id, "approve").await;
+        let ids = ids_by_platform_id(&app, &officer).await;
+        assert!(!ids.contains_key("m_mid.1457764197618:41d102a3e1ae206a38"));
+        assert_eq!(ids["m_mid.answer"], answer);
+        assert_eq!(
+            identity_id(&app, &officer, "messenger", MESSENGER_PERSON).await,
+            person
+        );
+        let sent = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records?recipient={person}"),
+        )
+        .await;
+        assert_eq!(sent["records"][0]["id"], answer);
+    }
+);

@@ -35,7 +35,8 @@ pub(crate) async fn ready(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
 }
 
 /// Submits the request `body`, and has an officer verify every account it names and take it on.
-/// Answers the request's id and status token.
+/// Answers the request's id and status token: the one mailed once the officer verified the
+/// person, the one given at submission having stopped working.
 pub(crate) async fn started(app: &TestApp, officer: &str, body: Value) -> (i64, String) {
     let s: Value = app
         .client
@@ -57,7 +58,17 @@ pub(crate) async fn started(app: &TestApp, officer: &str, body: Value) -> (i64, 
             .await;
         assert_eq!(r.status(), 200, "{path}");
     }
-    (id, s["status_token"].as_str().unwrap().to_owned())
+    let given = s["status_token"].as_str().unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/requests/{id}")))
+        .bearer_auth(given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the token given at submission is replaced");
+    let email = body["email"].as_str().unwrap();
+    (id, crate::requests::mailed_status_token(app, email).await)
 }
 
 /// The officer completes request `id` with a summary: the package job starts.
@@ -811,3 +822,89 @@ async fn a_package_taken_by_an_erasure_while_it_was_built_stays_taken() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+both_backends!(
+    an_access_package_holds_what_the_municipality_sent_the_person_and_an_export_does_not,
+    |b: Backend| async move {
+        const PAGE: &str = "12345654332";
+        const PERSON: &str = "987654321432";
+        let (_store, app, archivist, officer, _) = package_app(b, "1").await;
+        let messenger = channel(&app, &archivist, "messenger", PAGE).await;
+        let basic: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/../shared/fixtures/meta-graph/restfb/webhooks_messaging-message-basic.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let answer = crate::erasure::page_answer(PAGE, PERSON, "mid.answer", "Hej! Vi återkommer.");
+        let elsewhere = crate::erasure::page_answer(PAGE, "555", "mid.other", "Till någon annan");
+        // The Graph API names the person in `to`.
+        let graph = json!({"id": "m_graph1", "created_time": "2016-03-12T07:00:00+0000",
+            "from": {"id": PAGE, "name": "Kommunen"},
+            "to": {"data": [{"id": PERSON, "name": "Per Person"}]},
+            "message": "Här är svaret på din fråga."});
+        for body in [&basic, &answer, &elsewhere, &graph] {
+            assert_eq!(
+                import(&app, &archivist, messenger, body).await.status(),
+                200
+            );
+        }
+        let person = json!([{"platform": "messenger", "value": PERSON}]);
+
+        let (id, token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "per@example.se", "identities": person}),
+        )
+        .await;
+        let f = files(&ready(&app, &token, id).await);
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        valid_under_schema(&data);
+        let shown: Vec<(&str, &str, &str)> = data["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["role"].as_str().unwrap(),
+                    r["direction"].as_str().unwrap(),
+                    r["text"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("author", "received", "hello, world!"),
+                ("recipient", "drawn_up", "Hej! Vi återkommer."),
+                ("recipient", "drawn_up", "Här är svaret på din fråga."),
+            ]
+        );
+        let html = String::from_utf8(f["index.html"].clone()).unwrap();
+        let heading = html
+            .find("<h2>Meddelanden som kommunen har skickat till dig</h2>")
+            .expect("a heading of their own");
+        assert!(html.find("hello, world!").unwrap() < heading);
+        assert!(html.find("Hej! Vi återkommer.").unwrap() > heading);
+        assert!(!html.contains("Till någon annan"));
+        let csv = String::from_utf8(f["records.csv"].clone()).unwrap();
+        assert!(csv.lines().next().unwrap().ends_with(",role"), "{csv}");
+        assert_eq!(csv.lines().filter(|l| l.ends_with(",recipient")).count(), 2);
+
+        // An export is what the person provided (Art. 20): not what was sent to them.
+        let (id, _, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "export", "email": "per@example.se", "identities": person}),
+        )
+        .await;
+        let f = files(&ready(&app, &officer, id).await);
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        valid_under_schema(&data);
+        let records = data["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0]["role"], "author");
+    }
+);

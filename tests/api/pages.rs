@@ -359,11 +359,14 @@ both_backends!(
             .map(|i| i["value"].as_str().unwrap())
             .collect();
         assert_eq!(verified, ["502"], "{v}");
-        // The citizen's page gives the answer: what was done, and what was not and why.
-        let token = s["status_token"].as_str().unwrap();
+        // The citizen's page gives the answer: what was done, and what was not and why. The
+        // officer's proof replaced the token given at submission with one mailed to the address.
+        let given = s["status_token"].as_str().unwrap();
+        let token = crate::requests::mailed_status_token(&app, "bo@example.se").await;
+        assert_ne!(token, given);
         let mine = client
             .get(app.url(&format!("/requests/{id}")))
-            .query(&[("token", token)])
+            .query(&[("token", token.as_str())])
             .send()
             .await
             .unwrap()

@@ -91,16 +91,29 @@ async fn wait_until_sent(app: &TestApp, n: usize) -> Vec<entities::outbox::Model
 /// The code in the latest code mail to `to`, opened as the sender opens it: the outbox keeps
 /// it sealed with the server's secret until the mail is sent.
 async fn mailed_code(app: &TestApp, to: &str) -> String {
+    let code = mailed_secret(app, to, |s| s.contains("kod") || s.contains("code")).await;
+    assert!(code.bytes().all(|c| c.is_ascii_digit()), "{code}");
+    code
+}
+
+/// The status token of the latest new-link mail to `to` (sent once an officer verified who the
+/// person is, while the address was not confirmed).
+pub(crate) async fn mailed_status_token(app: &TestApp, to: &str) -> String {
+    mailed_secret(app, to, |s| s.contains("Ny länk") || s.contains("new link")).await
+}
+
+/// The secret of the latest mail to `to` whose subject `about` picks, opened as the sender does.
+async fn mailed_secret(app: &TestApp, to: &str, about: impl Fn(&str) -> bool) -> String {
     let mails = outbox(app).await;
     let mail = mails
         .iter()
         .rev()
         .filter(|m| m.recipient == to)
-        .find(|m| m.subject.contains("kod") || m.subject.contains("code"))
+        .find(|m| about(&m.subject))
         .unwrap();
     assert!(
-        mail.body_text.contains(": {{secret}}\n"),
-        "the code is not kept in clear"
+        mail.body_text.contains("{{secret}}"),
+        "the secret is not kept in clear"
     );
     app.secret
         .open_mail_secret(
@@ -1079,6 +1092,35 @@ both_backends!(
             .map(|e| e["kind"].as_str().unwrap())
             .collect();
         assert!(kinds.contains(&"account_verified"), "{kinds:?}");
+        // Anna never confirmed her address: the proof of her account replaces the token whoever
+        // submitted holds with one mailed to the address, once for the request.
+        assert!(kinds.contains(&"status_link_replaced"), "{kinds:?}");
+        problem(
+            as_citizen(&app, &token, "GET", &format!("/api/v1/requests/{id}"), None).await,
+            401,
+        )
+        .await;
+        let mailed = mailed_status_token(&app, "anna@example.se").await;
+        let r = as_citizen(
+            &app,
+            &mailed,
+            "GET",
+            &format!("/api/v1/requests/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            import(&app, &archivist, ch, &from_anna).await.status(),
+            200,
+            "the same delivery again"
+        );
+        let links = outbox_for(&app, "anna@example.se")
+            .await
+            .into_iter()
+            .filter(|s| s.starts_with("Ny länk"))
+            .count();
+        assert_eq!(links, 1);
     }
 );
 
@@ -1430,5 +1472,99 @@ both_backends!(
         )
         .await;
         assert_eq!(theirs["records"][0]["text"], "Nice", "{theirs}");
+    }
+);
+
+both_backends!(
+    an_officers_proof_replaces_the_submitters_token_unless_the_address_is_confirmed,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        let verify_identity = |id: i64| {
+            let (app, officer) = (&app, &officer);
+            async move {
+                let r = app
+                    .post_json(
+                        &format!("/api/v1/requests/{id}/verify-identity"),
+                        officer,
+                        &json!({"method": "in_person"}),
+                    )
+                    .await;
+                assert_eq!(r.status(), 200);
+            }
+        };
+        let status = |token: String, id: i64| {
+            let app = &app;
+            async move { as_citizen(app, &token, "GET", &format!("/api/v1/requests/{id}"), None).await }
+        };
+
+        // Filed in someone else's name: the proof is theirs, and so is the case from then on.
+        let (id, given) = submitted(&app, "victim@example.se", "7001").await;
+        verify_identity(id).await;
+        problem(status(given.clone(), id).await, 401).await;
+        // The old link's page says why it no longer works.
+        let page = app
+            .client
+            .get(app.url(&format!("/requests/{id}")))
+            .query(&[("token", given.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 404);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("får ärendet en ny länk")
+        );
+        let mailed = mailed_status_token(&app, "victim@example.se").await;
+        assert_ne!(mailed, given);
+        let view: Value = status(mailed, id).await.json().await.unwrap();
+        assert_eq!(view["status"], "verified");
+        assert!(
+            view["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "status_link_replaced"),
+            "{view}"
+        );
+        let subjects = outbox_for(&app, "victim@example.se").await;
+        let reference = view["reference"].as_str().unwrap();
+        assert!(
+            subjects.contains(&format!("Ny länk till ditt ärende – {reference}")),
+            "{subjects:?}"
+        );
+        let mails = outbox(&app).await;
+        let link = mails
+            .iter()
+            .find(|m| m.subject.starts_with("Ny länk"))
+            .unwrap();
+        assert!(
+            link.body_text
+                .contains(&format!("/requests/{id}?token={{{{secret}}}}"))
+        );
+        assert!(!link.body_text.contains(&given));
+
+        // An address confirmed by its code is read by whoever submitted: the link stays.
+        let (id, given) = submitted(&app, "self@example.se", "7002").await;
+        let code = mailed_code(&app, "self@example.se").await;
+        let r = as_citizen(
+            &app,
+            &given,
+            "POST",
+            &format!("/api/v1/requests/{id}/verify"),
+            Some(json!({"code": code})),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        verify_identity(id).await;
+        assert_eq!(status(given, id).await.status(), 200);
+        assert!(
+            !outbox_for(&app, "self@example.se")
+                .await
+                .iter()
+                .any(|s| s.starts_with("Ny länk"))
+        );
     }
 );

@@ -164,6 +164,7 @@ pub fn object(v: &Value, pointer: &str, parent: Option<(&str, Kind)>, out: &mut 
         platform_id: id.clone(),
         parent_platform_id: parent_id,
         author,
+        recipient: None,
         platform_time: time_of(v, &["created_time", "timestamp"]),
         text: text_of(v, &["message", "text"]),
         reaction_type: None,
@@ -223,6 +224,7 @@ pub fn reactions_in(items: &[Value], pointer: &str, target: &str, out: &mut Pars
                 platform_id: format!("{target}/reaction/{}", p.platform_id),
                 parent_platform_id: Some(target.to_owned()),
                 author: Some(p),
+                recipient: None,
                 platform_time: None,
                 text: None,
                 reaction_type: kind.as_ref().map(|k| k.to_lowercase()),
@@ -240,11 +242,30 @@ fn message(v: &Value, pointer: &str, conversation: Option<&str>, out: &mut Parse
         out.skip(pointer, "a message without an id");
         return;
     };
+    // Only Instagram names people by `username`.
+    let someone = |who: &Value| {
+        let username = who.get("username").and_then(Value::as_str);
+        person(Some(who)).map(|p| super::on_instagram(p, username))
+    };
+    let author = v.get("from").and_then(someone);
+    // A Page's conversation has two people in it: `to` names the one who is not `from`.
+    let recipient = v
+        .pointer("/to/data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(someone)
+        .find(|p| {
+            author
+                .as_ref()
+                .is_none_or(|a| a.platform_id != p.platform_id)
+        });
     out.observations.push(Observation {
         kind: Kind::Message,
         platform_id: id.clone(),
         parent_platform_id: conversation.map(str::to_owned),
-        author: person(v.get("from")),
+        author,
+        recipient,
         platform_time: time_of(v, &["created_time", "timestamp"]),
         text: text_of(v, &["message", "text"]),
         reaction_type: None,

@@ -36,6 +36,8 @@ pub struct Observation {
     pub platform_id: String,
     pub parent_platform_id: Option<String>,
     pub author: Option<Person>,
+    /// Whom a message was sent to (`recipient`, `to`), as the payload names them.
+    pub recipient: Option<Person>,
     pub platform_time: Option<DateTime<Utc>>,
     pub text: Option<String>,
     pub reaction_type: Option<String>,
@@ -166,6 +168,12 @@ pub fn parse(payload: &Value) -> Result<Parsed, Rejected> {
         }
         if o.author.as_ref().is_some_and(|p| reserved(&p.platform_id)) {
             o.author = None;
+        }
+        if o.recipient
+            .as_ref()
+            .is_some_and(|p| reserved(&p.platform_id))
+        {
+            o.recipient = None;
         }
         if o.parent_platform_id.as_deref().is_some_and(reserved) {
             o.parent_platform_id = None;

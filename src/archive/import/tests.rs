@@ -250,3 +250,40 @@ fn an_id_of_what_an_erasure_left_is_no_payloads() {
     let only = serde_json::json!({"id": "erased:5", "message": "x"});
     assert!(parse(&only).is_err());
 }
+
+#[test]
+fn a_message_names_whom_it_was_sent_to() {
+    // A webhook names the recipient; the Graph API lists them in `to`, beside the sender.
+    let p = parse(&fixture("restfb/webhooks_messaging-message-basic.json")).unwrap();
+    let to = p.observations[0].recipient.as_ref().unwrap();
+    assert_eq!(to.platform_id, "12345654332");
+    let p = parse(&fixture(
+        "python-facebook/facebook_apidata_messages_message_info.json",
+    ))
+    .unwrap();
+    let o = &p.observations[0];
+    assert_eq!(o.author.as_ref().unwrap().platform_id, "2711636948859886");
+    let to = o.recipient.as_ref().unwrap();
+    assert_eq!(
+        (to.platform_id.as_str(), to.name.as_deref()),
+        ("2121008874780932", Some("MyLife"))
+    );
+    // Instagram names both by username: the recipient's profile is their handle's page.
+    let p = parse(
+        &serde_json::json!({"id": "aWdfZ", "created_time": "2024-01-01T10:00:00+0000",
+        "from": {"id": "17841400", "username": "kommunen"}, "message": "Hej!",
+        "to": {"data": [{"id": "17841401", "username": "anna.a"}]}, "is_unsupported": false}),
+    )
+    .unwrap();
+    let to = p.observations[0].recipient.as_ref().unwrap();
+    assert_eq!(
+        to.profile_link.as_deref(),
+        Some("https://www.instagram.com/anna.a/")
+    );
+    // What is not a message has no recipient, and an erasure's id names nobody.
+    let p = parse(&fixture("restfb/webhooks_feed-comment-add-25.json")).unwrap();
+    assert!(p.observations[0].recipient.is_none());
+    let mut crafted = fixture("restfb/webhooks_messaging-message-basic.json");
+    crafted["entry"][0]["messaging"][0]["recipient"]["id"] = "erased:7".into();
+    assert!(parse(&crafted).unwrap().observations[0].recipient.is_none());
+}

@@ -95,6 +95,7 @@ fn feed(
         platform_id,
         parent_platform_id: parent,
         author: author.clone(),
+        recipient: None,
         platform_time: time,
         text: text_of(v, &["message"]),
         reaction_type: None,
@@ -184,6 +185,7 @@ fn instagram_comment(
             let username = v.pointer("/from/username").and_then(Value::as_str);
             super::on_instagram(p, username)
         }),
+        recipient: None,
         platform_time: time_of(v, &["timestamp", "created_time"]).or(entry_time),
         text: text_of(v, &["text"]),
         reaction_type: None,
@@ -216,6 +218,7 @@ fn messaging(v: &Value, pointer: &str, out: &mut Parsed) {
             platform_id: format!("{mid}/reaction/{}", who.platform_id),
             parent_platform_id: Some(mid),
             author: Some(who),
+            recipient: None,
             platform_time: time,
             text: None,
             reaction_type: text_of(r, &["reaction", "emoji"]),
@@ -258,6 +261,7 @@ fn messaging(v: &Value, pointer: &str, out: &mut Parsed) {
         platform_id: mid,
         parent_platform_id: None,
         author,
+        recipient: person(v.get("recipient")),
         platform_time: time,
         text: text_of(body, &["text"]),
         reaction_type: None,

@@ -45,7 +45,9 @@ pub enum ImportError {
 /// Imports parsed payloads for a channel in one transaction, with one audit entry for the import.
 /// Each interaction of a member of the public it archives is a consent event under
 /// `policy_version`, written in the same transaction. Items an erasure put on the suppression list
-/// are left out, and the profile details of erased identities are not written again.
+/// are left out, and the profile details of erased identities are not written again. A message
+/// carrying a request's account phrase proves the account (`requests` mails what that changes).
+#[allow(clippy::too_many_arguments)]
 pub async fn import(
     db: &DatabaseConnection,
     channel_id: i64,
@@ -54,6 +56,7 @@ pub async fn import(
     actor: &Actor,
     policy_version: &str,
     key: &SuppressionKey,
+    requests: &crate::requests::store::Context,
 ) -> Result<Counts, ImportError> {
     let txn = db.begin().await?;
     crate::db::lock_archive(&txn).await?;
@@ -63,6 +66,14 @@ pub async fn import(
         .ok_or(ImportError::NoChannel(channel_id))?;
     for o in &mut observations {
         settle_kind(&channel, o);
+        // What is sent to the municipality's own account is the archive's anyway: a recipient is
+        // kept for what the municipality sent to someone.
+        if o.recipient
+            .as_ref()
+            .is_some_and(|p| p.platform_id == channel.account_id)
+        {
+            o.recipient = None;
+        }
     }
     let mut counts = Counts {
         skipped,
@@ -73,9 +84,9 @@ pub async fn import(
     for batch in observations.chunks(BATCH) {
         if suppressing {
             let kept = suppress(&txn, key, &channel, batch, &mut counts).await?;
-            apply_batch(&txn, &channel, &kept, policy_version, &mut counts).await?;
+            apply_batch(&txn, &channel, &kept, policy_version, requests, &mut counts).await?;
         } else {
-            apply_batch(&txn, &channel, batch, policy_version, &mut counts).await?;
+            apply_batch(&txn, &channel, batch, policy_version, requests, &mut counts).await?;
         }
     }
     audit::append(
@@ -120,9 +131,7 @@ async fn suppress(
     let mut hashes: Vec<String> = Vec::with_capacity(batch.len() * 3);
     for o in batch {
         hashes.extend(record_hashes(o));
-        if let Some(p) = &o.author {
-            hashes.push(person_hash(p));
-        }
+        hashes.extend(o.author.iter().chain(&o.recipient).map(person_hash));
     }
     hashes.sort_unstable();
     hashes.dedup();
@@ -144,11 +153,11 @@ async fn suppress(
             continue;
         }
         let mut o = o.clone();
-        if let Some(p) = o.author.as_mut()
-            && found.contains(&person_hash(p))
-        {
-            p.name = None;
-            p.profile_link = None;
+        for p in o.author.iter_mut().chain(o.recipient.iter_mut()) {
+            if found.contains(&person_hash(p)) {
+                p.name = None;
+                p.profile_link = None;
+            }
         }
         kept.push(o);
     }
@@ -254,6 +263,9 @@ fn next_content(channel: &channel::Model, latest: &Content, o: &Observation) -> 
         next.author_platform_id = o.author.as_ref().map(|p| p.platform_id.clone());
         next.direction = direction_of(channel, o.author.as_ref());
     }
+    if next.recipient_platform_id.is_none() {
+        next.recipient_platform_id = o.recipient.as_ref().map(|p| p.platform_id.clone());
+    }
     if next.platform_time.is_none() {
         next.platform_time = o.platform_time;
     }
@@ -270,6 +282,7 @@ struct Tracked {
     seq: i32,
     content: Content,
     author_id: Option<i64>,
+    recipient_id: Option<i64>,
     /// The fixity hash of `content`.
     hash: String,
     /// The stored row, for records that existed before this batch.
@@ -282,10 +295,11 @@ async fn apply_batch(
     channel: &channel::Model,
     batch: &[Observation],
     policy_version: &str,
+    requests: &crate::requests::store::Context,
     counts: &mut Counts,
 ) -> Result<(), DbErr> {
     let at = now();
-    let authors = resolve_identities(txn, &channel.platform, batch, at).await?;
+    let people = resolve_identities(txn, &channel.platform, batch, at).await?;
 
     let mut named: Vec<&str> = Vec::with_capacity(batch.len() * 2);
     for o in batch {
@@ -331,10 +345,10 @@ async fn apply_batch(
     let mut versions: Vec<record_version::ActiveModel> = Vec::new();
     let mut created: Vec<i64> = Vec::new();
     for o in batch {
-        let author_id = o
-            .author
-            .as_ref()
-            .and_then(|p| authors.get(&p.platform_id).copied());
+        let identity_of =
+            |p: &Option<Person>| p.as_ref().and_then(|p| people.get(&p.platform_id).copied());
+        let author_id = identity_of(&o.author);
+        let recipient_id = identity_of(&o.recipient);
         if let Some(t) = known.get_mut(held(&held_as, &o.platform_id)) {
             let next = next_content(channel, &t.content, o);
             let Some(change) = change_between(&t.content, &next) else {
@@ -353,6 +367,12 @@ async fn apply_batch(
             if author_id.is_some() && same_author {
                 t.author_id = author_id;
             }
+            if t.recipient_id.is_none()
+                && o.recipient.as_ref().map(|p| p.platform_id.as_str())
+                    == t.content.recipient_platform_id.as_deref()
+            {
+                t.recipient_id = recipient_id;
+            }
             t.changed = true;
             counts.new_versions += 1;
             continue;
@@ -363,6 +383,7 @@ async fn apply_batch(
             platform_id: o.platform_id.clone(),
             parent_platform_id: o.parent_platform_id.clone(),
             author_platform_id: o.author.as_ref().map(|p| p.platform_id.clone()),
+            recipient_platform_id: o.recipient.as_ref().map(|p| p.platform_id.clone()),
             direction: direction_of(channel, o.author.as_ref()),
             platform_time: o.platform_time,
             text: o.text.clone(),
@@ -381,6 +402,7 @@ async fn apply_batch(
                 seq: 1,
                 content,
                 author_id,
+                recipient_id,
                 hash,
                 stored: None,
                 changed: false,
@@ -439,6 +461,7 @@ async fn apply_batch(
         a.parent_platform_id = Set(content.parent_platform_id.clone());
         a.direction = Set(content.direction.as_str().to_owned());
         a.author_identity_id = Set(t.author_id);
+        a.recipient_identity_id = Set(t.recipient_id);
         a.version_count = Set(t.seq);
         a.current_hash = Set(t.hash.clone());
         a.update(txn).await?;
@@ -476,7 +499,7 @@ async fn apply_batch(
             ))
         })
         .collect();
-    crate::requests::prove_by_message(txn, &channel.platform, &texts).await?;
+    crate::requests::prove_by_message(txn, requests, &channel.platform, &texts).await?;
     Ok(())
 }
 
@@ -532,6 +555,7 @@ fn record_row(
         current_hash: Set(t.hash.clone()),
         classified: Set(false),
         restricted_by: Set(None),
+        recipient_identity_id: Set(t.recipient_id),
     }
 }
 
@@ -578,6 +602,7 @@ async fn load_records(
                     seq: r.version_count,
                     content,
                     author_id: r.author_identity_id,
+                    recipient_id: r.recipient_identity_id,
                     stored: Some(r),
                     changed: false,
                 },
@@ -638,8 +663,9 @@ async fn link_parents(
     Ok(())
 }
 
-/// Every author of the batch as an identity id: read with one query, new ones inserted together,
-/// changed names, links and first/last seen written with one statement per chunk.
+/// Every author and recipient of the batch as an identity id: read with one query, new ones
+/// inserted together, changed names, links and first/last seen written with one statement per
+/// chunk.
 async fn resolve_identities(
     txn: &DatabaseTransaction,
     platform: &str,
@@ -649,8 +675,10 @@ async fn resolve_identities(
     // What the batch says of each person, later mentions winning, as one-at-a-time would.
     let mut seen: HashMap<&str, (Person, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
-    for o in batch {
-        let Some(p) = &o.author else { continue };
+    let named = batch
+        .iter()
+        .flat_map(|o| o.author.iter().chain(&o.recipient).map(move |p| (o, p)));
+    for (o, p) in named {
         let t = o.platform_time.unwrap_or(at);
         match seen.get_mut(p.platform_id.as_str()) {
             Some((known, first, last)) => {

@@ -10,7 +10,10 @@ use sea_orm::{
 
 #[derive(Debug, Default)]
 pub struct RecordFilter {
+    /// Records this identity wrote.
     pub identity: Option<i64>,
+    /// Messages sent to this identity.
+    pub recipient: Option<i64>,
     pub channel: Option<i64>,
     /// Records directly under this record (comments under a post, replies under a comment).
     pub parent: Option<i64>,
@@ -30,6 +33,14 @@ pub fn held_records() -> sea_orm::Select<record::Entity> {
     record::Entity::find().filter(record::Column::Visibility.ne(TOMBSTONE))
 }
 
+/// The records that are these identities' personal data: what they wrote, and the messages the
+/// municipality sent them.
+pub fn records_of(identity_ids: &[i64]) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(record::Column::AuthorIdentityId.is_in(identity_ids.to_vec()))
+        .add(record::Column::RecipientIdentityId.is_in(identity_ids.to_vec()))
+}
+
 pub async fn list_records(
     db: &DatabaseConnection,
     f: &RecordFilter,
@@ -37,6 +48,9 @@ pub async fn list_records(
     let mut q = held_records().order_by_asc(record::Column::Id);
     if let Some(i) = f.identity {
         q = q.filter(record::Column::AuthorIdentityId.eq(i));
+    }
+    if let Some(i) = f.recipient {
+        q = q.filter(record::Column::RecipientIdentityId.eq(i));
     }
     if let Some(p) = f.parent {
         q = q.filter(record::Column::ParentId.eq(p));
@@ -184,6 +198,7 @@ struct PageRow {
     /// SQLite keeps booleans as 0 and 1.
     classified: i64,
     restricted_by: Option<i64>,
+    recipient_identity_id: Option<i64>,
 }
 
 impl From<PageRow> for record::Model {
@@ -208,6 +223,7 @@ impl From<PageRow> for record::Model {
             current_hash: r.current_hash,
             classified: r.classified != 0,
             restricted_by: r.restricted_by,
+            recipient_identity_id: r.recipient_identity_id,
         }
     }
 }
@@ -351,6 +367,10 @@ pub async fn tombstone<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> Result<(), D
         )
         .col_expr(
             record::Column::AuthorIdentityId,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            record::Column::RecipientIdentityId,
             Expr::value(Option::<i64>::None),
         )
         .col_expr(

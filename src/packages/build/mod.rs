@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 mod read;
 mod write;
-use read::{Assembly, Consent, Item, Source, assemble_all, feed};
+use read::{Assembly, Consent, Item, Role, Source, assemble_all, feed};
 use write::write;
 
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +204,16 @@ pub async fn build(
     };
     head.lap("read around the records");
     let assembly = Assembly::read(db, identity_ids.clone(), lang).await?;
-    let source = Source { db, identity_ids };
+    let source = Source {
+        db,
+        identity_ids,
+        roles: match kind {
+            // What the municipality sent the person is personal data held about them (Art. 15),
+            // but not data they provided (Art. 20).
+            PackageKind::Access => &[Role::Author, Role::Recipient],
+            PackageKind::Export => &[Role::Author],
+        },
+    };
     // Three stages, each on a thread of its own: the reader here, which waits for the database;
     // the assembler, which parses what was read; the writer, which formats and compresses. Two
     // parts in flight between stages at most: memory stays bounded whatever the record count.

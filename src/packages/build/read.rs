@@ -15,9 +15,42 @@ use std::collections::HashMap;
 pub(super) const PAGE: u64 = 250;
 pub(super) const FIRST_PAGE: u64 = 100;
 
+/// How a record is the person's: they wrote it, or the municipality sent it to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    Author,
+    Recipient,
+}
+
+impl Role {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Role::Author => "author",
+            Role::Recipient => "recipient",
+        }
+    }
+
+    /// The person's records in this role. A record they both wrote and were sent is theirs as
+    /// its author only, so that no record is shown twice.
+    fn records_of(self, identity_ids: &[i64]) -> sea_orm::Condition {
+        let wrote = record::Column::AuthorIdentityId.is_in(identity_ids.to_vec());
+        match self {
+            Role::Author => sea_orm::Condition::all().add(wrote),
+            Role::Recipient => sea_orm::Condition::all()
+                .add(record::Column::RecipientIdentityId.is_in(identity_ids.to_vec()))
+                .add(
+                    sea_orm::Condition::any()
+                        .add(record::Column::AuthorIdentityId.is_null())
+                        .add(record::Column::AuthorIdentityId.is_not_in(identity_ids.to_vec())),
+                ),
+        }
+    }
+}
+
 /// One record with what the package shows beside it.
 pub(super) struct Item {
     pub(super) record: record::Model,
+    pub(super) role: Role,
     pub(super) versions: Vec<Version>,
     pub(super) moderation: Vec<moderation::Model>,
     pub(super) notes: Vec<entities::record_note::Model>,
@@ -47,6 +80,7 @@ pub(super) struct Parent {
 /// A page as the database gave it: its records, the parents they answer and the versions of
 /// those that changed. Parsed on the assembler's thread while the next page is read.
 pub(super) struct RawPage {
+    pub(super) role: Role,
     pub(super) records: Fetched<record::Model>,
     pub(super) parents: Fetched<Parent>,
     pub(super) versions: Fetched<Version>,
@@ -65,6 +99,8 @@ pub(super) struct Assembly {
 pub(super) struct Source<'a> {
     pub(super) db: &'a DatabaseConnection,
     pub(super) identity_ids: Vec<i64>,
+    /// The roles read, one pass each, in order.
+    pub(super) roles: &'static [Role],
 }
 
 impl Assembly {
@@ -75,7 +111,7 @@ impl Assembly {
     ) -> Result<Self, DbErr> {
         use entities::record_note;
         use sea_orm::{JoinType, QuerySelect as _};
-        let theirs = record::Column::AuthorIdentityId.is_in(identity_ids.clone());
+        let theirs = crate::archive::store::records_of(&identity_ids);
         let mut notes: HashMap<i64, Vec<record_note::Model>> = HashMap::new();
         for n in record_note::Entity::find()
             .join(
@@ -118,12 +154,17 @@ impl Assembly {
 }
 
 impl Source<'_> {
-    /// The ids of the person's next page: the records after `after`, `size` at most.
-    pub(super) fn page_ids(&self, after: i64, size: u64) -> sea_orm::sea_query::SelectStatement {
+    /// The ids of the person's next page in `role`: the records after `after`, `size` at most.
+    pub(super) fn page_ids(
+        &self,
+        role: Role,
+        after: i64,
+        size: u64,
+    ) -> sea_orm::sea_query::SelectStatement {
         record::Entity::find()
             .select_only()
             .column(record::Column::Id)
-            .filter(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
+            .filter(role.records_of(&self.identity_ids))
             .filter(record::Column::Id.gt(after))
             .order_by_asc(record::Column::Id)
             .limit(size)
@@ -131,9 +172,15 @@ impl Source<'_> {
     }
 
     /// The last record of the page after `after`, `size` at most, in a column `last`: from the
-    /// author's index alone.
-    fn page_end(&self, backend: sea_orm::DbBackend, after: i64, size: u64) -> sea_orm::Statement {
-        let ids = backend.build(&self.page_ids(after, size));
+    /// author's (or recipient's) index alone.
+    fn page_end(
+        &self,
+        backend: sea_orm::DbBackend,
+        role: Role,
+        after: i64,
+        size: u64,
+    ) -> sea_orm::Statement {
+        let ids = backend.build(&self.page_ids(role, after, size));
         sea_orm::Statement {
             sql: format!("SELECT MAX(id) AS last FROM ({}) AS p", ids.sql),
             ..ids
@@ -146,6 +193,7 @@ impl Source<'_> {
     /// costs a look-up per record.
     pub(super) async fn read(
         &self,
+        role: Role,
         after: i64,
         size: u64,
     ) -> Result<Option<(i64, RawPage)>, DbErr> {
@@ -153,13 +201,13 @@ impl Source<'_> {
         if backend == sea_orm::DbBackend::Sqlite {
             let (records, parents, versions) = self.selects(backend, || {
                 sea_orm::Condition::all()
-                    .add(record::Column::Id.in_subquery(self.page_ids(after, size)))
+                    .add(record::Column::Id.in_subquery(self.page_ids(role, after, size)))
             });
             return self
-                .read_at_once(after, size, records, parents, versions)
+                .read_at_once(role, after, size, records, parents, versions)
                 .await;
         }
-        let last = self.page_end(backend, after, size);
+        let last = self.page_end(backend, role, after, size);
         let Some(last) = (match sea_orm::ConnectionTrait::query_one_raw(self.db, last).await? {
             Some(row) => row.try_get::<Option<i64>>("", "last")?,
             None => None,
@@ -169,7 +217,7 @@ impl Source<'_> {
         // PostgreSQL plans a range of the author's index better than a limited subquery.
         let (records, parents, versions) = self.selects(backend, || {
             sea_orm::Condition::all()
-                .add(record::Column::AuthorIdentityId.is_in(self.identity_ids.clone()))
+                .add(role.records_of(&self.identity_ids))
                 .add(record::Column::Id.gt(after))
                 .add(record::Column::Id.lte(last))
         });
@@ -215,6 +263,7 @@ impl Source<'_> {
         Ok(Some((
             last,
             RawPage {
+                role,
                 records: read_records(self.db, records).await?,
                 parents: Fetched::Read(parents),
                 versions: Fetched::Read(versions),
@@ -263,6 +312,7 @@ impl Source<'_> {
     /// hand-over waits for a core.
     pub(super) async fn read_at_once(
         &self,
+        role: Role,
         after: i64,
         size: u64,
         records: sea_orm::Select<record::Entity>,
@@ -271,7 +321,7 @@ impl Source<'_> {
     ) -> Result<Option<(i64, RawPage)>, DbErr> {
         let backend = self.db.get_database_backend();
         let parts = [
-            self.page_end(backend, after, size),
+            self.page_end(backend, role, after, size),
             json_page(records.build(backend), &record_columns()),
             json_page(parents.build(backend), &PARENT_COLUMNS),
             json_page(versions.build(backend), &VERSION_COLUMNS),
@@ -300,6 +350,7 @@ impl Source<'_> {
         Ok(Some((
             last,
             RawPage {
+                role,
                 records: Fetched::Json(row.try_get("", "records")?),
                 parents: Fetched::Json(row.try_get("", "parents")?),
                 versions: Fetched::Json(row.try_get("", "versions")?),
@@ -313,6 +364,7 @@ impl Assembly {
     pub(super) fn assemble(&self, raw: RawPage) -> Result<Page, DbErr> {
         let mut page = Page::default();
         let mut shown = vec![];
+        let role = raw.role;
         for r in raw.records.into_records()? {
             if r.classified {
                 page.withheld += 1;
@@ -352,6 +404,7 @@ impl Assembly {
                     }
                 });
                 Item {
+                    role,
                     versions: if r.version_count > 1 {
                         versions.remove(&r.id).unwrap_or_default()
                     } else {
@@ -521,18 +574,20 @@ pub(super) async fn feed(
     source: &Source<'_>,
     tx: &tokio::sync::mpsc::Sender<Raw>,
 ) -> Result<(), DbErr> {
-    let mut after = 0;
-    loop {
-        // A short first page sets the writer going while the rest is read.
-        let size = if after == 0 { FIRST_PAGE } else { PAGE };
-        let Some((last, page)) = source.read(after, size).await? else {
-            break;
-        };
-        if tx.send(Raw::Page(page)).await.is_err() {
-            // A later stage stopped; its error is the one to report.
-            return Ok(());
+    for &role in source.roles {
+        let mut after = 0;
+        loop {
+            // A short first page sets the writer going while the rest is read.
+            let size = if after == 0 { FIRST_PAGE } else { PAGE };
+            let Some((last, page)) = source.read(role, after, size).await? else {
+                break;
+            };
+            if tx.send(Raw::Page(page)).await.is_err() {
+                // A later stage stopped; its error is the one to report.
+                return Ok(());
+            }
+            after = last;
         }
-        after = last;
     }
     // Last: the writer needs them only after the records, and reading them first would hold
     // the first page back.

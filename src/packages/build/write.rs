@@ -1,6 +1,6 @@
 //! Writing a package's files into the ZIP: `data.json` as the records come, `records.csv` and
 //! `index.html` beside it, then the rest of the entries and the manifest.
-use super::read::{Consent, Item};
+use super::read::{Consent, Item, Role};
 use super::{BuildError, Built, Head, Part, hash_file};
 use crate::consent::rules::Purpose;
 use crate::mail::rules::{Html, Language, escape_html};
@@ -165,6 +165,7 @@ pub(super) struct Texts {
     pub(super) title: &'static str,
     pub(super) searched: &'static str,
     pub(super) records: &'static str,
+    pub(super) sent_to_you: &'static str,
     pub(super) consents: &'static str,
     pub(super) requests: &'static str,
     pub(super) none: &'static str,
@@ -183,6 +184,7 @@ pub(super) fn texts(lang: Language) -> Texts {
             title: "Dina uppgifter hos kommunen",
             searched: "Konton vi har sökt på",
             records: "Det du har skrivit och gjort på våra konton",
+            sent_to_you: "Meddelanden som kommunen har skickat till dig",
             consents: "Samtycken",
             requests: "Dina begäranden",
             none: "Inget hittades.",
@@ -198,6 +200,7 @@ pub(super) fn texts(lang: Language) -> Texts {
             title: "Your data held by the municipality",
             searched: "Accounts searched",
             records: "What you wrote and did on our accounts",
+            sent_to_you: "Messages the municipality sent you",
             consents: "Consents",
             requests: "Your requests",
             none: "Nothing was found.",
@@ -228,6 +231,7 @@ pub(super) fn csv_opening(e: &mut impl Sink) -> Result<(), BuildError> {
         "registration_number",
         "versions",
         "disposable_from",
+        "role",
     ]))
 }
 
@@ -356,23 +360,29 @@ pub(super) fn csv_row(
             r.registration_number.as_deref().unwrap_or(""),
             &item.versions.len().to_string(),
             ret["disposable_from"].as_str().unwrap_or(""),
+            item.role.as_str(),
         ])
     ))?;
     Ok(())
 }
 
-/// One record's section of `index.html`: what it is and where, what it answered, what it says,
+/// One record's section of `index.html`, under a heading of its own for the first message sent
+/// to the person: what it is and where, what it answered, what it says,
 /// its state now, its registration, how long it is kept, its moderation, and each version (their
 /// hashes are in `data.json`).
 pub(super) fn html_section(
     e: &mut impl Sink,
     item: &Item,
+    first_sent_to_them: bool,
     channels: &HashMap<i64, String>,
     lang: Language,
     retention: &Retention,
 ) -> Result<(), BuildError> {
     let r = &item.record;
     let t = texts(lang);
+    if first_sent_to_them {
+        e.put_fmt(format_args!("<h2>{}</h2>\n", Html(t.sent_to_you)))?;
+    }
     e.put_fmt(format_args!(
         "<section>\n<h3>{} · {}",
         Html(kind_word(lang, &r.kind)),
@@ -449,6 +459,8 @@ pub(super) struct RecordOut<'a> {
     pub(super) kind: &'a str,
     pub(super) channel: &'a str,
     pub(super) platform_id: &'a str,
+    /// `author`, or `recipient` for what the municipality sent the person.
+    pub(super) role: &'a str,
     pub(super) direction: &'a str,
     pub(super) platform_time: Option<chrono::DateTime<chrono::Utc>>,
     pub(super) archived_at: chrono::DateTime<chrono::Utc>,
@@ -521,6 +533,7 @@ pub(super) fn record_json(
         kind: &r.kind,
         channel: channels.get(&r.channel_id).map_or("", String::as_str),
         platform_id: &r.platform_id,
+        role: item.role.as_str(),
         direction: &r.direction,
         platform_time: r.platform_time,
         archived_at: r.archived_at,
@@ -637,6 +650,7 @@ pub(super) fn write_to(
         e.put(&opening[..opening.len() - 1])?;
         e.put(",\"records\":[")?;
         let mut first = true;
+        let mut sent_shown = false;
         let (consents, withheld, restricted) = loop {
             match rx.blocking_recv() {
                 Some(Part::Records(page)) => {
@@ -653,7 +667,9 @@ pub(super) fn write_to(
                         e.put(&record_json(item, channels, &ret, kind))?;
                         if let Some((csv, html)) = sides.as_mut() {
                             csv_row(csv, item, channels, &ret)?;
-                            html_section(html, item, channels, head.lang, &retention)?;
+                            let first_sent = item.role == Role::Recipient && !sent_shown;
+                            sent_shown |= item.role == Role::Recipient;
+                            html_section(html, item, first_sent, channels, head.lang, &retention)?;
                         }
                         records += 1;
                     }

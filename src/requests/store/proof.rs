@@ -126,15 +126,17 @@ pub async fn resend_code(
 }
 
 /// An officer's proof of identity given outside the system: the named accounts in `accounts`, or
-/// every named account, count as verified, and an unverified request moves on.
+/// every named account, count as verified, and an unverified request moves on. Answers the request
+/// and, when the status token was replaced, the new one (which is mailed; never shown over HTTP).
 pub async fn verify_identity(
     db: &DatabaseConnection,
+    ctx: &Context,
     id: i64,
     method: ProofMethod,
     note: Option<String>,
     accounts: Option<Vec<i64>>,
     actor: &Actor,
-) -> Result<request::Model, RequestError> {
+) -> Result<(request::Model, Option<String>), RequestError> {
     let txn = db.begin().await?;
     let mut r = lock(&txn, id).await?;
     if !status_of(&r).is_open() {
@@ -181,6 +183,12 @@ pub async fn verify_identity(
         serde_json::json!({"method": method.as_str(), "note": note, "accounts": accounts}),
     )
     .await?;
+    let mut replaced = None;
+    if r.email_verified_at.is_none() {
+        let token;
+        (r, token) = replace_status_token(&txn, ctx, r, &actor.id).await?;
+        replaced = Some(token);
+    }
     log(
         &txn,
         actor,
@@ -190,13 +198,51 @@ pub async fn verify_identity(
     )
     .await?;
     txn.commit().await?;
-    Ok(r)
+    Ok((r, replaced))
+}
+
+/// The proof of who the person is (an officer's, or a message from their account) is theirs, but
+/// the status token is whoever submitted's: someone who filed the request in the person's name
+/// would otherwise follow the case, and download its package, on the person's proof. Until the
+/// address is confirmed by its code (which shows the submitter reads it), a proof replaces the
+/// token with one mailed to the address alone. Answers the request and the new token.
+async fn replace_status_token<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Context,
+    r: request::Model,
+    actor: &str,
+) -> Result<(request::Model, String), DbErr> {
+    let token = new_status_token();
+    let mut a: request::ActiveModel = r.into();
+    a.status_token_hash = Set(hash_secret(&token));
+    let r = a.update(txn).await?;
+    let page = ctx.status_page(r.id);
+    let mail = letters::new_link(&Case {
+        lang: language_of(&r),
+        reference: &r.reference,
+        request_type: &r.request_type,
+        due: r.extended_due_at.unwrap_or(r.due_at),
+        status_page: &page,
+        token: &token,
+    });
+    crate::mail::store::queue_many(txn, Some(&ctx.secret), &[(&address(&r)?, &mail)]).await?;
+    event(
+        txn,
+        r.id,
+        actor,
+        "status_link_replaced",
+        true,
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok((r, token))
 }
 
 /// Called by the import for what it archived: a message or comment carrying an open request's
 /// phrase, from the account the request names, proves control of that account.
 pub async fn prove_by_message<C: ConnectionTrait>(
     txn: &C,
+    ctx: &Context,
     platform: &str,
     texts: &[(i64, &str, &str)],
 ) -> Result<u64, DbErr> {
@@ -224,6 +270,7 @@ pub async fn prove_by_message<C: ConnectionTrait>(
         .map(|r| (r.account_phrase.clone(), r))
         .collect();
     let mut proved = 0;
+    let mut replaced: std::collections::HashSet<i64> = std::collections::HashSet::new();
     for (k, phrase) in &phrases {
         let Some(r) = waiting.get(phrase) else {
             continue;
@@ -260,6 +307,9 @@ pub async fn prove_by_message<C: ConnectionTrait>(
             )
             .await?;
             proved += 1;
+            if r.email_verified_at.is_none() && replaced.insert(r.id) {
+                replace_status_token(txn, ctx, r.clone(), "import").await?;
+            }
         }
     }
     Ok(proved)

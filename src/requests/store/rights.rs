@@ -39,9 +39,7 @@ pub async fn carry_out(
             "no account of the person is verified yet: verify one first".into(),
         ));
     }
-    let theirs = || {
-        record::Entity::find().filter(record::Column::AuthorIdentityId.is_in(identities.clone()))
-    };
+    let theirs = || record::Entity::find().filter(crate::archive::store::records_of(&identities));
     let shown = ["visible", "hidden"];
     let published = ["comment", "reply", "reaction"];
     let lang = language_of(&r);
