@@ -475,6 +475,7 @@ mod tests {
             channel_id: 1,
             registered: false,
             author_identity_id: Some(3),
+            recipient_identity_id: None,
             made_on: chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
         }
     }

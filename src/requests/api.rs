@@ -138,7 +138,9 @@ pub struct Submitted {
     /// The date the request must be answered by.
     pub due_at: NaiveDate,
     /// Authorises the citizen's calls on this request and no other. Shown once, and mailed.
-    /// Absent when the request was a duplicate of an open one.
+    /// Absent when the request was a duplicate of an open one. Replaced, and the new one mailed to
+    /// the address alone, by the first proof of the person (an officer's check, or a message from
+    /// the account) while the address is not confirmed by its code.
     pub status_token: Option<String>,
     /// True when an open request with the same address, type and accounts existed: this one was
     /// added to it, and the person was told by mail.
@@ -964,9 +966,10 @@ impl RequestsApi {
     /// letter): the named accounts in `accounts` (or, without it, every named account) count as
     /// verified, and the request moves to `verified`. An id in `accounts` that is not one of the
     /// request's named accounts is a 400. While the email address is not confirmed by its code, the
-    /// status token is replaced and the new link mailed to the address alone: a token given at
-    /// submission stops working (401), so that whoever filed the request in the person's name cannot
-    /// follow it on the person's proof.
+    /// first proof that verifies an account replaces the status token and mails the new link to the
+    /// address alone: a token given at submission stops working (401), so that whoever filed the
+    /// request in the person's name, with the person's address, cannot follow it on the person's
+    /// proof.
     #[oai(
         path = "/requests/:id/verify-identity",
         method = "post",

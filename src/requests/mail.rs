@@ -81,8 +81,9 @@ pub fn receipt(c: &Case) -> Rendered {
     }
 }
 
-/// The status link after an officer verified who the person is: the address is the person's, and
-/// whoever else holds the first link (someone who filed the request in their name) is shut out.
+/// The status link after the first proof of who the person is (an officer's check, or a message
+/// from their account): it goes to the address alone, and whoever else holds the first link
+/// (someone who filed the request in their name) is shut out.
 pub fn new_link(c: &Case) -> Rendered {
     let link = format!("{}?token={SECRET_MARK}", c.status_page);
     let mail = match c.lang {
@@ -92,7 +93,7 @@ pub fn new_link(c: &Case) -> Rendered {
             &[
                 "Hej!".into(),
                 format!(
-                    "Vi har kontrollerat din identitet i ärende {}. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Den tidigare länken fungerar inte längre.",
+                    "Det är nu bekräftat att ärende {} gäller dig: vi har kontrollerat din identitet, eller fått ett meddelande från ditt konto. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Den tidigare länken fungerar inte längre.",
                     c.reference
                 ),
                 format!("Här kan du följa ditt ärende: {link}"),
@@ -107,7 +108,7 @@ pub fn new_link(c: &Case) -> Rendered {
             &[
                 "Hello,".into(),
                 format!(
-                    "We have checked your identity for request {}. The request therefore has a new personal link, sent only to this email address. The earlier link no longer works.",
+                    "It is now confirmed that request {} concerns you: we have checked your identity, or received a message from your account. The request therefore has a new personal link, sent only to this email address. The earlier link no longer works.",
                     c.reference
                 ),
                 format!("Follow your request here: {link}"),

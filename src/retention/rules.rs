@@ -149,6 +149,8 @@ pub struct RecordFacts<'a> {
     pub channel_id: i64,
     pub registered: bool,
     pub author_identity_id: Option<i64>,
+    /// The person a message of the municipality's was sent to.
+    pub recipient_identity_id: Option<i64>,
     /// The municipality's day of the platform's time, or of the time it reached the archive when
     /// the platform gave none: periods run from the local day, as every other date here.
     pub made_on: NaiveDate,
@@ -245,7 +247,11 @@ impl Hold {
         self.in_force(today)
             && match &self.scope {
                 HoldScope::Records(ids) => ids.contains(&r.id),
-                HoldScope::Identity(i) => r.author_identity_id == Some(*i),
+                // A hold over a person keeps what concerns them: what they wrote, and what the
+                // municipality sent them.
+                HoldScope::Identity(i) => {
+                    r.author_identity_id == Some(*i) || r.recipient_identity_id == Some(*i)
+                }
                 HoldScope::Channel(c) => r.channel_id == *c,
             }
     }
@@ -303,6 +309,7 @@ mod tests {
             channel_id: 1,
             registered,
             author_identity_id: Some(3),
+            recipient_identity_id: None,
             made_on: NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
         }
     }
@@ -486,6 +493,22 @@ mod tests {
         assert_eq!(
             disposal_of(&facts("comment", true), &decisions, &[], today),
             Disposal::Keep(KeepReason::Registered)
+        );
+        // A hold over a person keeps the municipality's message to them too.
+        let sent = RecordFacts {
+            direction: "drawn_up",
+            author_identity_id: Some(1),
+            recipient_identity_id: Some(3),
+            ..facts("message", false)
+        };
+        let over = |who| [hold(HoldScope::Identity(who), None)];
+        assert_eq!(
+            disposal_of(&sent, &decisions, &over(3), today),
+            Disposal::Keep(KeepReason::Held(9))
+        );
+        assert_eq!(
+            disposal_of(&sent, &decisions, &over(4), today),
+            Disposal::Dispose { decision_id: 1 }
         );
     }
 }

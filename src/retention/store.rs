@@ -237,6 +237,7 @@ pub fn facts(r: &record::Model, tz: chrono_tz::Tz) -> RecordFacts<'_> {
         channel_id: r.channel_id,
         registered: r.registration_number.is_some(),
         author_identity_id: r.author_identity_id,
+        recipient_identity_id: r.recipient_identity_id,
         made_on: r
             .platform_time
             .unwrap_or(r.archived_at)

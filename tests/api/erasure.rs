@@ -1128,3 +1128,71 @@ both_backends!(
         assert_eq!(sent["records"][0]["id"], answer);
     }
 );
+
+both_backends!(
+    a_hold_over_a_person_keeps_what_the_municipality_sent_them,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let messenger = channel(&app, &archivist, "messenger", MESSENGER_PAGE).await;
+        let answer = page_answer(
+            MESSENGER_PAGE,
+            MESSENGER_PERSON,
+            "mid.answer",
+            "Vi ringer dig.",
+        );
+        assert_eq!(
+            import(&app, &archivist, messenger, &answer).await.status(),
+            200
+        );
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2024-0457", "title": "Gallring av svar",
+                    "decided_on": "2024-05-01",
+                    "rules": [{"kind": "message", "direction": "drawn_up", "keep": "P0D"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let person = identity_id(&app, &officer, "messenger", MESSENGER_PERSON).await;
+        let r = app
+            .post_json(
+                "/api/v1/legal-holds",
+                &officer,
+                &json!({"reason": "Polisanmälan", "scope": "identity", "identity_id": person,
+                    "from": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let answer = ids_by_platform_id(&app, &officer).await["m_mid.answer"];
+
+        // The disposal run passes it over, and the erasure plan keeps it under the hold.
+        let run: Value = app
+            .client
+            .post(app.url("/api/v1/disposals?dry_run=true"))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(run["disposed"], 0, "{run}");
+        let (id, _) = crate::packages::started(
+            &app,
+            &officer,
+            json!({"type": "erasure", "email": "held@example.se", "language": "en",
+                "identities": [{"platform": "messenger", "value": MESSENGER_PERSON}]}),
+        )
+        .await;
+        let plan = act(&app, &officer, id, "plan").await;
+        let kept = item(&plan, "record", answer);
+        assert_eq!(
+            (&kept["decision"], &kept["ground"]),
+            (&json!("retain_under_hold"), &json!("legal_hold"))
+        );
+        assert!(kept["sentence"].as_str().unwrap().contains("Polisanmälan"));
+    }
+);

@@ -892,6 +892,25 @@ both_backends!(
         let csv = String::from_utf8(f["records.csv"].clone()).unwrap();
         assert!(csv.lines().next().unwrap().ends_with(",role"), "{csv}");
         assert_eq!(csv.lines().filter(|l| l.ends_with(",recipient")).count(), 2);
+        // Someone who only ever got an answer: nothing of theirs, then what they were sent.
+        let (other, other_token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "annan@example.se",
+                "identities": [{"platform": "messenger", "value": "555"}]}),
+        )
+        .await;
+        let f = files(&ready(&app, &other_token, other).await);
+        let html = String::from_utf8(f["index.html"].clone()).unwrap();
+        let wrote = html.find("Det du har skrivit").unwrap();
+        let none = html
+            .find("<p>Inget hittades.</p>")
+            .expect("nothing they wrote, said so");
+        let sent = html
+            .find("Meddelanden som kommunen har skickat till dig")
+            .unwrap();
+        assert!(wrote < none && none < sent, "{html}");
+        assert!(html.contains("Till någon annan") && !html.contains("hello, world!"));
 
         // An export is what the person provided (Art. 20): not what was sent to them.
         let (id, _, _) = completed(

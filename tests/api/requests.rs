@@ -1110,11 +1110,24 @@ both_backends!(
         )
         .await;
         assert_eq!(r.status(), 200);
-        assert_eq!(
-            import(&app, &archivist, ch, &from_anna).await.status(),
-            200,
-            "the same delivery again"
-        );
+        // The officer's check after it proves nothing new, and leaves the mailed link be.
+        let r = app
+            .post_json(
+                &format!("/api/v1/requests/{id}/verify-identity"),
+                &officer,
+                &json!({"method": "e_id"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let r = as_citizen(
+            &app,
+            &mailed,
+            "GET",
+            &format!("/api/v1/requests/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
         let links = outbox_for(&app, "anna@example.se")
             .await
             .into_iter()
@@ -1480,27 +1493,48 @@ both_backends!(
     |b: Backend| async move {
         let app = spawn_app(b).await;
         let (_, officer) = app.token("officer").await;
-        let verify_identity = |id: i64| {
+        let verify = |id: i64, accounts: Option<Vec<i64>>| {
             let (app, officer) = (&app, &officer);
             async move {
+                let mut proof = json!({"method": "in_person"});
+                if let Some(a) = accounts {
+                    proof["accounts"] = json!(a);
+                }
                 let r = app
                     .post_json(
                         &format!("/api/v1/requests/{id}/verify-identity"),
                         officer,
-                        &json!({"method": "in_person"}),
+                        &proof,
                     )
                     .await;
                 assert_eq!(r.status(), 200);
+                r.json::<Value>().await.unwrap()
             }
         };
+        let verify_identity = |id: i64| verify(id, None);
         let status = |token: String, id: i64| {
             let app = &app;
             async move { as_citizen(app, &token, "GET", &format!("/api/v1/requests/{id}"), None).await }
         };
 
         // Filed in someone else's name: the proof is theirs, and so is the case from then on.
-        let (id, given) = submitted(&app, "victim@example.se", "7001").await;
-        verify_identity(id).await;
+        let s: Value = submit(
+            &app,
+            &json!({"type": "access", "email": "victim@example.se", "language": "sv",
+                "identities": [{"platform": "facebook", "value": "7001"},
+                               {"platform": "instagram", "value": "7011"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let (id, given) = (
+            s["id"].as_i64().unwrap(),
+            s["status_token"].as_str().unwrap().to_owned(),
+        );
+        let named = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        let account = |n: usize| named["identities"][n]["id"].as_i64().unwrap();
+        verify(id, Some(vec![account(0)])).await;
         problem(status(given.clone(), id).await, 401).await;
         // The old link's page says why it no longer works.
         let page = app
@@ -1545,6 +1579,17 @@ both_backends!(
                 .contains(&format!("/requests/{id}?token={{{{secret}}}}"))
         );
         assert!(!link.body_text.contains(&given));
+        // A later proof, of the other account, leaves the mailed link be.
+        let mailed = mailed_status_token(&app, "victim@example.se").await;
+        let after = verify(id, Some(vec![account(1)])).await;
+        assert!(after["identities"][1]["verified_at"].is_string(), "{after}");
+        assert_eq!(status(mailed, id).await.status(), 200);
+        let links = outbox_for(&app, "victim@example.se")
+            .await
+            .into_iter()
+            .filter(|s| s.starts_with("Ny länk"))
+            .count();
+        assert_eq!(links, 1);
 
         // An address confirmed by its code is read by whoever submitted: the link stays.
         let (id, given) = submitted(&app, "self@example.se", "7002").await;

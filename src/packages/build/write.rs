@@ -366,23 +366,32 @@ pub(super) fn csv_row(
     Ok(())
 }
 
-/// One record's section of `index.html`, under a heading of its own for the first message sent
-/// to the person: what it is and where, what it answered, what it says,
+/// The heading of the messages the municipality sent the person, after what they wrote (which may
+/// be nothing).
+pub(super) fn html_sent_heading(
+    e: &mut impl Sink,
+    lang: Language,
+    wrote_nothing: bool,
+) -> Result<(), BuildError> {
+    let t = texts(lang);
+    if wrote_nothing {
+        e.put_fmt(format_args!("<p>{}</p>\n", Html(t.none)))?;
+    }
+    e.put_fmt(format_args!("<h2>{}</h2>\n", Html(t.sent_to_you)))
+}
+
+/// One record's section of `index.html`: what it is and where, what it answered, what it says,
 /// its state now, its registration, how long it is kept, its moderation, and each version (their
 /// hashes are in `data.json`).
 pub(super) fn html_section(
     e: &mut impl Sink,
     item: &Item,
-    first_sent_to_them: bool,
     channels: &HashMap<i64, String>,
     lang: Language,
     retention: &Retention,
 ) -> Result<(), BuildError> {
     let r = &item.record;
     let t = texts(lang);
-    if first_sent_to_them {
-        e.put_fmt(format_args!("<h2>{}</h2>\n", Html(t.sent_to_you)))?;
-    }
     e.put_fmt(format_args!(
         "<section>\n<h3>{} · {}",
         Html(kind_word(lang, &r.kind)),
@@ -667,9 +676,12 @@ pub(super) fn write_to(
                         e.put(&record_json(item, channels, &ret, kind))?;
                         if let Some((csv, html)) = sides.as_mut() {
                             csv_row(csv, item, channels, &ret)?;
-                            let first_sent = item.role == Role::Recipient && !sent_shown;
-                            sent_shown |= item.role == Role::Recipient;
-                            html_section(html, item, first_sent, channels, head.lang, &retention)?;
+                            if item.role == Role::Recipient && !sent_shown {
+                                // Every record before it is one the person wrote.
+                                html_sent_heading(html, head.lang, records == 0)?;
+                                sent_shown = true;
+                            }
+                            html_section(html, item, channels, head.lang, &retention)?;
                         }
                         records += 1;
                     }

@@ -162,6 +162,7 @@ pub async fn verify_identity(
         });
     }
     let covered = |i: &request_identity::Model| accounts.as_ref().is_none_or(|a| a.contains(&i.id));
+    let mut newly = 0;
     for i in named
         .into_iter()
         .filter(|i| i.verified_at.is_none() && covered(i))
@@ -170,6 +171,7 @@ pub async fn verify_identity(
         a.verified_by = Set(Some(by.clone()));
         a.verified_at = Set(Some(now()));
         a.update(&txn).await?;
+        newly += 1;
     }
     if status_of(&r) == Status::AwaitingVerification {
         r = move_to(&txn, r, Action::Verify, |_| {}).await?;
@@ -184,9 +186,10 @@ pub async fn verify_identity(
     )
     .await?;
     let mut replaced = None;
-    if r.email_verified_at.is_none() {
-        let token;
-        (r, token) = replace_status_token(&txn, ctx, r, &actor.id).await?;
+    if newly > 0
+        && let Some((changed, token)) = replace_status_token(&txn, ctx, id, &actor.id).await?
+    {
+        r = changed;
         replaced = Some(token);
     }
     log(
@@ -204,14 +207,33 @@ pub async fn verify_identity(
 /// The proof of who the person is (an officer's, or a message from their account) is theirs, but
 /// the status token is whoever submitted's: someone who filed the request in the person's name
 /// would otherwise follow the case, and download its package, on the person's proof. Until the
-/// address is confirmed by its code (which shows the submitter reads it), a proof replaces the
-/// token with one mailed to the address alone. Answers the request and the new token.
+/// address is confirmed by its code (which shows the submitter reads it), the first proof replaces
+/// the token with one mailed to the address alone; later proofs leave the mailed one be. Answers
+/// the request and the new token when it was replaced.
 async fn replace_status_token<C: ConnectionTrait>(
     txn: &C,
     ctx: &Context,
-    r: request::Model,
+    id: i64,
     actor: &str,
-) -> Result<(request::Model, String), DbErr> {
+) -> Result<Option<(request::Model, String)>, DbErr> {
+    // Read under the row's lock: a code confirmed, or another proof, at the same moment is seen.
+    // (A SQLite transaction that writes holds the database's one write lock already.)
+    let mut q = request::Entity::find_by_id(id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    let Some(r) = q.one(txn).await? else {
+        return Ok(None);
+    };
+    let replaced_before = request_event::Entity::find()
+        .filter(request_event::Column::RequestId.eq(id))
+        .filter(request_event::Column::Kind.eq(LINK_REPLACED))
+        .one(txn)
+        .await?
+        .is_some();
+    if r.email_verified_at.is_some() || replaced_before {
+        return Ok(None);
+    }
     let token = new_status_token();
     let mut a: request::ActiveModel = r.into();
     a.status_token_hash = Set(hash_secret(&token));
@@ -226,17 +248,12 @@ async fn replace_status_token<C: ConnectionTrait>(
         token: &token,
     });
     crate::mail::store::queue_many(txn, Some(&ctx.secret), &[(&address(&r)?, &mail)]).await?;
-    event(
-        txn,
-        r.id,
-        actor,
-        "status_link_replaced",
-        true,
-        serde_json::json!({}),
-    )
-    .await?;
-    Ok((r, token))
+    event(txn, r.id, actor, LINK_REPLACED, true, serde_json::json!({})).await?;
+    Ok(Some((r, token)))
 }
+
+/// The history's entry for a status token replaced by [`replace_status_token`].
+const LINK_REPLACED: &str = "status_link_replaced";
 
 /// Called by the import for what it archived: a message or comment carrying an open request's
 /// phrase, from the account the request names, proves control of that account.
@@ -270,7 +287,7 @@ pub async fn prove_by_message<C: ConnectionTrait>(
         .map(|r| (r.account_phrase.clone(), r))
         .collect();
     let mut proved = 0;
-    let mut replaced: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut proved_here: std::collections::HashSet<i64> = std::collections::HashSet::new();
     for (k, phrase) in &phrases {
         let Some(r) = waiting.get(phrase) else {
             continue;
@@ -307,8 +324,8 @@ pub async fn prove_by_message<C: ConnectionTrait>(
             )
             .await?;
             proved += 1;
-            if r.email_verified_at.is_none() && replaced.insert(r.id) {
-                replace_status_token(txn, ctx, r.clone(), "import").await?;
+            if proved_here.insert(r.id) {
+                replace_status_token(txn, ctx, r.id, "import").await?;
             }
         }
     }

@@ -137,7 +137,10 @@ pub async fn carry_out(
             });
         }
         RequestType::Objection => {
-            let rows = theirs()
+            // The objection is to the publication of what the person wrote; what the
+            // municipality published is its own.
+            let rows = record::Entity::find()
+                .filter(record::Column::AuthorIdentityId.is_in(identities.clone()))
                 .filter(record::Column::Kind.is_in(published))
                 .filter(record::Column::Visibility.is_in(shown))
                 .all(&txn)
