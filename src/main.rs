@@ -407,9 +407,14 @@ async fn import_files(
                     requests,
                 )
                 .await?;
+                let routed: String = counts
+                    .routed
+                    .iter()
+                    .map(|(c, n)| format!(", {n} archived under channel {c}"))
+                    .collect();
                 bar.suspend(|| {
                     eprintln!(
-                        "{name}: {} created, {} new versions, {} unchanged, {} suppressed, {} skipped",
+                        "{name}: {} created, {} new versions, {} unchanged, {} suppressed, {} skipped{routed}",
                         counts.created,
                         counts.new_versions,
                         counts.unchanged,

@@ -210,6 +210,18 @@ pub struct ImportResult {
     /// Items left out because an erasure suppressed them: they stay erased.
     pub suppressed: u64,
     pub skipped: Vec<SkippedItem>,
+    /// Items archived under another channel than the one posted to: a webhook delivery's entry
+    /// named that channel's account (Meta batches several Pages' events into one delivery). The
+    /// counts above include them.
+    pub routed: Vec<RoutedItems>,
+}
+
+#[derive(Object, Debug)]
+pub struct RoutedItems {
+    /// The channel whose account the entries named.
+    pub channel: i64,
+    /// How many items were archived under it.
+    pub items: u64,
 }
 
 #[derive(Object, Debug)]
@@ -444,7 +456,9 @@ impl RecordsApi {
     /// Roles: `admin`, `archivist`, `integration`. Reads Graph API objects and lists, Page,
     /// Instagram and Messenger webhook deliveries, or NDJSON of any of these. Idempotent: the same
     /// payload twice creates nothing new. One transaction per request: a payload that is not archive
-    /// content is rejected whole, naming the line and JSON pointer, and nothing is written.
+    /// content is rejected whole, naming the line and JSON pointer, and nothing is written. A
+    /// webhook entry that names the account of another channel on the same platform is archived
+    /// under that channel (`routed`); one naming an account no channel has, under `channel`.
     #[oai(path = "/imports", method = "post", operation_id = "import_payload")]
     #[tracing::instrument(name = "import_payload", skip_all, fields(channel = channel.0))]
     async fn import(
@@ -498,6 +512,11 @@ impl RecordsApi {
                     pointer: s.pointer,
                     reason: s.reason,
                 })
+                .collect(),
+            routed: counts
+                .routed
+                .into_iter()
+                .map(|(channel, items)| RoutedItems { channel, items })
                 .collect(),
         }))
     }

@@ -765,3 +765,98 @@ both_backends!(
         assert_eq!(own["direction"], "drawn_up", "{own}");
     }
 );
+
+both_backends!(
+    a_delivery_of_several_pages_is_archived_under_each_pages_channel,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let posted = channel(&app, &archivist, "facebook", PAGE_ID).await;
+        let other = channel(&app, &archivist, "facebook", "999000111").await;
+        // The same account on another platform is another channel's business.
+        let messenger = channel(&app, &archivist, "messenger", "777000111").await;
+
+        // One delivery, as Meta batches them: the posted Page's post, the other Page's post, a
+        // post under an account with no facebook channel, and one naming no channel at all.
+        let entry = |page: &str, post: &str| {
+            let mut e = fixture("restfb/webhooks_feed-status-add-25.json")["entry"][0].clone();
+            e["id"] = page.into();
+            let v = &mut e["changes"][0]["value"];
+            v["from"]["id"] = page.into();
+            v["post_id"] = format!("{page}_{post}").into();
+            e
+        };
+        let delivery = serde_json::json!({"object": "page", "entry": [
+            entry(PAGE_ID, "1"),
+            entry("999000111", "2"),
+            entry("777000111", "3"),
+            entry("424242", "4"),
+        ]});
+        let r = import(&app, &archivist, posted, &delivery).await;
+        assert_eq!(r.status(), 200);
+        let counts: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(counts["created"], 4, "{counts}");
+        assert_eq!(
+            counts["routed"],
+            serde_json::json!([{"channel": other, "items": 1}])
+        );
+
+        let platform_ids = |ch: i64| {
+            let (app, archivist) = (&app, &archivist);
+            async move {
+                let page = get(app, archivist, &format!("/api/v1/records?channel={ch}")).await;
+                let mut ids: Vec<String> = page["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["platform_id"].as_str().unwrap().to_owned())
+                    .collect();
+                ids.sort();
+                ids
+            }
+        };
+        assert_eq!(
+            platform_ids(posted).await,
+            [
+                format!("{PAGE_ID}_1"),
+                "424242_4".to_owned(),
+                "777000111_3".to_owned()
+            ]
+        );
+        assert_eq!(platform_ids(other).await, ["999000111_2"]);
+        assert!(platform_ids(messenger).await.is_empty());
+        // The other Page's post is its own, drawn up, as if it had been posted to its channel.
+        let page = get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records?channel={other}"),
+        )
+        .await;
+        assert_eq!(page["records"][0]["direction"], "drawn_up");
+
+        // Each channel's import is in the audit log, the routed one naming where it was posted.
+        let audit = get(
+            &app,
+            &app.admin,
+            &format!("/api/v1/audit?target=channel:{other}"),
+        )
+        .await;
+        let entry = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "archive.import")
+            .expect("the routed import is audited under its channel");
+        assert_eq!(entry["details"]["created"], 1);
+        assert_eq!(entry["details"]["posted_to"], format!("channel:{posted}"));
+
+        // Delivered again: nothing new anywhere.
+        let r = import(&app, &archivist, posted, &delivery).await;
+        let counts: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            (&counts["created"], &counts["unchanged"]),
+            (&0.into(), &4.into())
+        );
+        assert_eq!(platform_ids(other).await, ["999000111_2"]);
+    }
+);

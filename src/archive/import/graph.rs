@@ -178,6 +178,7 @@ pub fn object(v: &Value, pointer: &str, parent: Option<(&str, Kind)>, out: &mut 
         }),
         op: Op::Seen,
         pointer: pointer.to_owned(),
+        page: None,
     });
     for key in ["comments", "replies"] {
         if let Some(items) = v.pointer(&format!("/{key}/data")).and_then(Value::as_array) {
@@ -232,6 +233,7 @@ pub fn reactions_in(items: &[Value], pointer: &str, target: &str, out: &mut Pars
                 visibility: None,
                 op: Op::Seen,
                 pointer: here.clone(),
+                page: None,
             });
         }
     }
@@ -273,6 +275,7 @@ fn message(v: &Value, pointer: &str, conversation: Option<&str>, out: &mut Parse
         visibility: None,
         op: Op::Seen,
         pointer: pointer.to_owned(),
+        page: None,
     });
     reactions(v, pointer, &id, out);
 }

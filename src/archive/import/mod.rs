@@ -47,6 +47,9 @@ pub struct Observation {
     pub op: Op,
     /// Where in the payload it was found, as a JSON pointer.
     pub pointer: String,
+    /// The account a webhook delivery's entry names (`entry[].id`): Meta batches the events of
+    /// several Pages into one delivery, and each belongs to its own Page's channel.
+    pub page: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

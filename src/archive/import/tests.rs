@@ -287,3 +287,17 @@ fn a_message_names_whom_it_was_sent_to() {
     crafted["entry"][0]["messaging"][0]["recipient"]["id"] = "erased:7".into();
     assert!(parse(&crafted).unwrap().observations[0].recipient.is_none());
 }
+
+#[test]
+fn a_webhook_item_names_the_page_of_its_entry_and_a_graph_object_none() {
+    // The Messenger fixtures' entry id is a number; the feed fixtures' a string.
+    let messenger = parse(&fixture("restfb/webhooks_messaging-message-basic.json")).unwrap();
+    let feed = parse(&fixture("restfb/webhooks_feed-comment-add-25.json")).unwrap();
+    let graph = parse(&fixture("restfb/v2_2_comment_object.json")).unwrap();
+    assert_eq!(
+        messenger.observations[0].page.as_deref(),
+        Some("12345654332")
+    );
+    assert_eq!(feed.observations[0].page.as_deref(), Some("1234567890321"));
+    assert!(graph.observations.iter().all(|o| o.page.is_none()));
+}

@@ -13,6 +13,7 @@ pub fn parse(v: &Value, out: &mut Parsed) -> Result<(), Rejected> {
     };
     for (e, entry) in entries.iter().enumerate() {
         let entry_time = time_of(entry, &["time"]);
+        let first = out.observations.len();
         for (c, change) in entry
             .get("changes")
             .and_then(Value::as_array)
@@ -44,6 +45,10 @@ pub fn parse(v: &Value, out: &mut Parsed) -> Result<(), Rejected> {
             .enumerate()
         {
             messaging(msg, &format!("/entry/{e}/messaging/{m}"), out);
+        }
+        let page = entry.get("id").and_then(parse_id);
+        for o in &mut out.observations[first..] {
+            o.page.clone_from(&page);
         }
     }
     Ok(())
@@ -109,6 +114,7 @@ fn feed(
         }),
         op,
         pointer: pointer.to_owned(),
+        page: None,
     };
     match item {
         "comment" => {
@@ -193,6 +199,7 @@ fn instagram_comment(
         visibility: None,
         op: Op::Seen,
         pointer: pointer.to_owned(),
+        page: None,
     });
 }
 
@@ -226,6 +233,7 @@ fn messaging(v: &Value, pointer: &str, out: &mut Parsed) {
             visibility: None,
             op: if unreact { Op::Remove } else { Op::Seen },
             pointer: format!("{pointer}/reaction"),
+            page: None,
         });
         return;
     } else {
@@ -269,5 +277,6 @@ fn messaging(v: &Value, pointer: &str, out: &mut Parsed) {
         visibility: None,
         op,
         pointer: pointer.to_owned(),
+        page: None,
     });
 }

@@ -32,6 +32,9 @@ pub struct Counts {
     /// Items left out because they were erased before (the suppression list).
     pub suppressed: u64,
     pub skipped: Vec<Skipped>,
+    /// Channels other than the one posted to that items were archived under (their webhook entry
+    /// named that channel's account), with how many items each.
+    pub routed: Vec<(i64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,16 +45,20 @@ pub enum ImportError {
     Db(#[from] DbErr),
 }
 
-/// Imports parsed payloads for a channel in one transaction, with one audit entry for the import.
-/// Each interaction of a member of the public it archives is a consent event under
+/// Imports parsed payloads for a channel in one transaction, with one audit entry per channel it
+/// archived into. Each interaction of a member of the public it archives is a consent event under
 /// `policy_version`, written in the same transaction. Items an erasure put on the suppression list
 /// are left out, and the profile details of erased identities are not written again. A message
 /// carrying a request's account phrase proves the account (`requests` mails what that changes).
+///
+/// Meta batches the events of several Pages into one webhook delivery: an entry that names the
+/// account of another channel on the same platform is archived under that channel (and counted in
+/// `routed`). An entry naming an account no channel has stays with the channel it was posted to.
 #[allow(clippy::too_many_arguments)]
 pub async fn import(
     db: &DatabaseConnection,
     channel_id: i64,
-    mut observations: Vec<Observation>,
+    observations: Vec<Observation>,
     skipped: Vec<Skipped>,
     actor: &Actor,
     policy_version: &str,
@@ -64,52 +71,105 @@ pub async fn import(
         .one(&txn)
         .await?
         .ok_or(ImportError::NoChannel(channel_id))?;
-    for o in &mut observations {
-        settle_kind(&channel, o);
-        // What is sent to the municipality's own account is the archive's anyway: a recipient is
-        // kept for what the municipality sent to someone.
-        if o.recipient
-            .as_ref()
-            .is_some_and(|p| p.platform_id == channel.account_id)
-        {
-            o.recipient = None;
-        }
-    }
     let mut counts = Counts {
         skipped,
         ..Counts::default()
     };
     // An archive that never erased anything pays one look-up per import, not one per batch.
     let suppressing = suppression::Entity::find().one(&txn).await?.is_some();
-    for batch in observations.chunks(BATCH) {
-        if suppressing {
-            let kept = suppress(&txn, key, &channel, batch, &mut counts).await?;
-            apply_batch(&txn, &channel, &kept, policy_version, requests, &mut counts).await?;
-        } else {
-            apply_batch(&txn, &channel, batch, policy_version, requests, &mut counts).await?;
+    for (target, mut observations) in by_channel(&txn, channel, observations).await? {
+        let routed = target.id != channel_id;
+        let mut part = Counts::default();
+        for o in &mut observations {
+            settle_kind(&target, o);
+            // What is sent to the municipality's own account is the archive's anyway: a
+            // recipient is kept for what the municipality sent to someone.
+            if o.recipient
+                .as_ref()
+                .is_some_and(|p| p.platform_id == target.account_id)
+            {
+                o.recipient = None;
+            }
         }
+        for batch in observations.chunks(BATCH) {
+            if suppressing {
+                let kept = suppress(&txn, key, &target, batch, &mut part).await?;
+                apply_batch(&txn, &target, &kept, policy_version, requests, &mut part).await?;
+            } else {
+                apply_batch(&txn, &target, batch, policy_version, requests, &mut part).await?;
+            }
+        }
+        let mut details = serde_json::json!({
+            "created": part.created,
+            "new_versions": part.new_versions,
+            "unchanged": part.unchanged,
+            "suppressed": part.suppressed,
+        });
+        if routed {
+            details["posted_to"] = format!("channel:{channel_id}").into();
+            counts.routed.push((target.id, observations.len() as u64));
+        } else {
+            details["skipped"] = counts.skipped.len().into();
+        }
+        audit::append(
+            &txn,
+            actor,
+            NewEntry {
+                action: "archive.import",
+                target: format!("channel:{}", target.id),
+                details,
+            },
+        )
+        .await?;
+        counts.created += part.created;
+        counts.new_versions += part.new_versions;
+        counts.unchanged += part.unchanged;
+        counts.suppressed += part.suppressed;
     }
-    audit::append(
-        &txn,
-        actor,
-        NewEntry {
-            action: "archive.import",
-            target: format!("channel:{}", channel.id),
-            details: serde_json::json!({
-                "created": counts.created,
-                "new_versions": counts.new_versions,
-                "unchanged": counts.unchanged,
-                "suppressed": counts.suppressed,
-                "skipped": counts.skipped.len(),
-            }),
-        },
-    )
-    .await?;
     txn.commit().await?;
     if counts.created > 0 && db.get_database_backend() == DbBackend::Postgres {
         refresh_statistics(db, counts.created).await;
     }
     Ok(counts)
+}
+
+/// The observations by the channel each belongs to, the channel posted to first (and always
+/// there, for its audit entry), the rest in the order their first item came, each in payload
+/// order.
+async fn by_channel(
+    txn: &DatabaseTransaction,
+    posted: channel::Model,
+    observations: Vec<Observation>,
+) -> Result<Vec<(channel::Model, Vec<Observation>)>, DbErr> {
+    let elsewhere = |o: &Observation| o.page.as_deref().is_some_and(|p| p != posted.account_id);
+    let others: HashMap<String, channel::Model> = if observations.iter().any(elsewhere) {
+        channel::Entity::find()
+            .filter(channel::Column::Platform.eq(posted.platform.as_str()))
+            .filter(channel::Column::Id.ne(posted.id))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|c| (c.account_id.clone(), c))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut groups = vec![(posted, Vec::with_capacity(observations.len()))];
+    for o in observations {
+        let target = o.page.as_ref().and_then(|p| others.get(p));
+        let at = match target {
+            None => 0,
+            Some(c) => match groups.iter().position(|(g, _)| g.id == c.id) {
+                Some(at) => at,
+                None => {
+                    groups.push((c.clone(), vec![]));
+                    groups.len() - 1
+                }
+            },
+        };
+        groups[at].1.push(o);
+    }
+    Ok(groups)
 }
 
 /// The batch without the items an erasure suppressed, and without the profile details of erased
