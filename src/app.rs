@@ -266,7 +266,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         std::time::Duration::from_secs(settings.public_rate_window_secs),
     );
     let erasure_policy = crate::erasure::load_policy(&settings).map_err(anyhow::Error::msg)?;
-    let secret = crate::secret::ServerSecret::load(&settings)?;
+    let secret = crate::secret::ServerSecret::load(&settings, &db).await?;
     let metrics: Arc<crate::http::metrics::Metrics> = Arc::default();
     let intakes = requests::Intakes::start(
         db.clone(),
@@ -322,13 +322,16 @@ pub fn runner(state: &AppState) -> anyhow::Result<crate::jobs::Runner> {
             let sender =
                 mail::sender::Sender::new(url, &state.settings.mail_from, state.secret.clone())?;
             let db = state.db.clone();
-            runner = runner.handle(mail::store::JOB_KIND, move |payload| {
-                let (sender, db) = (sender.clone(), db.clone());
-                async move {
-                    let ids = mail::store::named(&payload).ok_or("payload names no outbox rows")?;
-                    sender.send_all(&db, &ids).await
-                }
-            });
+            runner = runner
+                .handle(mail::store::JOB_KIND, move |payload| {
+                    let (sender, db) = (sender.clone(), db.clone());
+                    async move {
+                        let ids =
+                            mail::store::named(&payload).ok_or("payload names no outbox rows")?;
+                        sender.send_all(&db, &ids).await
+                    }
+                })
+                .persistent(mail::store::JOB_KIND);
         }
         None => {
             tracing::warn!("INSYN_SMTP_URL is not set: mail is kept in the outbox and not sent")

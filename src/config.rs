@@ -83,10 +83,13 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("config file {path} is not valid: {source}")]
+    /// Only the parser's message and the line: its full error quotes the line, which may hold a
+    /// secret.
+    #[error("config file {path} is not valid at line {line}: {message}")]
     Parse {
         path: String,
-        source: toml::de::Error,
+        line: usize,
+        message: String,
     },
     #[error("{name} must be a number of bytes, got {value:?}")]
     Number { name: &'static str, value: String },
@@ -103,9 +106,16 @@ impl Settings {
                     path: path.into(),
                     source,
                 })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                toml::from_str(&text).map_err(|e: toml::de::Error| ConfigError::Parse {
                     path: path.into(),
-                    source,
+                    line: e.span().map_or(0, |at| {
+                        text.as_bytes()[..at.start.min(text.len())]
+                            .iter()
+                            .filter(|&&b| b == b'\n')
+                            .count()
+                            + 1
+                    }),
+                    message: e.message().to_owned(),
                 })?
             }
             None => Settings::default(),
@@ -201,6 +211,32 @@ impl Settings {
             name: "time_zone",
             reason,
         })?;
+        let within = |name: &'static str, value: i64, min: i64, max: i64, unit: &str| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("must be {min} to {max} {unit}, got {value}"),
+                })
+            }
+        };
+        within("package_days", s.package_days, 1, 3650, "days")?;
+        within(
+            "public_rate_limit",
+            i64::from(s.public_rate_limit),
+            1,
+            1_000_000,
+            "calls",
+        )?;
+        // A window of 0 would turn the limit off without a word.
+        within(
+            "public_rate_window_secs",
+            i64::try_from(s.public_rate_window_secs).unwrap_or(i64::MAX),
+            1,
+            86_400,
+            "seconds",
+        )?;
         crate::registry::rules::check_series(&s.registration_series).map_err(|reason| {
             ConfigError::Invalid {
                 name: "registration_series",
@@ -232,16 +268,36 @@ impl Settings {
     }
 }
 
-/// Replaces the password of a URL, if it has one.
+/// Replaces the password of a URL, if it has one, in its user part or in its query
+/// (`?password=`, which PostgreSQL's URLs accept, or any parameter naming a secret, key or token).
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparseable>".into(),
+    let Ok(mut u) = url::Url::parse(raw) else {
+        return "<unparseable>".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        ["pass", "secret", "key", "token"]
+            .iter()
+            .any(|s| k.contains(s))
+    };
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 impl fmt::Debug for Settings {
@@ -287,5 +343,39 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!shown.contains("suppression-secret"), "{shown}");
         assert!(shown.contains("***"));
+        let q = redact_url("postgres://insyn@db/insyn?sslmode=require&password=hunter2");
+        assert_eq!(q, "postgres://insyn@db/insyn?sslmode=require&password=***");
+    }
+
+    fn load_toml(text: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("insyn.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::load(Some(path.to_str().unwrap()))
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_named_by_line_without_quoting_it() {
+        let e = load_toml(
+            "listen = \"127.0.0.1:9000\"\nsecret-key = \"hunter2-hunter2-hunter2-hunter2-xx\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_by_name() {
+        for (text, name) in [
+            ("package_days = 100000000", "package_days"),
+            ("package_days = 0", "package_days"),
+            ("public_rate_window_secs = 0", "public_rate_window_secs"),
+            ("public_rate_limit = 0", "public_rate_limit"),
+        ] {
+            let e = load_toml(text).unwrap_err().to_string();
+            assert!(e.starts_with(name), "{text}: {e}");
+        }
+        assert_eq!(load_toml("package_days = 90").unwrap().package_days, 90);
     }
 }

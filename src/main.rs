@@ -150,13 +150,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => unreachable!("handled above"),
         Command::Settings => println!("{settings:#?}"),
         Command::Serve => {
+            let stop = stopped();
             tracing::info!(settings = ?settings, "starting");
             let listen = settings.listen.clone();
             let state = app::prepare(settings).await?;
             let (acceptor, addr) = app::bind(&listen).await?;
             tracing::info!(%addr, "listening");
             app::serve(state, acceptor, async {
-                let _ = tokio::signal::ctrl_c().await;
+                stop.await;
                 tracing::info!("shutting down");
             })
             .await?;
@@ -164,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { channel, files } => {
             let conn = db::connect(&settings.database_url).await?;
             db::migrate(&conn).await?;
-            let secret = insyn::secret::ServerSecret::load(&settings)?;
+            let secret = insyn::secret::ServerSecret::load(&settings, &conn).await?;
             let requests = insyn::app::request_context(&settings, &secret);
             import_files(
                 &conn,
@@ -358,6 +359,26 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A future that resolves on Ctrl-C, or on SIGTERM (what systemd and container runtimes send to
+/// stop a service). The handlers are installed when it is made, not when it is first polled, so a
+/// signal that comes while the service starts is not the default's immediate death.
+fn stopped() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let interrupt = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Ok(mut term) = term {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = interrupt.await;
+    }
+}
+
 /// Imports files one transaction each, with a progress bar over the files' bytes.
 async fn import_files(
     conn: &sea_orm::DatabaseConnection,
@@ -380,7 +401,15 @@ async fn import_files(
     for file in files {
         let name = file.display().to_string();
         bar.set_message(name.clone());
-        let text = std::fs::read_to_string(file)?;
+        // A file that cannot be read is reported by name, and the others are imported.
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => {
+                failed = true;
+                bar.suspend(|| eprintln!("{name}: cannot be read: {e}"));
+                continue;
+            }
+        };
         let ndjson = name.ends_with(".ndjson") || name.ends_with(".jsonl");
         let documents = if ndjson {
             import::ndjson(&text)

@@ -10,6 +10,49 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ServerSecret(Arc<[u8]>);
 
+/// Why the server's secret could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("reading the server's secret: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(
+        "the server's secret {0} is shorter than 32 characters: restore it from a backup (or set \
+         INSYN_SECRET_KEY); a new one would not open what the old one keyed"
+    )]
+    Short(String),
+    #[error(
+        "no server secret at {0}, but the database holds requests, erasures or sealed mail keyed \
+         with one: run from the service's directory, or set INSYN_DATA_DIR or INSYN_SECRET_KEY"
+    )]
+    Missing(String),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+/// The key file's key, if it holds a whole one.
+fn read_key(path: &std::path::Path) -> Result<ServerSecret, KeyError> {
+    let text = std::fs::read_to_string(path)?;
+    let key = text.trim();
+    if key.len() < 32 {
+        return Err(KeyError::Short(path.display().to_string()));
+    }
+    Ok(ServerSecret::new(key.as_bytes()))
+}
+
+/// Whether the database holds anything a server secret keyed: a request (its code's hash), an
+/// entry of the suppression list, or a mail with a sealed secret.
+async fn keyed(db: &sea_orm::DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
+    use entities::{outbox, request, suppression};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    Ok(request::Entity::find().one(db).await?.is_some()
+        || suppression::Entity::find().one(db).await?.is_some()
+        || outbox::Entity::find()
+            .filter(outbox::Column::SecretSealed.is_not_null())
+            .one(db)
+            .await?
+            .is_some())
+}
+
 impl std::fmt::Debug for ServerSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ServerSecret(***)")
@@ -24,36 +67,58 @@ impl ServerSecret {
     /// The configured secret, or else the key file in the data directory, created (readable by the
     /// owner only) on first start. Keep it with the database's backups: without it a later import
     /// cannot recognise what was erased, and mail queued but not yet sent cannot be sent.
-    pub fn load(settings: &crate::config::Settings) -> std::io::Result<ServerSecret> {
+    ///
+    /// A key is made only for a database that holds nothing keyed yet (no request, no erasure, no
+    /// sealed mail): a command run from another directory, whose relative `data_dir` has no key
+    /// file, must not quietly key its work with a new one. A key file shorter than 32 characters
+    /// (an empty one left by a crash) stops the start rather than being used.
+    pub async fn load(
+        settings: &crate::config::Settings,
+        db: &sea_orm::DatabaseConnection,
+    ) -> Result<ServerSecret, KeyError> {
         if let Some(secret) = &settings.secret_key {
             return Ok(ServerSecret::new(secret.as_bytes()));
         }
         let dir = std::path::Path::new(&settings.data_dir);
         let path = dir.join("secret.key");
-        match std::fs::read_to_string(&path) {
-            Ok(s) if !s.trim().is_empty() => return Ok(ServerSecret::new(s.trim().as_bytes())),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        match read_key(&path) {
+            Ok(key) => return Ok(key),
+            Err(KeyError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
+        if keyed(db).await? {
+            return Err(KeyError::Missing(path.display().to_string()));
+        }
         std::fs::create_dir_all(dir)?;
+        // Written whole under a name of its own, then linked into place: the key file either
+        // does not exist or holds a whole key, and of two processes starting at once one wins.
         let secret = hex::encode(rand::random::<[u8; 32]>());
+        let partial = dir.join(format!(
+            "secret.key.{}",
+            hex::encode(rand::random::<[u8; 6]>())
+        ));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
-            Ok(mut f) => {
-                use std::io::Write;
-                f.write_all(secret.as_bytes())?;
-                f.sync_all()?;
+        let written = options.open(&partial).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(secret.as_bytes())?;
+            f.sync_all()
+        });
+        let linked = written.and_then(|()| std::fs::hard_link(&partial, &path));
+        let _ = std::fs::remove_file(&partial);
+        match linked {
+            Ok(()) => {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                tracing::info!(path = %path.display(), "made a new server secret");
                 Ok(ServerSecret::new(secret.as_bytes()))
             }
-            // Another process wrote it first: use theirs.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(ServerSecret::new(
-                std::fs::read_to_string(&path)?.trim().as_bytes(),
-            )),
-            Err(e) => Err(e),
+            // Another process made it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key(&path),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -25,6 +25,8 @@ pub struct Runner {
     handlers: HashMap<&'static str, Handler>,
     /// Kinds that must always have a run waiting, and when the next one is due.
     recurring: Vec<(&'static str, NextRun)>,
+    /// Kinds that are never given up on: their work must not be lost to an outage, however long.
+    persistent: Vec<&'static str>,
     batch: u64,
     lease: Duration,
 }
@@ -39,6 +41,7 @@ impl Runner {
             worker: format!("worker-{}", hex::encode(rand::random::<[u8; 6]>())),
             handlers: HashMap::new(),
             recurring: vec![],
+            persistent: vec![],
             batch: 10,
             lease: Duration::from_secs(300),
         }
@@ -75,11 +78,21 @@ impl Runner {
         self
     }
 
-    /// Queues a run of each recurring kind that has none waiting.
+    /// A kind whose jobs are retried for as long as they fail (backoff capped at an hour), never
+    /// marked failed: mail waiting for an SMTP server that is away for a day is sent when it is
+    /// back. A job of the kind marked failed before (by an earlier version) is queued again.
+    pub fn persistent(mut self, kind: &'static str) -> Self {
+        self.persistent.push(kind);
+        self
+    }
+
+    /// Queues a run of each recurring kind that has none waiting, and again each persistent
+    /// kind's job that was given up on.
     pub async fn ensure_recurring(&self) -> Result<(), sea_orm::DbErr> {
         for (kind, next) in &self.recurring {
             store::ensure_scheduled(&self.db, kind, next()).await?;
         }
+        store::revive(&self.db, &self.persistent).await?;
         Ok(())
     }
 
@@ -95,15 +108,14 @@ impl Runner {
                 continue;
             }
             let handler = &self.handlers[job.kind.as_str()];
+            let persistent = self.persistent.contains(&job.kind.as_str());
+            let last_attempt = !persistent && job.attempts >= rules::MAX_ATTEMPTS;
             let mut payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
             // A handler may want to know whether a failure now is the last one (it then says so
             // where people look, not only in the job table).
             if let Some(p) = payload.as_object_mut() {
                 p.insert("attempt".into(), job.attempts.into());
-                p.insert(
-                    "last_attempt".into(),
-                    (job.attempts >= rules::MAX_ATTEMPTS).into(),
-                );
+                p.insert("last_attempt".into(), last_attempt.into());
             }
             // While it runs, the lease is renewed, so a long job is not taken for a dead one.
             let heartbeat = async {
@@ -116,8 +128,13 @@ impl Runner {
                     }
                 }
             };
+            // On a task of its own, so that a handler that panics fails its job (and is tried
+            // again, and given up on) instead of taking the runner, and every job after it, down.
+            let running = tokio::spawn(handler(payload));
             let outcome = tokio::select! {
-                outcome = handler(payload) => outcome,
+                joined = running => joined.unwrap_or_else(|e| {
+                    Err(if e.is_panic() { "the job panicked" } else { "the job was cancelled" }.into())
+                }),
                 never = heartbeat => never,
             };
             match outcome {
@@ -134,7 +151,7 @@ impl Runner {
                 }
                 Err(e) => {
                     tracing::warn!(job_id = job.id, kind = %job.kind, attempts = job.attempts, "job failed");
-                    store::fail(&self.db, &job, &self.worker, &e).await?;
+                    store::fail(&self.db, &job, &self.worker, &e, last_attempt).await?;
                 }
             }
         }
@@ -161,11 +178,17 @@ impl Runner {
                     true
                 }
             };
-            if idle {
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                }
+            // Between batches too, so that a long queue does not hold up stopping: what is not
+            // claimed yet waits in the table for the next start.
+            let pause = if idle {
+                Duration::from_millis(500)
+            } else {
+                Duration::ZERO
+            };
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }

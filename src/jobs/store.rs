@@ -173,14 +173,15 @@ pub async fn complete(db: &DatabaseConnection, id: i64, worker: &str) -> Result<
     Ok(())
 }
 
-/// Puts a failed job back in the queue with backoff, or marks it failed after the last attempt.
+/// Puts a failed job back in the queue with backoff, or marks it failed when that was its last
+/// attempt (`give_up`).
 pub async fn fail(
     db: &DatabaseConnection,
     job: &job::Model,
     worker: &str,
     error: &str,
+    give_up: bool,
 ) -> Result<(), DbErr> {
-    let give_up = job.attempts >= rules::MAX_ATTEMPTS;
     let delay = chrono::Duration::from_std(rules::backoff(job.attempts))
         .unwrap_or(chrono::Duration::hours(1));
     let error: String = error.chars().take(2000).collect();
@@ -200,4 +201,26 @@ pub async fn fail(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Queues again, from now and with a fresh count of attempts, the failed jobs of `kinds`.
+pub async fn revive(db: &DatabaseConnection, kinds: &[&str]) -> Result<u64, DbErr> {
+    if kinds.is_empty() {
+        return Ok(0);
+    }
+    let r = job::Entity::update_many()
+        .col_expr(job::Column::Status, QUEUED.into())
+        .col_expr(job::Column::Attempts, 0.into())
+        .col_expr(job::Column::RunAt, now().into())
+        .filter(job::Column::Status.eq(FAILED))
+        .filter(job::Column::Kind.is_in(kinds.to_vec()))
+        .exec(db)
+        .await?;
+    if r.rows_affected > 0 {
+        tracing::info!(
+            jobs = r.rows_affected,
+            "failed jobs of kinds never given up on queued again"
+        );
+    }
+    Ok(r.rows_affected)
 }

@@ -80,35 +80,50 @@ impl Sender {
             .map_err(|e| format!("message could not be built: {e}"))
     }
 
-    /// Sends one outbox row unless it was already sent.
+    /// Sends one outbox row unless it was already sent (or can never be). An SMTP error, of
+    /// whatever kind, is tried again: a server refusing every mail for an hour is as likely a
+    /// misconfiguration as a bad mailbox, and the mail must not be lost to it.
     async fn send_outbox(&self, db: &DatabaseConnection, outbox_id: i64) -> Result<(), String> {
         let row = store::find(db, outbox_id)
             .await
             .map_err(|e| format!("outbox lookup failed: {e}"))?
             .ok_or_else(|| format!("outbox {outbox_id} is gone"))?;
-        if row.status == store::SENT {
+        if row.status != store::QUEUED {
             return Ok(());
         }
-        // A mail that cannot be built (a recipient that is no address) is an attempt that failed
-        // like any other, and the outbox row says why.
-        let outcome = match self.message(&row) {
-            Ok(message) => self.transport.send(message).await.map(|_| ()).map_err(|e| {
+        // A mail that cannot be built (a recipient that is no address, a secret sealed with
+        // another server's key) never will be: the outbox row says why, and it is not tried again.
+        let attempt = match self.message(&row) {
+            Ok(message) => match self.transport.send(message).await {
+                Ok(_) => store::Attempt::Sent,
                 // Errors from lettre can quote the SMTP dialogue, which names the recipient: log
                 // and keep the kind only.
-                let kind = if e.is_permanent() {
-                    "permanent"
-                } else {
-                    "transient"
-                };
-                format!("SMTP {kind} error")
-            }),
-            Err(e) => Err(e),
+                Err(e) => store::Attempt::Failed(format!(
+                    "SMTP {} error",
+                    if e.is_permanent() {
+                        "permanent"
+                    } else {
+                        "transient"
+                    }
+                )),
+            },
+            Err(e) => store::Attempt::Undeliverable(e),
         };
-        match &outcome {
-            Ok(()) => tracing::info!(outbox_id, "mail sent"),
-            Err(e) => tracing::warn!(outbox_id, error = %e, "mail not sent; will retry"),
-        }
-        store::record_attempt(db, row, outcome.clone().err())
+        let outcome = match &attempt {
+            store::Attempt::Sent => {
+                tracing::info!(outbox_id, "mail sent");
+                Ok(())
+            }
+            store::Attempt::Failed(e) => {
+                tracing::warn!(outbox_id, error = %e, "mail not sent; will retry");
+                Err(e.clone())
+            }
+            store::Attempt::Undeliverable(e) => {
+                tracing::error!(outbox_id, error = %e, "mail cannot be sent; left in the outbox");
+                Ok(())
+            }
+        };
+        store::record_attempt(db, row, attempt)
             .await
             .map_err(|e| format!("outbox update failed: {e}"))?;
         outcome

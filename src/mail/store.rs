@@ -7,6 +7,9 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, Enti
 
 pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
+/// A mail that can never be sent as it is (its recipient is no address, or its secret was sealed
+/// with another server's key): kept, with the reason, and not tried again.
+pub const UNDELIVERABLE: &str = "undeliverable";
 pub const JOB_KIND: &str = "mail.send";
 
 /// Queues a mail that carries no secret and the job that sends it, inside the caller's
@@ -90,23 +93,39 @@ pub async fn find(db: &DatabaseConnection, id: i64) -> Result<Option<outbox::Mod
     outbox::Entity::find_by_id(id).one(db).await
 }
 
+/// What one attempt to send an outbox row came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Sent,
+    /// To be tried again.
+    Failed(String),
+    /// Never to be tried again.
+    Undeliverable(String),
+}
+
 pub async fn record_attempt(
     db: &DatabaseConnection,
     row: outbox::Model,
-    error: Option<String>,
+    attempt: Attempt,
 ) -> Result<(), DbErr> {
     let attempts = row.attempts + 1;
     let mut active: outbox::ActiveModel = row.into();
     active.attempts = Set(attempts);
-    match error {
-        None => {
+    match attempt {
+        Attempt::Sent => {
             active.status = Set(SENT.to_owned());
             active.sent_at = Set(Some(now()));
             active.last_error = Set(None);
             // Shown once, in the mail just sent: the outbox keeps only the mark in its place.
             active.secret_sealed = Set(None);
         }
-        Some(e) => active.last_error = Set(Some(e)),
+        Attempt::Failed(e) => active.last_error = Set(Some(e)),
+        Attempt::Undeliverable(e) => {
+            active.status = Set(UNDELIVERABLE.to_owned());
+            active.last_error = Set(Some(e));
+            // Nobody will read it: a secret no mail carries is not kept either.
+            active.secret_sealed = Set(None);
+        }
     }
     active.update(db).await.map(|_| ())
 }

@@ -2,10 +2,15 @@
 use std::process::Command;
 
 fn insyn(db: &str, args: &[&str]) -> (bool, String, String) {
+    insyn_with(db, args, &[])
+}
+
+fn insyn_with(db: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_insyn"))
         .args(args)
         .env("DATABASE_URL", db)
         .env("INSYN_SMTP_URL", "smtp://mailer:s3cret@127.0.0.1:2525")
+        .envs(env.iter().copied())
         .output()
         .expect("run insyn");
     (
@@ -115,6 +120,7 @@ async fn files_are_imported_and_verified_from_the_command_line() {
     .collect();
     std::fs::write(&ndjson, lines.join("\n")).unwrap();
     let comment = format!("{fixtures}/post-with-normal-comments.json");
+    let missing = dir.path().join("missing.json");
     let (ok, out, err) = insyn(
         &db,
         &[
@@ -122,15 +128,18 @@ async fn files_are_imported_and_verified_from_the_command_line() {
             "--channel",
             "1",
             &comment,
+            missing.to_str().unwrap(),
             ndjson.to_str().unwrap(),
         ],
     );
-    assert!(ok, "{err}");
+    // A file that cannot be read is named, and the files after it are imported all the same.
+    assert!(!ok, "{err}");
     assert!(out.is_empty() || !out.contains("rejected"));
     assert!(
         err.contains("post-with-normal-comments.json: 2 created"),
         "{err}"
     );
+    assert!(err.contains("missing.json: cannot be read"), "{err}");
     assert!(err.contains("bulk.ndjson: 2 created"), "{err}");
 
     let (ok, out, _) = insyn(&db, &["archive", "verify"]);
@@ -222,4 +231,118 @@ fn the_package_benchmark_builds_downloads_and_measures_memory() {
         out.contains("package of 100 records:") && out.contains("peak RSS"),
         "{out}"
     );
+}
+
+#[test]
+fn a_command_without_the_services_secret_refuses_to_key_its_work_with_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+    let service = dir.path().join("service-data");
+    let service = service.to_str().unwrap();
+    let payload = dir.path().join("empty.json");
+    std::fs::write(&payload, "[]").unwrap();
+    let import = |data_dir: &str| {
+        insyn_with(
+            &db,
+            &["import", "--channel", "1", payload.to_str().unwrap()],
+            &[("INSYN_DATA_DIR", data_dir)],
+        )
+    };
+    // A database that holds nothing keyed yet: the first command makes the key.
+    let (_, _, err) = import(service);
+    assert!(!err.contains("no server secret"), "{err}");
+    let key = std::fs::read_to_string(format!("{service}/secret.key")).unwrap();
+    assert_eq!(key.len(), 64);
+
+    // Once something is keyed with it (here an erasure's entry), a command run where there is no
+    // key file stops.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sea_orm::{ActiveModelTrait, Set};
+        let conn = insyn::db::connect(&db).await.unwrap();
+        entities::suppression::ActiveModel {
+            kind: Set("record".into()),
+            key_hash: Set("ab".repeat(32)),
+            request_id: Set(None),
+            created_at: Set(insyn::audit::now()),
+            ..Default::default()
+        }
+        .insert(&conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    });
+    let elsewhere = dir.path().join("elsewhere");
+    let (ok, _, err) = import(elsewhere.to_str().unwrap());
+    assert!(!ok);
+    assert!(err.contains("no server secret"), "{err}");
+    assert!(!elsewhere.join("secret.key").exists());
+    // A key file cut short (an empty one left by a crash) is not used either.
+    std::fs::write(format!("{service}/secret.key"), "").unwrap();
+    let (ok, _, err) = import(service);
+    assert!(!ok);
+    assert!(err.contains("shorter than 32 characters"), "{err}");
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("serve.db").display()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_insyn"))
+        .arg("serve")
+        .env("DATABASE_URL", &db)
+        .env("INSYN_LISTEN", "127.0.0.1:0")
+        .env("INSYN_DATA_DIR", dir.path().join("data"))
+        .env("INSYN_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start insyn serve");
+    // The log goes to stdout or stderr depending on the build: read both for "listening".
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut log = String::new();
+    while !log.contains("listening") {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("insyn serve did not start: {log}"));
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(status.success(), "{status:?}: {log}");
+    assert!(log.contains("shutting down"), "{log}");
 }

@@ -208,3 +208,104 @@ both_backends!(
         assert_eq!(*runs.lock().unwrap(), 1);
     }
 );
+
+/// Makes the job due now, as if its backoff had passed, with `attempts` behind it.
+async fn due_now(db: &sea_orm::DatabaseConnection, id: i64, attempts: i32) {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    let mut j = entities::job::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    j.attempts = Set(attempts);
+    j.run_at = Set(insyn::audit::now() - chrono::Duration::seconds(1));
+    j.update(db).await.unwrap();
+}
+
+async fn job_row(db: &sea_orm::DatabaseConnection, id: i64) -> entities::job::Model {
+    use sea_orm::EntityTrait;
+    entities::job::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+both_backends!(
+    a_persistent_kind_is_never_given_up_on,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let lost = store::enqueue(&app.db, "test.once", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let kept = store::enqueue(&app.db, "test.mail", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let last: Arc<Mutex<Vec<bool>>> = Arc::default();
+        let seen = last.clone();
+        let runner = Runner::new(app.db.clone())
+            .handle("test.once", |_| async { Err("down".to_owned()) })
+            .handle("test.mail", move |p| {
+                seen.lock()
+                    .unwrap()
+                    .push(p["last_attempt"].as_bool().unwrap());
+                async { Err("smtp down".to_owned()) }
+            })
+            .persistent("test.mail");
+        // Both at their last attempt: the ordinary kind is given up on, the persistent one not.
+        due_now(&app.db, lost.id, rules::MAX_ATTEMPTS - 1).await;
+        due_now(&app.db, kept.id, rules::MAX_ATTEMPTS - 1).await;
+        assert_eq!(runner.run_once().await.unwrap(), 2);
+        assert_eq!(job_row(&app.db, lost.id).await.status, rules::FAILED);
+        let row = job_row(&app.db, kept.id).await;
+        assert_eq!(row.status, rules::QUEUED);
+        assert_eq!(row.attempts, rules::MAX_ATTEMPTS);
+        assert_eq!(*last.lock().unwrap(), [false]);
+        // Far past the last attempt it is still tried, an hour apart at most.
+        due_now(&app.db, kept.id, 40).await;
+        assert_eq!(runner.run_once().await.unwrap(), 1);
+        let row = job_row(&app.db, kept.id).await;
+        assert_eq!(row.status, rules::QUEUED);
+        assert!(row.run_at <= insyn::audit::now() + chrono::Duration::hours(1));
+
+        // One given up on before (by an earlier version) is queued again by the runner's check.
+        let old = store::enqueue(&app.db, "test.mail", &serde_json::json!({}))
+            .await
+            .unwrap();
+        due_now(&app.db, old.id, rules::MAX_ATTEMPTS - 1).await;
+        Runner::new(app.db.clone())
+            .handle("test.mail", |_| async { Err("smtp down".to_owned()) })
+            .run_once()
+            .await
+            .unwrap();
+        assert_eq!(job_row(&app.db, old.id).await.status, rules::FAILED);
+        runner.ensure_recurring().await.unwrap();
+        let row = job_row(&app.db, old.id).await;
+        assert_eq!((row.status.as_str(), row.attempts), (rules::QUEUED, 0));
+        assert_eq!(job_row(&app.db, lost.id).await.status, rules::FAILED);
+    }
+);
+
+both_backends!(a_job_that_panics_fails_alone, |b: Backend| async move {
+    let app = spawn_app(b).await;
+    let bad = store::enqueue(&app.db, "test.panics", &serde_json::json!({}))
+        .await
+        .unwrap();
+    let good = store::enqueue(&app.db, "test.fine", &serde_json::json!({}))
+        .await
+        .unwrap();
+    let runner = Runner::new(app.db.clone())
+        .handle("test.panics", |p| async move {
+            // A handler's bug: an index out of range.
+            let parts: Vec<&str> = p["missing"].as_str().unwrap_or("").split(',').collect();
+            Err(parts[3].to_owned())
+        })
+        .handle("test.fine", |_| async { Ok(()) });
+    // The panic fails its job (to be tried again) and the runner goes on to the next.
+    assert_eq!(runner.run_once().await.unwrap(), 2);
+    let row = job_row(&app.db, bad.id).await;
+    assert_eq!(row.status, rules::QUEUED);
+    assert_eq!(row.last_error.as_deref(), Some("the job panicked"));
+    assert_eq!(job_row(&app.db, good.id).await.status, rules::DONE);
+});
