@@ -1098,37 +1098,9 @@ async fn execute(
     }
 
     lap("suppressed");
-    // A record that answers an erased one and is kept (a reply by someone else, the person's own
-    // reply under a hold) keeps its row as it was, its link to the parent included: the parent's
-    // row stays as a tombstone, and only rows nothing kept points at are deleted.
-    let doomed: HashSet<i64> = erase.iter().copied().collect();
-    let mut tombstones: Vec<i64> = vec![];
-    for chunk in erase.chunks(CHUNK) {
-        let children: Vec<(i64, Option<i64>)> = record::Entity::find()
-            .select_only()
-            .column(record::Column::Id)
-            .column(record::Column::ParentId)
-            .filter(record::Column::ParentId.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        tombstones.extend(
-            children
-                .into_iter()
-                .filter(|(child, _)| !doomed.contains(child))
-                .filter_map(|(_, parent)| parent),
-        );
-    }
-    tombstones.sort_unstable();
-    tombstones.dedup();
-    let kept_as_tombstone: HashSet<i64> = tombstones.iter().copied().collect();
-    let deleted: Vec<i64> = erase
-        .iter()
-        .copied()
-        .filter(|id| !kept_as_tombstone.contains(id))
-        .collect();
     // Consent events of the erased records, then the records (their versions and notes go with
-    // them).
+    // them; one that a kept record answers, a reply by someone else or the person's own reply
+    // under a hold, stays as a tombstone).
     for chunk in erase.chunks(CHUNK) {
         done.consent_events += consent_event::Entity::delete_many()
             .filter(consent_event::Column::RecordId.is_in(chunk.to_vec()))
@@ -1137,15 +1109,7 @@ async fn execute(
             .await?
             .rows_affected;
     }
-    for chunk in deleted.chunks(CHUNK) {
-        record::Entity::delete_many()
-            .filter(record::Column::Id.is_in(chunk.to_vec()))
-            .exec(txn)
-            .await?;
-    }
-    for chunk in tombstones.chunks(CHUNK) {
-        crate::archive::store::tombstone(txn, chunk).await?;
-    }
+    crate::archive::store::remove(txn, &erase).await?;
     done.records = erase.clone();
     lap("records erased");
 

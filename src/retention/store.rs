@@ -342,12 +342,12 @@ pub async fn dispose(
                     .exec(&txn)
                     .await?
                     .rows_affected;
-                record::Entity::delete_many()
-                    .filter(record::Column::Id.is_in(chunk.iter().copied()))
-                    .exec(&txn)
-                    .await?;
             }
         }
+        // A record that a kept one answers (a registered reply, a reply under a hold) stays as a
+        // tombstone: disposing of the parent must not change the kept reply.
+        let all: Vec<i64> = run.by_decision.values().flatten().copied().collect();
+        crate::archive::store::remove(&txn, &all).await?;
         audit::append(
             &txn,
             actor,

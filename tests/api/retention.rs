@@ -319,3 +319,73 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_disposed_record_that_kept_records_answer_stays_as_a_tombstone,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        let comment = record_id(&app, &archivist, ch, "1_10").await;
+        let bo_reply = record_id(&app, &archivist, ch, "1_12").await;
+        // Bo's reply to Anna's comment is held; Anna's comment may go.
+        let bo = identity(&app, &officer, "502").await;
+        let r = app
+            .post_json(
+                "/api/v1/legal-holds",
+                &officer,
+                &json!({"reason": "Polisanmälan", "scope": "identity", "identity_id": bo,
+                    "from": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2024-0456", "title": "Kommentarer", "decided_on": "2024-05-01",
+                        "rules": [{"kind": "comment", "keep": "P0D"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let before = get(&app, &archivist, &format!("/api/v1/records/{bo_reply}")).await;
+        assert_eq!(before["parent_id"], comment);
+
+        let dispose = || async {
+            app.client
+                .post(app.url("/api/v1/disposals?dry_run=false"))
+                .bearer_auth(&archivist)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        };
+        let done = dispose().await;
+        assert_eq!(done["disposed"], 1, "{done}");
+        assert_eq!(done["by_decision"][0]["record_ids"], json!([comment]));
+        // The comment is gone from every read; the held reply is as it was, its link included.
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/records/{comment}")))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap();
+        problem(r, 404).await;
+        let after = get(&app, &archivist, &format!("/api/v1/records/{bo_reply}")).await;
+        assert_eq!(after, before);
+        let verify = get(
+            &app,
+            &archivist,
+            &format!("/api/v1/records/{bo_reply}/verify"),
+        )
+        .await;
+        assert_eq!(verify["intact"], true);
+        // What is left of the comment is not disposed of again.
+        assert_eq!(dispose().await["disposed"], 0);
+    }
+);

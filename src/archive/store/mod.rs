@@ -76,5 +76,5 @@ pub use ingest::{Counts, ImportError, import};
 pub use records::{
     Fetched, RecordFilter, Verification, fetch_records, find_record, held_records, json_page,
     json_text, list_identities, list_records, notes_of, parse_json_rows, read_records,
-    record_columns, records_of, tombstone, verify_all, verify_record,
+    record_columns, records_of, remove, tombstone, verify_all, verify_record,
 };

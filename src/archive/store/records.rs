@@ -401,6 +401,49 @@ pub async fn tombstone<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> Result<(), D
     Ok(())
 }
 
+/// Takes records out of the archive (what an erasure erases, what a disposal disposes of), in the
+/// caller's transaction: deleted with their versions and notes, except a record that a record
+/// staying in the archive answers, which stays as a tombstone, so that the reply keeps its row as
+/// it was, its link to the parent included (the foreign key would set it to NULL). Answers the
+/// ids kept as tombstones.
+pub async fn remove<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> Result<Vec<i64>, DbErr> {
+    let going: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    let mut tombstones: Vec<i64> = vec![];
+    for chunk in ids.chunks(500) {
+        let children: Vec<(i64, Option<i64>)> = record::Entity::find()
+            .select_only()
+            .column(record::Column::Id)
+            .column(record::Column::ParentId)
+            .filter(record::Column::ParentId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        tombstones.extend(
+            children
+                .into_iter()
+                .filter(|(child, _)| !going.contains(child))
+                .filter_map(|(_, parent)| parent),
+        );
+    }
+    tombstones.sort_unstable();
+    tombstones.dedup();
+    let deleted: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| tombstones.binary_search(id).is_err())
+        .collect();
+    for chunk in deleted.chunks(500) {
+        record::Entity::delete_many()
+            .filter(record::Column::Id.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    for chunk in tombstones.chunks(500) {
+        tombstone(txn, chunk).await?;
+    }
+    Ok(tombstones)
+}
+
 /// Corrections noted beside a record, oldest first.
 pub async fn notes_of(
     db: &DatabaseConnection,
