@@ -321,8 +321,12 @@ pub struct RetentionView {
     pub decision_id: Option<i64>,
     /// The governing decision's reference, e.g. `KS 2024-0456`.
     pub decision_reference: Option<String>,
-    /// The first day it may be disposed of; absent when kept for ever or not covered.
+    /// The first day it may be disposed of; absent when kept for ever, not covered, or
+    /// registered.
     pub disposable_from: Option<chrono::NaiveDate>,
+    /// True when the record is registered: a disposal run never takes a registered document,
+    /// whatever the decision says; it leaves the archive only through the registry.
+    pub registered: bool,
     /// True when the governing decision keeps it for ever.
     pub permanent: bool,
     /// Legal holds in force over it: nothing is disposed of or erased while one holds.
@@ -349,7 +353,8 @@ impl From<crate::retention::store::RecordRetention> for RetentionView {
             covered,
             decision_id,
             decision_reference,
-            disposable_from,
+            disposable_from: disposable_from.filter(|_| !r.registered),
+            registered: r.registered,
             permanent,
             held_by: r.held_by,
         }

@@ -306,10 +306,12 @@ pub async fn close_task(
     actor: &Actor,
 ) -> Result<unpublish_task::Model, ConsentError> {
     let txn = db.begin().await?;
-    let task = unpublish_task::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(ConsentError::NoTask(id))?;
+    // Under the row's lock on PostgreSQL: of two closes at once, the second sees the first's.
+    let mut q = unpublish_task::Entity::find_by_id(id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    let task = q.one(&txn).await?.ok_or(ConsentError::NoTask(id))?;
     if task.status != TaskStatus::Open.as_str() {
         return Err(ConsentError::Closed(task.status));
     }

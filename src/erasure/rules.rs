@@ -484,6 +484,7 @@ mod tests {
         DisposalDecision {
             id: 1,
             reference: "KS 2024-0456".into(),
+            decided_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
             rules: vec![DisposalRule {
                 kind: Some(kind.into()),
                 direction: None,

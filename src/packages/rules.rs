@@ -228,10 +228,22 @@ pub fn change_word(lang: Language, change: &str) -> &str {
 }
 
 /// How long a record is kept, and under which disposal decision, as a sentence.
-pub struct KeptSentence<'a>(pub Language, pub &'a Retention);
+pub struct KeptSentence<'a>(pub Language, pub &'a Retention, pub Registered);
+
+/// Whether the record is registered: a registered document is never taken by a disposal run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Registered(pub bool);
 
 impl std::fmt::Display for KeptSentence<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.2 == Registered(true) {
+            return f.write_str(match self.0 {
+                Language::Sv => "Bevaras: registrerad handling, som gallras bara genom registret",
+                Language::En => {
+                    "Kept: a registered document, disposed of only through the registry"
+                }
+            });
+        }
         match (self.0, self.1) {
             (Language::Sv, Retention::NoDecision) => {
                 f.write_str("Bevaras: inget gallringsbeslut omfattar posten")

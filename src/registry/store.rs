@@ -147,6 +147,9 @@ pub async fn register_record(
     actor: &Actor,
 ) -> Result<registration::Model, RegistryError> {
     let txn = db.begin().await?;
+    // The record gets a new version: in turn with imports, erasures and other decisions on it,
+    // so that two at once cannot both find it unregistered.
+    crate::db::lock_archive(&txn).await?;
     let rec = crate::archive::store::held_records()
         .filter(record::Column::Id.eq(record_id))
         .one(&txn)
@@ -210,6 +213,9 @@ pub async fn moderate(
     actor: &Actor,
 ) -> Result<Moderated, RegistryError> {
     let txn = db.begin().await?;
+    // The record gets a new version: in turn with imports, erasures and other decisions on it,
+    // so that two at once cannot both find it unregistered.
+    crate::db::lock_archive(&txn).await?;
     let rec = crate::archive::store::held_records()
         .filter(record::Column::Id.eq(record_id))
         .one(&txn)

@@ -170,6 +170,8 @@ impl DisposalRule {
 pub struct Decision {
     pub id: i64,
     pub reference: String,
+    /// The day it was made: it allows nothing before then, whatever its periods say.
+    pub decided_on: NaiveDate,
     pub rules: Vec<DisposalRule>,
 }
 
@@ -205,7 +207,7 @@ pub fn retention_of(r: &RecordFacts, decisions: &[Decision]) -> Retention {
             Some(date) => Retention::DisposableFrom {
                 decision_id: d.id,
                 reference: d.reference.clone(),
-                date,
+                date: date.max(d.decided_on),
             },
         };
         best = match (&best, &candidate) {
@@ -408,6 +410,7 @@ mod tests {
         Decision {
             id,
             reference: format!("KS {id}"),
+            decided_on: date(2024, 1, 1),
             rules: rules
                 .iter()
                 .map(|(kind, keep)| DisposalRule {
@@ -449,6 +452,31 @@ mod tests {
             &[decision(1, &[("", "never")]), decision(2, &[("", "P2Y")])],
         );
         assert!(matches!(got, Retention::Permanent { decision_id: 1, .. }));
+    }
+
+    #[test]
+    fn a_decision_allows_nothing_before_the_day_it_was_made() {
+        // A reaction of 2024-02-29 kept for a year, under a decision made in 2026 (or to be made
+        // in 2099): disposable from the decision's day, not from 2025.
+        let r = facts("reaction", false);
+        for made in [date(2026, 6, 1), date(2099, 1, 1)] {
+            let d = Decision {
+                decided_on: made,
+                ..decision(1, &[("", "P1Y")])
+            };
+            assert_eq!(
+                retention_of(&r, std::slice::from_ref(&d)),
+                Retention::DisposableFrom {
+                    decision_id: 1,
+                    reference: "KS 1".into(),
+                    date: made
+                }
+            );
+            assert_eq!(
+                disposal_of(&r, &[d], &[], date(2026, 1, 1)),
+                Disposal::Keep(KeepReason::NotYet(made))
+            );
+        }
     }
 
     #[test]

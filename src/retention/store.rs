@@ -113,6 +113,9 @@ pub async fn create_hold(
         return Err(invalid("until", "must not be before `from`"));
     }
     let txn = db.begin().await?;
+    // In turn with a disposal run (which holds the lock from reading the holds to deleting): a
+    // hold answered 201 covers its records from then on, even against a run already going.
+    crate::db::lock_archive(&txn).await?;
     let (scope, record_ids, identity_id, channel_id) = match &h.scope {
         HoldScope::Records(ids) => {
             if ids.is_empty() {
@@ -212,6 +215,7 @@ pub async fn decisions<C: ConnectionTrait>(db: &C) -> Result<Vec<Decision>, DbEr
         .map(|d| Decision {
             id: d.id,
             reference: d.reference,
+            decided_on: d.decided_on,
             rules: serde_json::from_str(&d.rules).unwrap_or_default(),
         })
         .collect())
@@ -250,6 +254,9 @@ pub fn facts(r: &record::Model, tz: chrono_tz::Tz) -> RecordFacts<'_> {
 pub struct RecordRetention {
     pub retention: Retention,
     pub held_by: Vec<i64>,
+    /// A registered record is never swept by a disposal run, whatever the decision says: it
+    /// leaves the archive only through the registry.
+    pub registered: bool,
 }
 
 pub async fn retention_of_record<C: ConnectionTrait>(
@@ -261,6 +268,7 @@ pub async fn retention_of_record<C: ConnectionTrait>(
     let (decisions, holds) = load(db).await?;
     let f = facts(r, tz);
     Ok(RecordRetention {
+        registered: f.registered,
         retention: retention_of(&f, &decisions),
         held_by: holds
             .iter()
@@ -296,6 +304,10 @@ pub async fn dispose(
     actor: &Actor,
 ) -> Result<DisposalRun, DbErr> {
     let txn = db.begin().await?;
+    // Holds and imports wait for the run, so that what it read is what it deletes.
+    if execute {
+        crate::db::lock_archive(&txn).await?;
+    }
     let (decisions, holds) = load(&txn).await?;
     let reference: BTreeMap<i64, String> = decisions
         .iter()

@@ -332,6 +332,8 @@ both_backends!(
         assert!(html.contains("Syns på plattformen"));
         assert!(html.contains("<p class=\"ctx\">Svar på: Nu öppnar badet</p>"));
         assert!(html.contains("Bevaras: inget gallringsbeslut omfattar posten"));
+        // The moderated record is registered: kept until the registry disposes of it.
+        assert!(html.contains("Bevaras: registrerad handling, som gallras bara genom registret"));
         assert!(html.contains(&format!(
             "Moderering: profanity / block_author · diarienummer {block_number}"
         )));

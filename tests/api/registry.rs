@@ -221,3 +221,87 @@ both_backends!(
         assert_eq!(all, (1..=200).collect::<Vec<i64>>());
     }
 );
+
+both_backends!(
+    decisions_made_at_once_on_one_record_or_task_take_effect_once,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        let post = record_id(&app, &archivist, ch, &format!("{PAGE}_1")).await;
+        let reply = record_id(&app, &archivist, ch, "1_12").await;
+        // Eight calls at once of each: one registration, one moderation decision's registration
+        // number, one close of the task.
+        let at_once = |path: String, token: String, body: Value| {
+            let calls: Vec<_> = (0..8)
+                .map(|_| {
+                    let call = app
+                        .client
+                        .post(app.url(&path))
+                        .bearer_auth(&token)
+                        .json(&body);
+                    tokio::spawn(async move { call.send().await.unwrap().status().as_u16() })
+                })
+                .collect();
+            async move {
+                let mut codes = vec![];
+                for c in calls {
+                    codes.push(c.await.unwrap());
+                }
+                codes
+            }
+        };
+        let mut codes = at_once(
+            format!("/api/v1/records/{post}/registration"),
+            officer.clone(),
+            json!({"title": "Fråga om badet"}),
+        )
+        .await;
+        codes.sort_unstable();
+        assert_eq!(codes, [201, 409, 409, 409, 409, 409, 409, 409]);
+        let rec = get(&app, &officer, &format!("/api/v1/records/{post}")).await;
+        assert_eq!(rec["versions"].as_array().unwrap().len(), 2, "{rec}");
+        let regs = get(&app, &officer, "/api/v1/registrations").await;
+        assert_eq!(regs["registrations"].as_array().unwrap().len(), 1);
+
+        let codes = at_once(
+            format!("/api/v1/records/{reply}/moderation"),
+            archivist.clone(),
+            json!({"rule": "profanity", "action": "remove"}),
+        )
+        .await;
+        assert!(codes.iter().all(|c| *c == 201), "{codes:?}");
+        let regs = get(&app, &officer, "/api/v1/registrations").await;
+        assert_eq!(
+            regs["registrations"].as_array().unwrap().len(),
+            2,
+            "one number for the moderated reply, however many decisions: {regs}"
+        );
+
+        let open = get(&app, &archivist, "/api/v1/unpublish-tasks?status=open").await;
+        let task = open["tasks"][0]["id"].as_i64().unwrap();
+        let mut codes = at_once(
+            format!("/api/v1/unpublish-tasks/{task}/close"),
+            archivist.clone(),
+            json!({"status": "done"}),
+        )
+        .await;
+        codes.sort_unstable();
+        assert_eq!(codes, [200, 409, 409, 409, 409, 409, 409, 409]);
+        let audit = get(
+            &app,
+            &app.admin,
+            &format!("/api/v1/audit?target=unpublish_task:{task}"),
+        )
+        .await;
+        let closes = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "unpublish_task.close")
+            .count();
+        assert_eq!(closes, 1);
+    }
+);

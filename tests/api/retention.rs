@@ -144,6 +144,13 @@ both_backends!(
             )
             .await;
         assert_eq!(r.status(), 201);
+        // Its retention says so, rather than a date the disposal run will never act on.
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{bo_reply}")).await;
+        assert_eq!(rec["retention"]["registered"], true, "{rec}");
+        assert_eq!(rec["retention"]["decision_reference"], "KS 2024-0456");
+        assert!(rec["retention"].get("disposable_from").is_none(), "{rec}");
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{comment}")).await;
+        assert_eq!(rec["retention"]["registered"], false);
 
         // Dry run: only the Page's own reply? No: it is drawn up, and the decision covers received.
         let dry: Value = app
@@ -387,5 +394,41 @@ both_backends!(
         assert_eq!(verify["intact"], true);
         // What is left of the comment is not disposed of again.
         assert_eq!(dispose().await["disposed"], 0);
+    }
+);
+
+both_backends!(
+    a_decision_disposes_of_nothing_before_the_day_it_was_made,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2099-0001", "title": "Reaktioner", "decided_on": "2099-01-01",
+                        "rules": [{"kind": "reaction", "keep": "P0D"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let dry: Value = app
+            .client
+            .post(app.url("/api/v1/disposals?dry_run=true"))
+            .bearer_auth(&archivist)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(dry["disposed"], 0, "{dry}");
+        let reaction =
+            get(&app, &archivist, "/api/v1/records?kind=reaction").await["records"][0]["id"]
+                .as_i64()
+                .unwrap();
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{reaction}")).await;
+        assert_eq!(rec["retention"]["disposable_from"], "2099-01-01");
     }
 );

@@ -6,8 +6,8 @@ use crate::consent::rules::Purpose;
 use crate::mail::rules::{Html, Language, escape_html};
 use crate::packages::rules::{
     BOM, CONSENTS_CSV, CsvLine, DATA_JSON, DATA_SCHEMA, HTML_TAIL, INDEX_HTML, KeptSentence,
-    MANIFEST_JSON, Moment, PackageKind, RECORDS_CSV, SCHEMA_JSON, article_15, change_word,
-    csv_line, html_head, kind_word, visibility_word,
+    MANIFEST_JSON, Moment, PackageKind, RECORDS_CSV, Registered, SCHEMA_JSON, article_15,
+    change_word, csv_line, html_head, kind_word, visibility_word,
 };
 use crate::retention::rules::{Retention, retention_of};
 use sha2::{Digest, Sha256};
@@ -421,7 +421,11 @@ pub(super) fn html_section(
     if let Some(number) = &r.registration_number {
         e.put_fmt(format_args!(" · {} {}", t.registration, Html(number)))?;
     }
-    e.put_fmt(format_args!(" · {}</p>\n", KeptSentence(lang, retention)))?;
+    let registered = Registered(r.registration_number.is_some());
+    e.put_fmt(format_args!(
+        " · {}</p>\n",
+        KeptSentence(lang, retention, registered)
+    ))?;
     for m in &item.moderation {
         e.put_fmt(format_args!(
             "<p class=\"meta\">{}: {} / {} · {} {}</p>\n",
@@ -449,7 +453,15 @@ pub(super) fn html_section(
     Ok(())
 }
 
-pub(super) fn retention_json(retention: &Retention) -> serde_json::Value {
+/// How long a record is kept, as the package tells the person (Art. 15(1)(d)). A registered
+/// record is never taken by a disposal run: it leaves the archive only through the registry.
+pub(super) fn retention_json(retention: &Retention, registered: bool) -> serde_json::Value {
+    if registered {
+        return serde_json::json!({
+            "kept": "registered: disposed of only through the registry, never by a disposal run",
+            "disposable_from": null,
+        });
+    }
     match retention.clone() {
         Retention::NoDecision => serde_json::json!({"kept": "no disposal decision covers it"}),
         Retention::Permanent { reference, .. } => {
@@ -672,7 +684,8 @@ pub(super) fn write_to(
                             &crate::retention::store::facts(&item.record, head.time_zone),
                             decisions,
                         );
-                        let ret = retention_json(&retention);
+                        let ret =
+                            retention_json(&retention, item.record.registration_number.is_some());
                         e.put(&record_json(item, channels, &ret, kind))?;
                         if let Some((csv, html)) = sides.as_mut() {
                             csv_row(csv, item, channels, &ret)?;
