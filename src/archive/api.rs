@@ -450,6 +450,23 @@ fn sees_classified(who: &crate::http::auth::Principal) -> bool {
     matches!(who.role, Role::Admin | Role::Officer)
 }
 
+/// The record `id` as `who` may see it, for another capability's reads about a record: the
+/// archive holds it (a tombstone is not held) and, when it is classified or restricted, `who` is
+/// an officer. Otherwise a 404, as `GET /records/{id}` answers.
+pub async fn visible_record(
+    db: &sea_orm::DatabaseConnection,
+    id: i64,
+    who: &crate::http::auth::Principal,
+) -> Result<entities::record::Model, AppError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    store::held_records()
+        .filter(entities::record::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .filter(|r| !(r.classified || r.restricted_by.is_some()) || sees_classified(who))
+        .ok_or_else(|| AppError::NotFound(format!("record {id}")))
+}
+
 const READERS: &[Role] = &[Role::Admin, Role::Archivist, Role::Officer, Role::Auditor];
 
 pub struct RecordsApi;

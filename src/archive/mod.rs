@@ -5,3 +5,5 @@ pub mod api;
 pub mod import;
 pub mod rules;
 pub mod store;
+
+pub use api::visible_record;

@@ -274,7 +274,10 @@ impl ConsentApi {
             .require(&[Role::Admin, Role::Officer, Role::Archivist, Role::Auditor])?;
         let events = store::history(&state.db, identity.0)
             .await
-            .map_err(AppError::from)?;
+            .map_err(AppError::from)?
+            .ok_or_else(|| {
+                AppError::field("identity", format!("there is no identity {}", identity.0))
+            })?;
         let mut channels: Vec<ChannelConsent> = Vec::new();
         for e in &events {
             match channels.iter_mut().find(|c| c.channel_id == e.channel_id) {

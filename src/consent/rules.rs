@@ -32,6 +32,8 @@ vocabulary!(
         Comment => "comment",
         Reply => "reply",
         Message => "message",
+        // A visitor's post on the Page.
+        Post => "post",
     }
 );
 
@@ -61,6 +63,17 @@ vocabulary!(
     }
 );
 
+impl Interaction {
+    /// The interactions that show on the channel, which a withdrawal takes down there (a message
+    /// is between the person and the municipality, and shows nowhere).
+    pub const PUBLISHED: [Interaction; 4] = [
+        Interaction::Comment,
+        Interaction::Reply,
+        Interaction::Reaction,
+        Interaction::Post,
+    ];
+}
+
 impl Purpose {
     pub fn legal_basis(self) -> LegalBasis {
         match self {
@@ -88,8 +101,8 @@ impl Purpose {
 }
 
 /// The interaction a record is, if it gives consent: something a member of the public did (received,
-/// with a known author) by reacting, commenting, replying or writing a message. The municipality's
-/// own posts and replies give none.
+/// with a known author) by reacting, commenting, replying, posting on the Page or writing a
+/// message. The municipality's own posts and replies give none.
 pub fn interaction_of(kind: &str, direction: &str, has_author: bool) -> Option<Interaction> {
     if direction != "received" || !has_author {
         return None;
@@ -131,7 +144,12 @@ mod tests {
             Some(Interaction::Reaction)
         );
         assert_eq!(interaction_of("reply", "drawn_up", true), None);
-        assert_eq!(interaction_of("post", "received", true), None);
+        // A visitor's post on the Page is theirs; the Page's own is the municipality's.
+        assert_eq!(
+            interaction_of("post", "received", true),
+            Some(Interaction::Post)
+        );
+        assert_eq!(interaction_of("post", "drawn_up", true), None);
         assert_eq!(interaction_of("comment", "received", false), None);
     }
 

@@ -22,8 +22,82 @@ pub struct Archived<'a> {
 }
 
 /// Writes a `given` event for each archived interaction of a member of the public. Called in the
-/// import's transaction, for records it created.
+/// import's transaction, for records it created. An interaction from before the person withdrew
+/// their consent on the channel, archived only now (a late delivery, an archive export), is
+/// covered by that withdrawal: it gets its unpublish task as if it had been there then.
 pub async fn record_given<C: ConnectionTrait>(
+    txn: &C,
+    channel_id: i64,
+    archived: &[Archived<'_>],
+    policy_version: &str,
+) -> Result<u64, DbErr> {
+    let n = write_given(txn, channel_id, archived, policy_version).await?;
+    take_down_withdrawn(txn, channel_id, archived).await?;
+    Ok(n)
+}
+
+/// The unpublish tasks of interactions archived after a withdrawal that covers them.
+async fn take_down_withdrawn<C: ConnectionTrait>(
+    txn: &C,
+    channel_id: i64,
+    archived: &[Archived<'_>],
+) -> Result<(), DbErr> {
+    let published: Vec<(&Archived, DateTime<Utc>, i64)> = archived
+        .iter()
+        .filter(|a| Interaction::PUBLISHED.iter().any(|i| i.as_str() == a.kind))
+        .filter(|a| interaction_of(a.kind, a.direction, a.author_identity_id.is_some()).is_some())
+        .filter_map(|a| Some((a, a.platform_time?, a.author_identity_id?)))
+        .collect();
+    if published.is_empty() {
+        return Ok(());
+    }
+    let mut people: Vec<i64> = published.iter().map(|(_, _, p)| *p).collect();
+    people.sort_unstable();
+    people.dedup();
+    // Each person's latest withdrawal on the channel.
+    let mut latest: std::collections::HashMap<i64, (DateTime<Utc>, i64)> =
+        std::collections::HashMap::new();
+    for chunk in people.chunks(500) {
+        for w in consent_event::Entity::find()
+            .filter(consent_event::Column::IdentityId.is_in(chunk.to_vec()))
+            .filter(consent_event::Column::ChannelId.eq(channel_id))
+            .filter(consent_event::Column::Event.eq(ConsentEvent::Withdrawn.as_str()))
+            .all(txn)
+            .await?
+        {
+            let e = latest.entry(w.identity_id).or_insert((w.at, w.id));
+            if (w.at, w.id) > *e {
+                *e = (w.at, w.id);
+            }
+        }
+    }
+    for (a, made, person) in published {
+        let Some((withdrawn, event)) = latest.get(&person) else {
+            continue;
+        };
+        // Made after the withdrawal, it is consent given anew.
+        if made >= *withdrawn {
+            continue;
+        }
+        let Some(r) = record::Entity::find_by_id(a.record_id).one(txn).await? else {
+            continue;
+        };
+        if matches!(r.visibility.as_str(), "visible" | "hidden") {
+            open_task(
+                txn,
+                &r,
+                Some(person),
+                TaskReason::ConsentWithdrawn,
+                TaskAction::Remove,
+                &format!("consent_event:{event}"),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_given<C: ConnectionTrait>(
     txn: &C,
     channel_id: i64,
     archived: &[Archived<'_>],
@@ -59,17 +133,25 @@ pub async fn record_given<C: ConnectionTrait>(
     Ok(n)
 }
 
-/// The person's ledger, oldest first.
+/// The identity's ledger, oldest first; `None` when there is no such identity.
 pub async fn history(
     db: &DatabaseConnection,
     identity_id: i64,
-) -> Result<Vec<consent_event::Model>, DbErr> {
+) -> Result<Option<Vec<consent_event::Model>>, DbErr> {
+    if entities::identity::Entity::find_by_id(identity_id)
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
     consent_event::Entity::find()
         .filter(consent_event::Column::IdentityId.eq(identity_id))
         .order_by_asc(consent_event::Column::At)
         .order_by_asc(consent_event::Column::Id)
         .all(db)
         .await
+        .map(Some)
 }
 
 pub struct Withdraw {
@@ -179,16 +261,7 @@ pub async fn withdraw_in<C: ConnectionTrait>(
         let shown = record::Entity::find()
             .filter(record::Column::AuthorIdentityId.eq(w.identity_id))
             .filter(record::Column::ChannelId.eq(*c))
-            .filter(
-                record::Column::Kind.is_in(
-                    [
-                        Interaction::Comment,
-                        Interaction::Reply,
-                        Interaction::Reaction,
-                    ]
-                    .map(|i| i.as_str()),
-                ),
-            )
+            .filter(record::Column::Kind.is_in(Interaction::PUBLISHED.map(|i| i.as_str())))
             .filter(record::Column::Visibility.is_in(["visible", "hidden"]))
             .order_by_asc(record::Column::Id)
             .all(txn)

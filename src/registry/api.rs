@@ -221,6 +221,7 @@ fn registry_error(e: RegistryError) -> AppError {
         RegistryError::AlreadyRegistered(n) => {
             AppError::Conflict(format!("the record is registered already as {n}"))
         }
+        RegistryError::Invalid { field, reason } => AppError::field(field, reason),
         RegistryError::Db(e) => e.into(),
     }
 }
@@ -338,7 +339,8 @@ impl RegistryApi {
 
     /// List moderation decisions of a record
     ///
-    /// Roles: `admin`, `archivist`, `officer`, `auditor`.
+    /// Roles: `admin`, `archivist`, `officer`, `auditor`. A record that is not held, or that is
+    /// classified or restricted and the caller no officer, is a 404, as `GET /records/{id}`.
     #[oai(
         path = "/records/:id/moderation",
         method = "get",
@@ -351,7 +353,8 @@ impl RegistryApi {
         auth: TokenAuth,
         id: Path<i64>,
     ) -> Result<Json<Vec<ModerationView>>, ApiError> {
-        auth.0.require(READERS)?;
+        let who = auth.0.require(READERS)?;
+        crate::archive::visible_record(&state.db, id.0, who).await?;
         let rows = store::moderations_of(&state.db, id.0)
             .await
             .map_err(AppError::from)?;

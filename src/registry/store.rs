@@ -134,6 +134,11 @@ pub enum RegistryError {
     NoRecord(i64),
     #[error("record is registered already as {0}")]
     AlreadyRegistered(String),
+    #[error("{field}: {reason}")]
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+    },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -221,6 +226,16 @@ pub async fn moderate(
         .one(&txn)
         .await?
         .ok_or(RegistryError::NoRecord(record_id))?;
+    // The municipality's own record may break the rules (classified information in a reply),
+    // but there is nobody to block for it: the author is the municipality's own account.
+    if m.action == ModerationAction::BlockAuthor
+        && rec.direction == crate::archive::rules::Direction::DrawnUp.as_str()
+    {
+        return Err(RegistryError::Invalid {
+            field: "action",
+            reason: "the municipality drew this record up: its author is the municipality's own account, which cannot be blocked",
+        });
+    }
     let number = match rec.registration_number.clone() {
         Some(n) => n,
         None => {

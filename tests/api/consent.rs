@@ -121,6 +121,14 @@ both_backends!(
             )
             .await;
         assert_eq!(problem(r, 400).await["errors"][0]["field"], "identity_id");
+        let r = app
+            .client
+            .get(app.url("/api/v1/consents?identity=999999"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "identity");
 
         let r = app
             .post_json("/api/v1/consents/withdraw", &officer, &body)
@@ -247,5 +255,116 @@ both_backends!(
         )
         .await;
         assert_eq!(again["events"].as_array().unwrap().len(), 1);
+    }
+);
+
+/// A Page webhook delivery of one feed item by `who` at `time`.
+fn feed_item(item: &str, id: &str, parent: Option<&str>, who: &str, time: &str) -> Value {
+    let mut value = json!({"item": item, "verb": "add", "from": {"id": who, "name": "Anna Andersson"},
+        "message": "Hej kommunen", "created_time": time});
+    match item {
+        "comment" => {
+            value["comment_id"] = id.into();
+            value["post_id"] = parent.unwrap().into();
+            value["parent_id"] = parent.unwrap().into();
+        }
+        _ => value["post_id"] = id.into(),
+    }
+    json!({"object": "page", "entry": [{"id": PAGE, "time": 1, "changes": [{"field": "feed", "value": value}]}]})
+}
+
+both_backends!(
+    a_visitors_post_and_what_arrives_after_a_withdrawal_are_taken_down,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        let anna = identity(&app, &officer, "501").await;
+        // Anna writes on the Page's wall: a visitor's post is an interaction like a comment.
+        let wall = format!("{PAGE}_77");
+        let r = import(
+            &app,
+            &archivist,
+            ch,
+            &feed_item("status", &wall, None, "501", "2024-03-05T10:00:00+0000"),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let ledger = get(&app, &officer, &format!("/api/v1/consents?identity={anna}")).await;
+        assert!(
+            ledger["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["interaction"] == "post"),
+            "{ledger}"
+        );
+        let r = app
+            .post_json(
+                "/api/v1/consents/withdraw",
+                &officer,
+                &json!({"identity_id": anna}),
+            )
+            .await;
+        let w: Value = r.json().await.unwrap();
+        let post = record_id(&app, &archivist, ch, &wall).await;
+        assert!(
+            w["unpublish_tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["record_id"] == post),
+            "{w}"
+        );
+        let open = || {
+            let (app, archivist) = (&app, archivist.clone());
+            async move {
+                get(app, &archivist, "/api/v1/unpublish-tasks?status=open").await["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|t| t["record_id"].as_i64())
+                    .collect::<Vec<i64>>()
+            }
+        };
+        let before = open().await.len();
+
+        // A comment she made before withdrawing, delivered only now, is covered by the
+        // withdrawal; one made after it is consent given anew.
+        let r = import(
+            &app,
+            &archivist,
+            ch,
+            &feed_item(
+                "comment",
+                "1_90",
+                Some(&format!("{PAGE}_1")),
+                "501",
+                "2024-03-06T10:00:00+0000",
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let late = record_id(&app, &archivist, ch, "1_90").await;
+        let tasks = open().await;
+        assert!(tasks.contains(&late), "{tasks:?}");
+        assert_eq!(tasks.len(), before + 1);
+        let r = import(
+            &app,
+            &archivist,
+            ch,
+            &feed_item(
+                "comment",
+                "1_91",
+                Some(&format!("{PAGE}_1")),
+                "501",
+                "2099-01-01T10:00:00+0000",
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(open().await.len(), before + 1);
     }
 );

@@ -332,8 +332,9 @@ both_backends!(
                 .unwrap()
                 .contains("Tvist om bygglov, mål 1234-26")
         );
+        // Disposable since the decision was made, not since the reaction (of 2016) plus P0D.
         let gone = item(&plan, "record", reaction);
-        assert_eq!(gone["until"], "2016-10-04");
+        assert_eq!(gone["until"], "2024-05-01");
         assert_eq!(gone["label"], "Reaktion 2016-10-04");
         assert_eq!(item(&plan, "consent_events", fb_person)["count"], 1);
         // Computing changed nothing: the reaction is there, no task is open.
@@ -647,7 +648,7 @@ both_backends!(
             .expect("the reply is queued");
         for part in [
             "Raderat:",
-            "Reaktion 2016-10-04: Raderas: gallringsbeslut KS 2024-0456 medger gallring sedan 2016-10-04.",
+            "Reaktion 2016-10-04: Raderas: gallringsbeslut KS 2024-0456 medger gallring sedan 2024-05-01.",
             "Bevarat:",
             "får gallras tidigast 2035-12-03",
             "Tvist om bygglov",

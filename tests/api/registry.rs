@@ -85,6 +85,26 @@ both_backends!(
         let blocks = get(&app, &officer, "/api/v1/blocks").await;
         assert_eq!(blocks[0]["identity_id"], bo);
         assert_eq!(blocks[0]["channel_id"], ch);
+        // The municipality's own reply has no author to block, and nothing is written.
+        let own = record_id(&app, &archivist, ch, "1_11").await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/records/{own}/moderation"),
+                &archivist,
+                &json!({"rule": "profanity", "action": "block_author"}),
+            )
+            .await;
+        assert_eq!(problem(r, 400).await["errors"][0]["field"], "action");
+        let rec = get(&app, &archivist, &format!("/api/v1/records/{own}")).await;
+        assert!(rec["registration_number"].is_null(), "{rec}");
+        assert_eq!(
+            get(&app, &officer, "/api/v1/blocks")
+                .await
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         let decisions = get(
             &app,
             &officer,
@@ -126,6 +146,30 @@ both_backends!(
         );
         let seen = get(&app, &officer, &format!("/api/v1/records/{comment}")).await;
         assert_eq!(seen["classified"], true);
+        // Nor its moderation decisions: an archivist or auditor gets the record's 404, an officer
+        // the decision; a record that does not exist is a 404 too.
+        let (_, auditor) = app.token("auditor").await;
+        for (token, id) in [
+            (&archivist, comment),
+            (&auditor, comment),
+            (&officer, 999_999),
+        ] {
+            let r = app
+                .client
+                .get(app.url(&format!("/api/v1/records/{id}/moderation")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            problem(r, 404).await;
+        }
+        let decisions = get(
+            &app,
+            &officer,
+            &format!("/api/v1/records/{comment}/moderation"),
+        )
+        .await;
+        assert_eq!(decisions[0]["rule"], "classified_information");
 
         // An individual matter is registered once, with the next number.
         let post = record_id(&app, &archivist, ch, &format!("{PAGE}_1")).await;

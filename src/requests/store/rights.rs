@@ -41,7 +41,7 @@ pub async fn carry_out(
     }
     let theirs = || record::Entity::find().filter(crate::archive::store::records_of(&identities));
     let shown = ["visible", "hidden"];
-    let published = ["comment", "reply", "reaction"];
+    let published = crate::consent::rules::Interaction::PUBLISHED.map(|i| i.as_str());
     let lang = language_of(&r);
     let sv = lang == Language::Sv;
     let mut done: Vec<String> = vec![];
