@@ -15,8 +15,13 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
-    /// The budget of the public endpoints, per client address.
+    /// The budget of the public endpoints, per client.
     pub limiter: Arc<crate::http::rate_limit::RateLimiter>,
+    /// The officers' sign-in has a budget of its own: a flood of submissions from one address
+    /// must not lock the officers out, nor guesses at tokens spend the citizens' budget.
+    pub login_limiter: Arc<crate::http::rate_limit::RateLimiter>,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// The erasure policy: public-document kinds, grounds, the reply's words.
     pub erasure_policy: Arc<crate::erasure::Policy>,
     /// The server's secret: the key of the suppression list, the codes' hashes and mail's secrets.
@@ -26,6 +31,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The client a call counts against in a rate limit.
+    pub fn client(&self, req: &poem::Request) -> Option<std::net::IpAddr> {
+        crate::http::rate_limit::client_of_request(req, &self.trusted_proxies)
+    }
+
     /// Where packages are kept, and for how long.
     pub fn package_storage(&self) -> crate::packages::Storage {
         crate::packages::Storage {
@@ -261,10 +271,14 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let db =
         crate::db::connect_with(&settings.database_url, crate::db::Checkpoints::Background).await?;
     crate::db::migrate(&db).await?;
-    let limiter = crate::http::rate_limit::RateLimiter::new(
-        settings.public_rate_limit,
-        std::time::Duration::from_secs(settings.public_rate_window_secs),
-    );
+    let limiter = || {
+        Arc::new(crate::http::rate_limit::RateLimiter::new(
+            settings.public_rate_limit,
+            std::time::Duration::from_secs(settings.public_rate_window_secs),
+        ))
+    };
+    let (limiter, login_limiter) = (limiter(), limiter());
+    let trusted_proxies = Arc::new(settings.proxies().map_err(anyhow::Error::msg)?);
     let erasure_policy = crate::erasure::load_policy(&settings).map_err(anyhow::Error::msg)?;
     let secret = crate::secret::ServerSecret::load(&settings, &db).await?;
     let metrics: Arc<crate::http::metrics::Metrics> = Arc::default();
@@ -278,7 +292,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         db,
         settings: Arc::new(settings),
         metrics,
-        limiter: Arc::new(limiter),
+        limiter,
+        login_limiter,
+        trusted_proxies,
         erasure_policy: Arc::new(erasure_policy),
         secret,
     };

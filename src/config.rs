@@ -27,6 +27,9 @@ pub struct Settings {
     pub public_rate_limit: u32,
     /// …per this many seconds; more get 429 with Retry-After.
     pub public_rate_window_secs: u64,
+    /// The addresses of the proxies in front, whose `X-Forwarded-For` names the client the rate
+    /// limit counts; without them the connection's address is the client.
+    pub trusted_proxies: Vec<String>,
     /// Where the daily digest of requests due within a week and overdue goes.
     pub officer_emails: Vec<String>,
     /// Where built packages are kept.
@@ -67,6 +70,7 @@ impl Default for Settings {
             time_zone: "Europe/Stockholm".into(),
             public_rate_limit: 30,
             public_rate_window_secs: 600,
+            trusted_proxies: vec![],
             officer_emails: vec![],
             data_dir: "insyn-data".into(),
             package_days: 30,
@@ -166,6 +170,17 @@ impl Settings {
                 reason: format!("must be a number of seconds, got {v:?}"),
             })?;
         }
+        if let Some(v) = var("INSYN_TRUSTED_PROXIES") {
+            s.trusted_proxies = v
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect();
+        }
+        s.proxies().map_err(|reason| ConfigError::Invalid {
+            name: "trusted_proxies",
+            reason,
+        })?;
         if let Some(v) = var("INSYN_DATA_DIR") {
             s.data_dir = v;
         }
@@ -254,6 +269,14 @@ impl Settings {
 }
 
 impl Settings {
+    /// The trusted proxies' addresses.
+    pub fn proxies(&self) -> Result<Vec<std::net::IpAddr>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| p.parse().map_err(|_| format!("{p:?} is not an IP address")))
+            .collect()
+    }
+
     /// The configured time zone, e.g. `Europe/Stockholm`.
     pub fn tz(&self) -> Result<chrono_tz::Tz, String> {
         self.time_zone
@@ -314,6 +337,7 @@ impl fmt::Debug for Settings {
             .field("registration_series", &self.registration_series)
             .field("registration_pattern", &self.registration_pattern)
             .field("time_zone", &self.time_zone)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("public_rate_limit", &self.public_rate_limit)
             .field("public_rate_window_secs", &self.public_rate_window_secs)
             // Addresses are personal data: counted, not shown.

@@ -121,10 +121,9 @@ fn rate_limited(lang: Lang, path: &str, wait: u64) -> Response {
 
 /// The page to answer instead, when the address has used up its budget.
 fn limited(req: &Request, lang: Lang, path: &str) -> Option<Response> {
-    let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    state(req)
-        .limiter
-        .check(addr)
+    let st = state(req);
+    st.limiter
+        .check(st.client(req))
         .err()
         .map(|wait| rate_limited(lang, path, wait))
 }

@@ -166,8 +166,7 @@ pub async fn login(
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let st = state(req);
-    let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    if let Err(wait) = st.limiter.check(addr) {
+    if let Err(wait) = st.login_limiter.check(st.client(req)) {
         return message(
             StatusCode::TOO_MANY_REQUESTS,
             lang,

@@ -604,8 +604,7 @@ impl From<crate::packages::store::DownloadError> for CaseError {
 }
 
 fn limit(state: &AppState, req: &poem::Request) -> Result<(), CaseError> {
-    let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    state.limiter.check(addr).map_err(|wait| {
+    state.limiter.check(state.client(req)).map_err(|wait| {
         CaseError::TooManyRequests(
             typed(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -1613,3 +1613,59 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    the_rate_limit_counts_the_client_a_trusted_proxy_names_and_spares_the_officers_sign_in,
+    |b: Backend| async move {
+        let app = spawn_app_with(b, |s| {
+            s.public_rate_limit = 2;
+            s.trusted_proxies = vec!["127.0.0.1".into()];
+        })
+        .await;
+        let from = |client: &'static str, n: u32| {
+            let app = &app;
+            async move {
+                app.client
+                    .post(app.url("/api/v1/requests"))
+                    .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+                    .json(&body(&format!("p{n}@example.se"), &format!("77{n}")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        // Behind the proxy every call comes from 127.0.0.1: each client has its own budget, and
+        // what a client writes in front of the proxy's entry is not believed.
+        assert_eq!(from("198.51.100.1", 1).await, 202);
+        assert_eq!(from("198.51.100.1", 2).await, 202);
+        assert_eq!(from("198.51.100.1", 3).await, 429);
+        assert_eq!(from("198.51.100.2", 4).await, 202);
+        // One IPv6 host's /64 is one client.
+        assert_eq!(from("2001:db8:0:1::1", 5).await, 202);
+        assert_eq!(from("2001:db8:0:1::2", 6).await, 202);
+        assert_eq!(from("2001:db8:0:1::3", 7).await, 429);
+        // The officers' sign-in has its own budget: a flood of submissions does not lock it.
+        let (_, officer) = app.token("officer").await;
+        for _ in 0..3 {
+            let _ = app
+                .client
+                .post(app.url("/api/v1/requests"))
+                .json(&body("flood@example.se", "7799"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(app.url("/officer/login"))
+            .form(&[("token", officer.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+    }
+);
