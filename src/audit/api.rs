@@ -47,9 +47,15 @@ pub struct ChainVerdict {
     pub intact: bool,
     /// How many entries were checked (up to and including the first broken one).
     pub checked: u64,
-    /// The id of the first entry that breaks the chain.
+    /// The id of the first entry that breaks the chain (or of the anchor, when it is what
+    /// does not hold).
     pub first_broken_id: Option<i64>,
     pub reason: Option<String>,
+    /// The chain's last entry as `ID:HASH`, when it is intact. Keep it outside the service (in a
+    /// report, or the diarium) and pass it back as `anchor`: a later verification then finds
+    /// entries removed from the end, or a chain rewritten and hashed again, which links up by
+    /// itself.
+    pub head: Option<String>,
 }
 
 impl poem_openapi::types::Example for ChainVerdict {
@@ -59,6 +65,7 @@ impl poem_openapi::types::Example for ChainVerdict {
             checked: 42,
             first_broken_id: Some(42),
             reason: Some(super::rules::Break::Content.as_str().into()),
+            head: None,
         }
     }
 }
@@ -128,21 +135,47 @@ impl AuditApi {
     /// Verify the audit chain
     ///
     /// Roles: `admin`, `auditor`. Recomputes every entry's hash and link, and names the first
-    /// entry that was edited, removed or reordered behind the service's back.
+    /// entry that was edited, removed or reordered behind the service's back. The chain alone
+    /// cannot show that its newest entries were deleted, or that someone with the database in hand
+    /// rewrote it and hashed it again: keep the `head` it answers outside the service and pass it
+    /// back as `anchor` next time.
     #[oai(path = "/verify", method = "get", operation_id = "verify_audit")]
     #[tracing::instrument(name = "verify_audit", skip_all)]
     async fn verify(
         &self,
         state: Data<&AppState>,
         auth: TokenAuth,
+        /// `ID:HASH` of an entry, as an earlier verification's `head` gave it: the chain must
+        /// still hold that entry with that hash.
+        anchor: Query<Option<String>>,
     ) -> Result<Json<ChainVerdict>, ApiError> {
         auth.0.require(&[Role::Admin, Role::Auditor])?;
-        let v = store::verify(&state.db).await.map_err(AppError::from)?;
+        let anchor = match anchor.0.as_deref() {
+            None => None,
+            Some(a) => Some(parse_anchor(a).ok_or_else(|| {
+                AppError::field(
+                    "anchor",
+                    "must be an entry's id and hash as ID:HASH (64 hex digits)",
+                )
+            })?),
+        };
+        let v = store::verify(&state.db, anchor.as_ref().map(|(id, h)| (*id, h.as_str())))
+            .await
+            .map_err(AppError::from)?;
         Ok(Json(ChainVerdict {
             intact: v.first_broken.is_none(),
             checked: v.checked,
             first_broken_id: v.first_broken.map(|(id, _)| id),
             reason: v.first_broken.map(|(_, b)| b.as_str().to_owned()),
+            head: v.head.map(|(id, hash)| format!("{id}:{hash}")),
         }))
     }
+}
+
+/// `ID:HASH`, the hash 64 hex digits.
+fn parse_anchor(a: &str) -> Option<(i64, String)> {
+    let (id, hash) = a.trim().split_once(':')?;
+    let id: i64 = id.parse().ok().filter(|id| *id > 0)?;
+    let hash = hash.to_ascii_lowercase();
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some((id, hash))
 }

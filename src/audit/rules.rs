@@ -36,6 +36,9 @@ pub enum Break {
     Link,
     /// The row's content does not match its stored hash (the row was edited).
     Content,
+    /// The anchor the auditor kept (an entry's id and hash, read off an earlier verification)
+    /// is not in the chain as it was: entries were removed from the end, or the chain rewritten.
+    Anchor,
 }
 
 impl Break {
@@ -45,6 +48,9 @@ impl Break {
                 "prev_hash does not match the previous entry: an entry was removed or reordered"
             }
             Break::Content => "the entry's content does not match its hash: the entry was edited",
+            Break::Anchor => {
+                "the anchor is not in the chain as it was: entries were removed from its end, or the chain was rewritten"
+            }
         }
     }
 }

@@ -128,10 +128,19 @@ pub async fn list(db: &DatabaseConnection, f: &Filter) -> Result<Vec<audit_log::
 pub struct Verdict {
     pub checked: u64,
     pub first_broken: Option<(i64, Break)>,
+    /// The last entry's id and hash: kept outside the service (a report, the diarium), they are
+    /// the anchor a later verification checks the chain still reaches.
+    pub head: Option<(i64, String)>,
 }
 
-/// Walks the whole chain in id order, a page at a time so memory stays flat.
-pub async fn verify(db: &DatabaseConnection) -> Result<Verdict, DbErr> {
+/// Walks the whole chain in id order, a page at a time so memory stays flat. With an `anchor`
+/// (an entry's id and hash, read off an earlier verification), the chain must still hold that
+/// entry with that hash: a chain whose newest entries were deleted, or which was rewritten and
+/// hashed again by someone with the database in hand, links up by itself, but not to the anchor.
+pub async fn verify(
+    db: &DatabaseConnection,
+    anchor: Option<(i64, &str)>,
+) -> Result<Verdict, DbErr> {
     const PAGE: u64 = 1000;
     let mut expected_prev = GENESIS.to_owned();
     let mut after = 0_i64;
@@ -144,9 +153,19 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Verdict, DbErr> {
             .all(db)
             .await?;
         if rows.is_empty() {
+            let head = (after > 0).then(|| (after, expected_prev.clone()));
+            // The anchor lies beyond the chain's end: what followed it is gone.
+            if let Some((id, _)) = anchor.filter(|(id, _)| *id > after) {
+                return Ok(Verdict {
+                    checked,
+                    first_broken: Some((id, Break::Anchor)),
+                    head,
+                });
+            }
             return Ok(Verdict {
                 checked,
                 first_broken: None,
+                head,
             });
         }
         for r in rows {
@@ -159,10 +178,22 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Verdict, DbErr> {
                 details: &r.details,
             };
             checked += 1;
-            if let Some(b) = rules::check(&expected_prev, &r.prev_hash, &r.hash, &fields) {
+            let broken =
+                rules::check(&expected_prev, &r.prev_hash, &r.hash, &fields).or(match anchor {
+                    // Passed over: the anchor's entry was removed.
+                    Some((id, _)) if after < id && id < r.id => Some(Break::Anchor),
+                    Some((id, hash)) if id == r.id && hash != r.hash => Some(Break::Anchor),
+                    _ => None,
+                });
+            if let Some(b) = broken {
+                let id = match (b, anchor) {
+                    (Break::Anchor, Some((id, _))) => id,
+                    _ => r.id,
+                };
                 return Ok(Verdict {
                     checked,
-                    first_broken: Some((r.id, b)),
+                    first_broken: Some((id, b)),
+                    head: None,
                 });
             }
             expected_prev = r.hash;
