@@ -85,8 +85,9 @@ async fn signed_in(
     let Some(o) = officer(req).await else {
         return Err(to_login(lang));
     };
+    // Compared in constant time: it is a secret of the session's.
     if let Some(sent) = form_csrf
-        && sent != o.csrf
+        && !crate::secret::same_secret(sent.as_bytes(), o.csrf.as_bytes())
     {
         return Err(message(
             StatusCode::FORBIDDEN,
