@@ -3,6 +3,7 @@
 //! the server answers with a page or a redirect. The pages call the same stores as the API.
 mod citizen;
 mod officer;
+mod words;
 
 use crate::app::AppState;
 use minijinja::Environment;

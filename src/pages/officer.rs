@@ -2,7 +2,7 @@
 //! The token opens a session kept on the server; the browser holds only the session's secret, in
 //! an HttpOnly, SameSite=Strict cookie, which signing out, eight hours or revoking the token ends.
 //! Every form carries a token derived from it (a second guard against cross-site posts).
-use super::{Frame, Lang, message, render, see_other, state};
+use super::{Frame, Lang, message, render, see_other, state, words};
 use crate::audit::Actor;
 use crate::auth::Role;
 use crate::consent::rules::TaskStatus;
@@ -370,6 +370,9 @@ async fn request_page(
     let title = format!("{} {}", lang.text("request_title", &[]), v.reference);
     let mut r = poem_openapi::types::ToJSON::to_json(&v).unwrap_or_default();
     name_actors(&st.db, lang, &mut r).await;
+    words::name_accounts(lang, &mut r);
+    let items = item_labels(&st.db, words::mentioned_items(&r)).await;
+    words::tell_history(lang, &mut r, &items);
     render(
         status,
         "request.html",
@@ -476,6 +479,26 @@ async fn name_actors(db: &sea_orm::DatabaseConnection, lang: Lang, r: &mut Value
                 .unwrap_or_else(|| a.to_owned()),
         };
         h["actor_name"] = Value::String(name);
+    }
+}
+
+/// The labels of the erasure items `ids`, which the history names by id. The history is still
+/// shown if they cannot be read: it then names them by number.
+async fn item_labels(db: &sea_orm::DatabaseConnection, ids: Vec<i64>) -> HashMap<i64, String> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    if ids.is_empty() {
+        return HashMap::new();
+    }
+    match entities::erasure_item::Entity::find()
+        .filter(entities::erasure_item::Column::Id.is_in(ids))
+        .all(db)
+        .await
+    {
+        Ok(items) => items.into_iter().map(|i| (i.id, i.label)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not name the history's erasure items");
+            HashMap::new()
+        }
     }
 }
 

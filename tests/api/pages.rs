@@ -502,3 +502,139 @@ both_backends!(
         assert!(!log.to_string().contains(&officer));
     }
 );
+
+/// The form token on an officer's page.
+fn csrf_in(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page has a form")
+        .to_owned()
+}
+
+/// Posts the officer's form `fields` (and the form token) to `path` with `session`.
+async fn post_form(
+    app: &crate::helpers::TestApp,
+    session: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let client = no_redirects();
+    let page = officer_page(&client, app, session, "/officer").await;
+    let csrf = csrf_in(&page);
+    let mut fields = fields.to_vec();
+    fields.push(("csrf", &csrf));
+    client
+        .post(app.url(path))
+        .header("cookie", session)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Submits an access request from `email` through the API: its id and status token.
+async fn submitted(app: &crate::helpers::TestApp, email: &str, lang: &str) -> (i64, String) {
+    let s: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/requests"))
+        .json(
+            &serde_json::json!({"type": "access", "email": email, "language": lang,
+            "identities": [{"platform": "linkedin", "value": "anna-a"}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        s["id"].as_i64().unwrap(),
+        s["status_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+both_backends!(
+    the_officer_reads_what_each_history_entry_says,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        let (id, _) = submitted(&app, "anna@example.se", "sv").await;
+        let at = format!("/officer/requests/{id}");
+        for (action, fields) in [
+            (
+                "notes",
+                vec![(
+                    "text",
+                    "Ringde Anna, hon skickar en kopia av legitimationen.",
+                )],
+            ),
+            (
+                "verify-identity",
+                vec![("method", "letter"), ("note", "Kopia av pass.")],
+            ),
+            ("assign", vec![("assignee", "dpo")]),
+            (
+                "extend",
+                vec![("months", "2"), ("reason", "Många poster att gå igenom.")],
+            ),
+            ("refuse", vec![("reason", "Begäran är uppenbart ogrundad.")]),
+        ] {
+            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
+            assert_eq!(r.status(), 303, "{action}: {}", r.text().await.unwrap());
+        }
+        let page = officer_page(&no_redirects(), &app, &session, &at).await;
+        // The actor's column is headed as what it holds.
+        assert!(page.contains("<th scope=\"col\">Vem</th>"), "{page}");
+        assert!(
+            !page.contains("<th scope=\"col\">Handläggare</th>"),
+            "{page}"
+        );
+        for said in [
+            "Ringde Anna, hon skickar en kopia av legitimationen.",
+            "Sätt: Brev. Konton: alla som begäran anger. Anteckning: Kopia av pass.",
+            "Till dpo.",
+            "Med 2 månader, till ",
+            "Skäl: Många poster att gå igenom.",
+            "Skäl: Begäran är uppenbart ogrundad.",
+        ] {
+            assert!(page.contains(said), "{said} is not in {page}");
+        }
+        // The facts hold the reasons given, and how the account was shown to be hers.
+        assert!(
+            page.contains("<dt>Skäl för förlängning</dt><dd>Många poster att gå igenom.</dd>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<dt>Skäl för avslag</dt><dd>Begäran är uppenbart ogrundad.</dd>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("LinkedIn: anna-a – bekräftat av handläggaren (Brev)"),
+            "{page}"
+        );
+
+        // A completed request shows the answer the person was sent.
+        let (id, _) = submitted(&app, "bo@example.se", "en").await;
+        let at = format!("/officer/requests/{id}");
+        for (action, fields) in [
+            ("verify-identity", vec![("method", "e_id")]),
+            ("assign", vec![("assignee", "dpo")]),
+            (
+                "complete",
+                vec![("summary", "Here is everything we hold about you.")],
+            ),
+        ] {
+            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
+            assert_eq!(r.status(), 303, "{action}");
+        }
+        let page = officer_page(&no_redirects(), &app, &session, &format!("{at}?lang=en")).await;
+        assert!(page.contains("The answer sent to the person"), "{page}");
+        assert!(
+            page.contains("<p class=\"said\">Here is everything we hold about you.</p>"),
+            "{page}"
+        );
+        assert!(page.contains("<th scope=\"col\">Who</th>"), "{page}");
+    }
+);
