@@ -394,9 +394,16 @@ fn back_to(id: i64, token: &str, lang: Lang, done: &str) -> Response {
     ))
 }
 
-/// What a failed citizen action shows: on the status page, next to the code field where it is
-/// about the code.
-async fn failed(req: &Request, id: i64, token: &str, lang: Lang, e: RequestError) -> Response {
+/// What a failed citizen action (`doing`, a text key) shows: on the status page, next to the code
+/// field where it is about the code.
+async fn failed(
+    req: &Request,
+    id: i64,
+    token: &str,
+    lang: Lang,
+    doing: &str,
+    e: RequestError,
+) -> Response {
     let mut errors = Map::new();
     let (code, text) = match e {
         RequestError::WrongCode(left) => (
@@ -409,11 +416,17 @@ async fn failed(req: &Request, id: i64, token: &str, lang: Lang, e: RequestError
             StatusCode::TOO_MANY_REQUESTS,
             lang.text("code_too_soon", &[("seconds", s.to_string())]),
         ),
-        RequestError::Invalid { reason, .. } => (StatusCode::BAD_REQUEST, reason),
-        RequestError::Illegal(why) => (
-            StatusCode::CONFLICT,
-            lang.text("not_allowed", &[("reason", why)]),
+        RequestError::Invalid { reason, .. } => (
+            StatusCode::BAD_REQUEST,
+            super::words::invalid(lang, &reason),
         ),
+        RequestError::Illegal(why) => {
+            let now = owned(req, id, token).await.map(|r| r.status);
+            (
+                StatusCode::CONFLICT,
+                super::words::illegal(lang, doing, now.as_deref(), &why),
+            )
+        }
         RequestError::NotFound(_) | RequestError::NoMatch(..) => return not_found(lang),
         RequestError::Db(e) => {
             tracing::error!(error = %e, "a citizen action failed");
@@ -462,7 +475,7 @@ pub async fn verify(
     .await
     {
         Ok(_) => back_to(id, &f.token, lang, "verified"),
-        Err(e) => failed(req, id, &f.token, lang, e).await,
+        Err(e) => failed(req, id, &f.token, lang, "doing_verify", e).await,
     }
 }
 
@@ -489,7 +502,7 @@ pub async fn resend(
     .await
     {
         Ok(_) => back_to(id, &f.token, lang, "code"),
-        Err(e) => failed(req, id, &f.token, lang, e).await,
+        Err(e) => failed(req, id, &f.token, lang, "doing_code", e).await,
     }
 }
 
@@ -506,7 +519,7 @@ pub async fn cancel(
     }
     match requests::cancel(&state(req).db, id, &citizen()).await {
         Ok(_) => back_to(id, &f.token, lang, "cancelled"),
-        Err(e) => failed(req, id, &f.token, lang, e).await,
+        Err(e) => failed(req, id, &f.token, lang, "doing_cancel", e).await,
     }
 }
 

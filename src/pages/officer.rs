@@ -502,18 +502,37 @@ async fn item_labels(db: &sea_orm::DatabaseConnection, ids: Vec<i64>) -> HashMap
     }
 }
 
-/// What the officer is told of an action that failed, and the status of the page: a failure of
-/// the database is logged and told as an internal error, never shown.
-fn told(lang: Lang, e: RequestError) -> (StatusCode, String) {
+/// What the officer is told of an action (`doing`, a text key) that failed, and the status of
+/// the page. `status` is the request's status now, which a refusal on a Swedish page names. A
+/// failure of the database is logged and told as an internal error, never shown.
+fn told(lang: Lang, doing: &str, status: Option<&str>, e: RequestError) -> (StatusCode, String) {
     match e {
-        RequestError::Invalid { reason, .. } => (StatusCode::BAD_REQUEST, reason),
-        RequestError::NotFound(_) => (StatusCode::NOT_FOUND, lang.text("not_found", &[])),
+        RequestError::Invalid { reason, .. } => {
+            (StatusCode::BAD_REQUEST, words::invalid(lang, &reason))
+        }
+        RequestError::NotFound(_) | RequestError::NoMatch(..) => {
+            (StatusCode::NOT_FOUND, lang.text("officer_not_found", &[]))
+        }
         RequestError::Db(e) => internal(lang, &e),
+        RequestError::Illegal(why) => (
+            StatusCode::CONFLICT,
+            words::illegal(lang, doing, status, &why),
+        ),
         other => (
             StatusCode::CONFLICT,
             lang.text("not_allowed", &[("reason", other.to_string())]),
         ),
     }
+}
+
+/// The request's status as stored now, for a refusal to name; none if it cannot be read.
+async fn status_now(db: &sea_orm::DatabaseConnection, id: i64) -> Option<String> {
+    entities::request::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.status)
 }
 
 fn internal(lang: Lang, e: &sea_orm::DbErr) -> (StatusCode, String) {
@@ -524,17 +543,19 @@ fn internal(lang: Lang, e: &sea_orm::DbErr) -> (StatusCode, String) {
     )
 }
 
-/// A failed action, shown next to the form's field (`field`) on the request page.
+/// A failed action, shown on the request page next to the form's field: `(field, doing)` names
+/// the field and what failed (a text key, `doing_assign`).
 async fn refused(
     req: &Request,
     id: i64,
     lang: Lang,
     o: &Officer,
-    field: &str,
+    (field, doing): (&str, &str),
     e: RequestError,
     values: Value,
 ) -> Response {
-    let (status, text) = told(lang, e);
+    let now = status_now(&state(req).db, id).await;
+    let (status, text) = told(lang, doing, now.as_deref(), e);
     let mut errors = Map::new();
     errors.insert(field.into(), json!(text));
     request_page(
@@ -697,7 +718,8 @@ pub async fn act(
                 "note-text" => values_for(field, &f.text),
                 _ => values.clone(),
             };
-            refused(req, id, lang, &o, field, e, values).await
+            let doing = format!("doing_{}", action.replace('-', "_"));
+            refused(req, id, lang, &o, (field, &doing), e, values).await
         }
     }
 }
@@ -721,7 +743,7 @@ pub async fn decide_match(
     let confirm = what == "confirm";
     match requests::decide_match(&state(req).db, id, m, confirm, &o.actor).await {
         Ok(_) => done(&format!("/officer/requests/{id}"), lang),
-        Err(e) => refused(req, id, lang, &o, "accounts", e, json!({})).await,
+        Err(e) => refused(req, id, lang, &o, ("accounts", "doing_match"), e, json!({})).await,
     }
 }
 
@@ -780,13 +802,13 @@ pub async fn show_plan(req: &Request, Path(id): Path<i64>, Query(q): Query<LangQ
     .await
 }
 
-fn erasure_error(e: ErasureError) -> RequestError {
+fn erasure_error(lang: Lang, e: ErasureError) -> RequestError {
     match e {
         ErasureError::Request(e) => e,
         ErasureError::NoPlan(id) => RequestError::NotFound(id),
-        ErasureError::NoItem(id) => RequestError::Invalid {
+        ErasureError::NoItem(_) => RequestError::Invalid {
             field: "item".into(),
-            reason: format!("no item {id}"),
+            reason: lang.text("why_no_item", &[]),
         },
     }
 }
@@ -805,7 +827,10 @@ pub async fn compute_plan(
     let today = ctx.requests.today(chrono::Utc::now());
     match erasure::plan(&st.db, &ctx, id, today, &o.actor).await {
         Ok(_) => see_other(&format!("/officer/requests/{id}/plan?lang={}", lang.code())),
-        Err(e) => refused(req, id, lang, &o, "actions", erasure_error(e), json!({})).await,
+        Err(e) => {
+            let e = erasure_error(lang, e);
+            refused(req, id, lang, &o, ("actions", "doing_plan"), e, json!({})).await
+        }
     }
 }
 
@@ -824,7 +849,13 @@ pub async fn approve(
     match erasure::approve(&st.db, &ctx, id, today, &o.actor).await {
         Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
         Err(e) => {
-            let (status, text) = told(lang, erasure_error(e));
+            let now = status_now(&st.db, id).await;
+            let (status, text) = told(
+                lang,
+                "doing_approve",
+                now.as_deref(),
+                erasure_error(lang, e),
+            );
             let mut errors = Map::new();
             errors.insert("actions".into(), json!(text));
             plan_page(req, id, lang, &o, status, None, errors).await
@@ -868,7 +899,13 @@ pub async fn exclusion(
     {
         Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
         Err(e) => {
-            let (status, text) = told(lang, erasure_error(e));
+            let now = status_now(&state(req).db, id).await;
+            let (status, text) = told(
+                lang,
+                "doing_exclude",
+                now.as_deref(),
+                erasure_error(lang, e),
+            );
             let mut errors = Map::new();
             errors.insert(format!("reason-{item}"), json!(text));
             plan_page(req, id, lang, &o, status, None, errors).await
@@ -949,10 +986,16 @@ pub async fn close_task(
         Err(e) => {
             let (status, text) = match e {
                 crate::consent::store::ConsentError::Db(e) => internal(lang, &e),
-                e @ crate::consent::store::ConsentError::NoTask(_) => {
-                    (StatusCode::NOT_FOUND, e.to_string())
+                crate::consent::store::ConsentError::NoTask(_) => {
+                    (StatusCode::NOT_FOUND, lang.text("task_not_found", &[]))
                 }
-                other => (StatusCode::CONFLICT, other.to_string()),
+                crate::consent::store::ConsentError::Closed(_) => {
+                    (StatusCode::CONFLICT, lang.text("task_closed", &[]))
+                }
+                other => (
+                    StatusCode::CONFLICT,
+                    lang.text("not_allowed", &[("reason", other.to_string())]),
+                ),
             };
             errors.insert(format!("note-{id}"), json!(text));
             tasks_page(req, lang, &o, status, None, errors).await

@@ -298,3 +298,158 @@ mod tests {
         assert_eq!(platform(Lang::En, "mastodon"), "mastodon");
     }
 }
+
+/// The store's reasons (the API's English) that a Swedish page tells in its own words: a part of
+/// the reason, and the text that says it.
+const REASONS: &[(&str, &str)] = &[
+    ("before the original due date", "why_extend_late"),
+    ("no more codes can be sent", "why_codes_used"),
+    ("is verified yet", "why_unverified"),
+    (
+        "an erasure request is answered by its plan",
+        "why_erasure_by_plan",
+    ),
+    ("is answered by `carry-out`", "why_by_carry_out"),
+    ("is answered by `complete`", "why_by_complete"),
+    ("the match is ", "why_match_decided"),
+    ("the plan was executed", "why_plan_executed"),
+    ("is kept already", "why_item_kept"),
+    ("it was lifted before", "why_lifted_before"),
+    ("only a restriction can be lifted", "why_not_restriction"),
+    ("has no erasure plan", "why_not_erasure"),
+    (
+        "say what is wrong and what is right",
+        "why_correction_needed",
+    ),
+    (
+        "name the records the correction concerns",
+        "why_records_needed",
+    ),
+    (
+        "is not an account this request names",
+        "why_account_not_named",
+    ),
+];
+
+/// A reason of the store's that [`REASONS`] (or a pattern with a number in it) knows, in the
+/// page's words.
+fn known(lang: Lang, reason: &str) -> Option<String> {
+    // "at most two months in all; 1 already granted"
+    if let Some(rest) = reason.strip_prefix("at most two months in all; ") {
+        let granted = rest.split(' ').next().unwrap_or_default();
+        let granted = match granted {
+            "1" => lang.text("one_month", &[]),
+            "2" => lang.text("two_months", &[]),
+            _ => lang.text("no_months", &[]),
+        };
+        return Some(lang.text("why_extend_months", &[("granted", granted)]));
+    }
+    // "record 42 is not one of the person's verified accounts' records"
+    if let Some(rest) = reason.strip_prefix("record ")
+        && let Some((record, _)) = rest.split_once(" is not one of the person's")
+    {
+        return Some(lang.text("why_record_not_theirs", &[("record", record.to_owned())]));
+    }
+    REASONS
+        .iter()
+        .find(|(part, _)| reason.contains(part))
+        .map(|(_, key)| lang.text(key, &[]))
+}
+
+/// What the page says of an action the request's state does not allow (`RequestError::Illegal`).
+/// English pages keep the store's reason, which is English. A Swedish page says a reason it knows
+/// in Swedish, and otherwise what could not be done (`doing`: `doing_assign`, …) and the request's
+/// status now, in words.
+pub fn illegal(lang: Lang, doing: &str, status: Option<&str>, why: &str) -> String {
+    if lang == Lang::En {
+        return lang.text("not_allowed", &[("reason", why.to_owned())]);
+    }
+    if let Some(said) = known(lang, why) {
+        return said;
+    }
+    let doing = lang.text(doing, &[]);
+    let mut said = match status {
+        Some(s) => lang.text(
+            "not_possible_now",
+            &[
+                ("doing", doing),
+                ("status", lang.text(&format!("status_{s}"), &[])),
+            ],
+        ),
+        None => lang.text("not_possible", &[("doing", doing)]),
+    };
+    for (end, hint) in [
+        ("assign it first", "hint_assign_first"),
+        ("compute a plan first", "hint_plan_first"),
+    ] {
+        if why.ends_with(end) {
+            said = format!("{said} {}", lang.text(hint, &[]));
+        }
+    }
+    said
+}
+
+/// What the page says of a field the store would not take (`RequestError::Invalid`): the pages'
+/// own checks give their reasons in the page's language already; the store's known reasons are
+/// told in Swedish on a Swedish page.
+pub fn invalid(lang: Lang, reason: &str) -> String {
+    match lang {
+        Lang::Sv => known(lang, reason).unwrap_or_else(|| reason.to_owned()),
+        Lang::En => reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod reasons {
+    use super::*;
+
+    #[test]
+    fn a_swedish_page_tells_the_stores_reasons_in_swedish() {
+        let said = illegal(
+            Lang::Sv,
+            "doing_complete",
+            Some("verified"),
+            "a request that is verified cannot be completed",
+        );
+        assert_eq!(
+            said,
+            "Det går inte att slutföra ärendet nu. Ärendets status är ”Bekräftad, väntar på handläggning”."
+        );
+        assert_eq!(
+            illegal(
+                Lang::Sv,
+                "doing_plan",
+                Some("verified"),
+                "a request that is verified cannot be planned; assign it first"
+            ),
+            "Det går inte att beräkna raderingsplanen nu. Ärendets status är ”Bekräftad, väntar på handläggning”. Tilldela ärendet först."
+        );
+        assert_eq!(
+            invalid(Lang::Sv, "at most two months in all; 2 already granted"),
+            "Svarstiden kan förlängas med högst två månader sammanlagt. Redan beviljat: 2 månader."
+        );
+        assert_eq!(
+            invalid(
+                Lang::Sv,
+                "record 42 is not one of the person's verified accounts' records"
+            ),
+            "Post 42 hör inte till något av personens bekräftade konton."
+        );
+        // A reason the page gave in its own words passes as it is.
+        assert_eq!(invalid(Lang::Sv, "Fyll i fältet."), "Fyll i fältet.");
+        // English pages keep the store's English.
+        assert_eq!(
+            illegal(
+                Lang::En,
+                "doing_complete",
+                Some("verified"),
+                "no more codes can be sent"
+            ),
+            "That is not possible now: no more codes can be sent"
+        );
+        for (_, key) in REASONS {
+            let sv = Lang::Sv.text(key, &[]);
+            assert!(sv != *key && !sv.is_empty(), "no Swedish for {key}");
+        }
+    }
+}

@@ -638,3 +638,136 @@ both_backends!(
         assert!(page.contains("<th scope=\"col\">Who</th>"), "{page}");
     }
 );
+
+/// The text of the response, which must have `status`.
+async fn page_of(r: reqwest::Response, status: u16) -> String {
+    let got = r.status().as_u16();
+    let page = r.text().await.unwrap();
+    assert_eq!(got, status, "{page}");
+    page
+}
+
+both_backends!(
+    a_swedish_page_tells_what_could_not_be_done_in_swedish,
+    |b: Backend| async move {
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        let (id, token) = submitted(&app, "anna@example.se", "sv").await;
+        let at = format!("/officer/requests/{id}");
+
+        // The citizen has used up the codes: told so in Swedish, beside the code.
+        let r = entities::request::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a: entities::request::ActiveModel = r.into();
+        a.codes_sent = Set(5);
+        a.code_sent_at = Set(None);
+        a.update(&app.db).await.unwrap();
+        let r = no_redirects()
+            .post(app.url(&format!("/requests/{id}/code")))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 409).await;
+        assert!(
+            page.contains("Det går inte att skicka fler koder för den här begäran."),
+            "{page}"
+        );
+        assert!(!page.contains("no more codes"), "{page}");
+
+        // Completing a request nobody has taken on says what and why, in Swedish.
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/verify-identity"),
+            &[("method", "e_id")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/complete"),
+            &[("summary", "Här är allt.")],
+        )
+        .await;
+        let page = page_of(r, 409).await;
+        assert!(
+            page.contains("Det går inte att slutföra ärendet nu. Ärendets status är ”Bekräftad, väntar på handläggning”."),
+            "{page}"
+        );
+        assert!(!page.contains("cannot be"), "{page}");
+        // The English page keeps the store's words.
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/complete?lang=en"),
+            &[("summary", "Here.")],
+        )
+        .await;
+        let page = page_of(r, 409).await;
+        assert!(
+            page.contains(
+                "That is not possible now: a request that is verified cannot be completed"
+            ),
+            "{page}"
+        );
+
+        // Extensions: at most two months in all, and only before the original due date.
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/assign"),
+            &[("assignee", "dpo")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/extend"),
+            &[("months", "2"), ("reason", "Många poster.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/extend"),
+            &[("months", "1"), ("reason", "Ännu fler.")],
+        )
+        .await;
+        let page = page_of(r, 400).await;
+        assert!(
+            page.contains("Svarstiden kan förlängas med högst två månader sammanlagt. Redan beviljat: 2 månader."),
+            "{page}"
+        );
+        let r = entities::request::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a: entities::request::ActiveModel = r.into();
+        a.due_at = Set(chrono::Utc::now().date_naive() - chrono::Duration::days(3));
+        a.extension_months = Set(0);
+        a.update(&app.db).await.unwrap();
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/extend"),
+            &[("months", "1"), ("reason", "Sent.")],
+        )
+        .await;
+        let page = page_of(r, 409).await;
+        assert!(
+            page.contains("Svarstiden kan bara förlängas före det ursprungliga sista svarsdatumet"),
+            "{page}"
+        );
+        assert!(!page.contains("original due date"), "{page}");
+    }
+);
