@@ -278,6 +278,10 @@ pub fn mount(route: Route) -> Route {
             named("page_logout", post(officer::logout)),
         )
         .at(
+            "/officer/find",
+            named("page_find", get(officer::find_request)),
+        )
+        .at(
             "/officer/tasks",
             named("page_tasks", get(officer::show_tasks)),
         )

@@ -264,6 +264,64 @@ const PAGE: u64 = 50;
 pub async fn show_queue(req: &Request, Query(q): Query<QueueQuery>) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, None);
+    queue_page(req, lang, &o, &q, StatusCode::OK, json!({})).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct FindQuery {
+    lang: Option<String>,
+    #[serde(default)]
+    q: String,
+}
+
+/// Opens any request, closed ones too (the queue lists only open ones), by its reference
+/// (`DSR-2026-000123`) or its number.
+#[handler]
+pub async fn find_request(req: &Request, Query(f): Query<FindQuery>) -> Response {
+    let lang = Lang::of(f.lang.as_deref());
+    let o = officer_or_answer!(req, lang, None);
+    let st = state(req);
+    let wanted = f.q.trim().trim_start_matches('#');
+    let found = if wanted.is_empty() {
+        Ok(None)
+    } else if let Ok(id) = wanted.parse::<i64>() {
+        entities::request::Entity::find_by_id(id).one(&st.db).await
+    } else {
+        requests::by_reference(&st.db, wanted).await
+    };
+    let (status, key) = match found {
+        Ok(Some(r)) => {
+            return see_other(&format!("/officer/requests/{}?lang={}", r.id, lang.code()));
+        }
+        Ok(None) if wanted.is_empty() => (StatusCode::BAD_REQUEST, "field_required"),
+        Ok(None) => (StatusCode::NOT_FOUND, "find_none"),
+        Err(e) => {
+            tracing::error!(error = %e, "a request could not be looked up");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    };
+    let errors = json!({"find": lang.text(key, &[("wanted", wanted.to_owned())])});
+    let q = QueueQuery::default();
+    queue_page(
+        req,
+        lang,
+        &o,
+        &q,
+        status,
+        json!({"errors": errors, "find": f.q}),
+    )
+    .await
+}
+
+/// The queue, filtered by `q`, with `extra` (a failed look-up's errors and input) for the page.
+async fn queue_page(
+    req: &Request,
+    lang: Lang,
+    o: &Officer,
+    q: &QueueQuery,
+    status: StatusCode,
+    extra: Value,
+) -> Response {
     let st = state(req);
     let ctx = st.request_context();
     let today = ctx.today(chrono::Utc::now());
@@ -323,11 +381,7 @@ pub async fn show_queue(req: &Request, Query(q): Query<QueueQuery>) -> Response 
                    "overdue": days < 0, "assignee": r.assignee})
         })
         .collect();
-    render(
-        StatusCode::OK,
-        "queue.html",
-        frame(lang, lang.text("queue_title", &[]), "/officer", &o, None),
-        json!({
+    let mut data = json!({
             "rows": rows,
             "tz": st.settings.time_zone,
             "next_url": next_url,
@@ -341,7 +395,15 @@ pub async fn show_queue(req: &Request, Query(q): Query<QueueQuery>) -> Response 
                 .map(|k| k.as_str())
                 .collect::<Vec<_>>(),
             "filter": {"status": q.status, "type": q.kind, "assignee": q.assignee, "overdue": q.overdue.as_deref() == Some("true")},
-        }),
+    });
+    if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    render(
+        status,
+        "queue.html",
+        frame(lang, lang.text("queue_title", &[]), "/officer", o, None),
+        data,
     )
 }
 
@@ -367,6 +429,15 @@ async fn request_page(
     };
     let open = Status::parse(&v.status).is_some_and(Status::is_open);
     let has_plan = erasure::view(&st.db, id).await.is_ok();
+    // A carried-out restriction holds until it is lifted; the page offers to lift it then only.
+    let restricted = v.request_type == RequestType::Restriction.as_str()
+        && v.status == Status::Completed.as_str()
+        && requests::restriction_holds(&st.db, id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not tell whether a restriction holds");
+                false
+            });
     let title = format!("{} {}", lang.text("request_title", &[]), v.reference);
     let mut r = poem_openapi::types::ToJSON::to_json(&v).unwrap_or_default();
     name_actors(&st.db, lang, &mut r).await;
@@ -377,7 +448,7 @@ async fn request_page(
         status,
         "request.html",
         frame(lang, title, &format!("/officer/requests/{id}"), o, flash),
-        json!({"r": r, "tz": st.settings.time_zone, "open": open, "has_plan": has_plan, "errors": form["errors"], "values": form["values"]}),
+        json!({"r": r, "tz": st.settings.time_zone, "open": open, "has_plan": has_plan, "restricted": restricted, "errors": form["errors"], "values": form["values"]}),
     )
 }
 
@@ -698,6 +769,12 @@ pub async fn act(
                 ),
             }
         }
+        "lift-restriction" => (
+            "lift",
+            requests::lift_restriction(&st.db, id, &o.actor)
+                .await
+                .map(|_| ()),
+        ),
         "notes" => (
             "note-text",
             match required("text", &f.text) {

@@ -771,3 +771,110 @@ both_backends!(
         assert!(!page.contains("original due date"), "{page}");
     }
 );
+
+both_backends!(
+    a_restriction_is_lifted_from_its_page_and_any_request_opens_by_its_reference,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        // Bo (502) replied on the Page: his records are what a restriction restricts.
+        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
+        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
+        assert_eq!(r.status(), 200);
+        let s: serde_json::Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &serde_json::json!({"type": "restriction", "email": "bo@example.se",
+                "identities": [{"platform": "facebook", "value": "502"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        let reference = s["reference"].as_str().unwrap().to_owned();
+        let at = format!("/officer/requests/{id}");
+        for (action, fields) in [
+            ("verify-identity", vec![("method", "e_id")]),
+            ("assign", vec![("assignee", "dpo")]),
+            ("carry-out", vec![]),
+        ] {
+            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
+            assert_eq!(r.status(), 303, "{action}");
+        }
+        let page = officer_page(&no_redirects(), &app, &session, &at).await;
+        assert!(page.contains("Begränsningen gäller"), "{page}");
+        assert!(
+            page.contains(&format!("action=\"{at}/lift-restriction?lang=sv\"")),
+            "{page}"
+        );
+        let r = post_form(&app, &session, &format!("{at}/lift-restriction"), &[]).await;
+        assert_eq!(r.status(), 303);
+        let view = crate::archive::get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        assert!(
+            view["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["kind"] == "restriction_lifted"),
+            "{view}"
+        );
+        let page = officer_page(&no_redirects(), &app, &session, &at).await;
+        assert!(
+            !page.contains("/lift-restriction"),
+            "lifted: nothing more to lift"
+        );
+        assert!(page.contains("Begränsningen hävd"), "{page}");
+        // Lifted twice (a second tab): told in Swedish.
+        let r = post_form(&app, &session, &format!("{at}/lift-restriction"), &[]).await;
+        let page = page_of(r, 409).await;
+        assert!(page.contains("Begränsningen är redan hävd."), "{page}");
+
+        // The request is closed, so not in the queue; its reference opens it, typed as it comes.
+        let queue = officer_page(&no_redirects(), &app, &session, "/officer").await;
+        assert!(!queue.contains(&reference), "{queue}");
+        assert!(queue.contains("action=\"/officer/find\""), "{queue}");
+        for typed in [
+            reference.to_lowercase(),
+            format!(" {reference} "),
+            id.to_string(),
+        ] {
+            let r = no_redirects()
+                .get(app.url("/officer/find"))
+                .query(&[("q", typed.as_str()), ("lang", "sv")])
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303, "{typed}");
+            assert_eq!(r.headers()["location"], format!("{at}?lang=sv"));
+        }
+        let r = no_redirects()
+            .get(app.url("/officer/find?q=DSR-1999-999999"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 404).await;
+        assert!(page.contains("id=\"find-error\""), "{page}");
+        assert!(page.contains("DSR-1999-999999"), "{page}");
+        // Only for an officer.
+        let r = no_redirects()
+            .get(app.url(&format!("/officer/find?q={reference}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/officer/login")
+        );
+    }
+);
