@@ -206,13 +206,19 @@ pub async fn submit(
                 s.request.id,
                 lang.code()
             )),
-            // Added to an open request of the same person: its link was mailed before.
-            None => message(
+            // Added to an open request of the same person (or sent twice by a double tap): its
+            // link was mailed before, and a mail says it was added. Nothing went wrong.
+            None => render(
                 StatusCode::OK,
-                lang,
-                "/",
-                format!("{} {}", lang.text("reference", &[]), s.request.reference),
-                Some(format!("/?lang={}", lang.code())),
+                "received.html",
+                Frame {
+                    lang,
+                    title: lang.text("duplicate_title", &[]),
+                    path: "/",
+                    officer: None,
+                    flash: None,
+                },
+                json!({"reference": s.request.reference}),
             ),
         },
         Err(e) => {

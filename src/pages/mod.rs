@@ -29,6 +29,7 @@ fn pages() -> &'static Pages {
             ("home.html", include_str!("templates/home.html")),
             ("status.html", include_str!("templates/status.html")),
             ("message.html", include_str!("templates/message.html")),
+            ("received.html", include_str!("templates/received.html")),
             ("key.html", include_str!("templates/key.html")),
             ("login.html", include_str!("templates/login.html")),
             ("queue.html", include_str!("templates/queue.html")),

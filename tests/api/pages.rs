@@ -878,3 +878,42 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_request_sent_twice_gets_a_receipt_not_an_error,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let send = || {
+            no_redirects()
+                .post(app.url("/requests"))
+                .form(&[
+                    ("type", "access"),
+                    ("email", "anna@example.se"),
+                    ("platform0", "facebook"),
+                    ("account0", "501"),
+                ])
+                .send()
+        };
+        let first = send().await.unwrap();
+        assert_eq!(first.status(), 303);
+        let page = page_of(send().await.unwrap(), 200).await;
+        use sea_orm::EntityTrait;
+        let reference: String = entities::request::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .reference;
+        assert!(page.contains("Din begäran är redan mottagen"), "{page}");
+        assert!(page.contains(&format!("<dd>{reference}</dd>")), "{page}");
+        assert!(
+            page.contains("Vi har skickat ett mejl till dig om det."),
+            "{page}"
+        );
+        assert!(page.contains("länken i det senaste mejlet"), "{page}");
+        assert!(
+            !page.contains("Det gick inte") && !page.contains("role=\"alert\""),
+            "{page}"
+        );
+    }
+);
