@@ -258,14 +258,22 @@ async fn owned(req: &Request, id: i64, token: &str) -> Option<entities::request:
         .filter(|r| r.id == id)
 }
 
+/// What the status page says besides the request: that something was done (`flash`), what could
+/// not be done (`problem`, at the top of the page), and errors beside their fields.
+#[derive(Default)]
+struct Said {
+    flash: Option<String>,
+    problem: Option<String>,
+    errors: Map<String, Value>,
+}
+
 async fn status_page(
     req: &Request,
     id: i64,
     token: &str,
     lang: Lang,
     code: StatusCode,
-    flash: Option<String>,
-    errors: Map<String, Value>,
+    said: Said,
 ) -> Response {
     let st = state(req);
     let Some(r) = owned(req, id, token).await else {
@@ -325,7 +333,7 @@ async fn status_page(
             title: format!("{} {}", lang.text("status_title", &[]), r.reference),
             path: &format!("/requests/{id}?token={token}"),
             officer: None,
-            flash,
+            flash: said.flash,
         },
         json!({
             "r": r_json,
@@ -337,7 +345,8 @@ async fn status_page(
             "outcome": outcome,
             "notes": notes,
             "package": package,
-            "errors": errors,
+            "problem": said.problem,
+            "errors": said.errors,
         }),
     )
 }
@@ -387,8 +396,10 @@ pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery
         token.trim(),
         lang,
         StatusCode::OK,
-        flash,
-        Map::new(),
+        Said {
+            flash,
+            ..Said::default()
+        },
     )
     .await
 }
@@ -401,7 +412,8 @@ fn back_to(id: i64, token: &str, lang: Lang, done: &str) -> Response {
 }
 
 /// What a failed citizen action (`doing`, a text key) shows: on the status page, next to the code
-/// field where it is about the code.
+/// field where it is about the code, and at the top of the page otherwise (the form it came from
+/// may be gone: a request the officer has taken on can no longer be withdrawn).
 async fn failed(
     req: &Request,
     id: i64,
@@ -410,7 +422,10 @@ async fn failed(
     doing: &str,
     e: RequestError,
 ) -> Response {
-    let mut errors = Map::new();
+    let beside_code = matches!(
+        e,
+        RequestError::WrongCode(_) | RequestError::CodeExpired | RequestError::CodeExhausted
+    );
     let (code, text) = match e {
         RequestError::WrongCode(left) => (
             StatusCode::BAD_REQUEST,
@@ -439,8 +454,20 @@ async fn failed(
             return internal(lang, "/");
         }
     };
-    errors.insert("code".into(), json!(text));
-    status_page(req, id, token, lang, code, None, errors).await
+    let said = if beside_code {
+        let mut errors = Map::new();
+        errors.insert("code".into(), json!(text));
+        Said {
+            errors,
+            ..Said::default()
+        }
+    } else {
+        Said {
+            problem: Some(text),
+            ..Said::default()
+        }
+    };
+    status_page(req, id, token, lang, code, said).await
 }
 
 #[handler]
@@ -466,8 +493,10 @@ pub async fn verify(
             &f.token,
             lang,
             StatusCode::BAD_REQUEST,
-            None,
-            errors,
+            Said {
+                errors,
+                ..Said::default()
+            },
         )
         .await;
     }

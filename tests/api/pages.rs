@@ -917,3 +917,47 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_citizen_action_that_fails_says_why_wherever_it_arose,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        let (id, _) = submitted(&app, "anna@example.se", "sv").await;
+        let at = format!("/officer/requests/{id}");
+        for (action, fields) in [
+            ("verify-identity", vec![("method", "e_id")]),
+            ("assign", vec![("assignee", "dpo")]),
+        ] {
+            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
+            assert_eq!(r.status(), 303, "{action}");
+        }
+        // The officer has taken it on: it can no longer be withdrawn, and the page says so.
+        let token = crate::requests::mailed_status_token(&app, "anna@example.se").await;
+        let r = no_redirects()
+            .post(app.url(&format!("/requests/{id}/cancel")))
+            .form(&[("token", token.as_str()), ("confirm", "yes")])
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 409).await;
+        assert!(
+            page.contains("Det går inte att återkalla begäran nu. Ärendets status är ”Handläggs”."),
+            "{page}"
+        );
+        assert!(page.contains("role=\"alert\""), "{page}");
+        // And asking for a code it no longer needs.
+        let r = no_redirects()
+            .post(app.url(&format!("/requests/{id}/code?lang=en")))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 409).await;
+        assert!(
+            page.contains("That is not possible now: the request is in_progress and needs no code"),
+            "{page}"
+        );
+    }
+);
