@@ -63,6 +63,41 @@ async function check(page, name) {
   assert.ok(!/problem\+json|stack backtrace|panicked/i.test(text), `${name}: shows a raw error`);
 }
 
+/** The contrast ratio of two CSS colours `rgb(r, g, b)` (WCAG 2.1's formula). */
+function contrast(a, b) {
+  const lum = (c) => {
+    const [r, g, bl] = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+
+/** Every focusable thing in the header (and the skip link, shown over it) has a focus ring of
+ * at least 3:1 against the header's blue (WCAG 1.4.11). */
+async function headerFocus(page, name) {
+  const rings = await page.evaluate(() => {
+    const header = getComputedStyle(document.querySelector('header.top')).backgroundColor;
+    return [...document.querySelectorAll('header.top a, header.top button, a.skip')].map((el) => {
+      el.focus();
+      const s = getComputedStyle(el);
+      const ring = { what: el.textContent.trim(), style: s.outlineStyle, width: parseFloat(s.outlineWidth), color: s.outlineColor, header };
+      el.blur();
+      return ring;
+    });
+  });
+  assert.ok(rings.length >= 2, `${name}: the header has links`);
+  for (const r of rings) {
+    const ratio = contrast(r.color, r.header);
+    if (r.style === 'none' || r.width < 2 || ratio < 3) {
+      failures.push(`${name}: the focus ring of "${r.what}" in the header is ${r.style} ${r.width}px ${r.color}, ${ratio.toFixed(1)}:1 against ${r.header}`);
+    }
+  }
+}
+
 /** The mails in the maildir to `to`, newest last, as decoded text. */
 function mails(to) {
   const dir = path.join(MAILDIR, 'new');
@@ -130,6 +165,7 @@ try {
   await citizen.goto(BASE + '/');
   assert.equal(await citizen.getAttribute('html', 'lang'), 'sv');
   await check(citizen, 'home');
+  await headerFocus(citizen, 'home');
   // An empty form: every error next to its field, in a summary that links to them; input kept.
   await citizen.fill('#email', 'inte-en-adress');
   await citizen.click('button[type=submit]');
@@ -177,6 +213,7 @@ try {
   await officer.click('button[type=submit]');
   await officer.waitForURL(/\/officer(\?|$)/);
   await check(officer, 'officer-queue');
+  await headerFocus(officer, 'officer-queue');
   const reference = (await citizen.textContent('h1')).match(/DSR-\d{4}-\d{6}/)[0];
   await officer.click(`text=${reference}`);
   await check(officer, 'officer-request');
