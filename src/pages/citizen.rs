@@ -151,7 +151,7 @@ pub async fn submit(
     let required = lang.text("field_required", &[]);
     let kind = RequestTypeName::parse_from_json(Some(Value::String(f.kind.clone()))).ok();
     if kind.is_none() {
-        errors.insert("type".into(), json!(lang.text("type_label", &[])));
+        errors.insert("type".into(), json!(lang.text("type_required", &[])));
     }
     if f.email.trim().is_empty() {
         errors.insert("email".into(), json!(required));

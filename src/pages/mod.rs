@@ -160,9 +160,8 @@ pub fn message(
     text: String,
     back: Option<String>,
 ) -> Response {
-    render(
+    message_in(
         status,
-        "message.html",
         Frame {
             lang,
             title: lang.text("error_title", &[]),
@@ -170,6 +169,22 @@ pub fn message(
             officer: None,
             flash: None,
         },
+        text,
+        back,
+    )
+}
+
+/// [`message`] in `frame`: an officer's keeps the officer's navigation and signing out.
+pub fn message_in(
+    status: StatusCode,
+    frame: Frame<'_>,
+    text: String,
+    back: Option<String>,
+) -> Response {
+    render(
+        status,
+        "message.html",
+        frame,
         json!({"text": text, "back": back}),
     )
 }
@@ -394,6 +409,39 @@ mod tests {
         }
         for outcome in crate::erasure::rules::Outcome::ALL {
             let key = format!("item_outcome_{}", outcome.as_str());
+            assert!(sv.contains_key(&key), "no text for {key}");
+        }
+        // Every stored word a page shows is shown in words.
+        let words = crate::archive::rules::Platform::ALL
+            .iter()
+            .map(|p| format!("platform_{}", p.as_str()))
+            .chain(
+                crate::erasure::rules::Ground::ALL
+                    .iter()
+                    .map(|g| format!("ground_{}", g.as_str())),
+            )
+            .chain(
+                crate::erasure::rules::ItemKind::ALL
+                    .iter()
+                    .map(|k| format!("item_kind_{}", k.as_str())),
+            )
+            .chain(
+                crate::consent::rules::TaskReason::ALL
+                    .iter()
+                    .map(|r| format!("task_reason_{}", r.as_str())),
+            )
+            .chain(
+                crate::consent::rules::TaskAction::ALL
+                    .iter()
+                    .map(|a| format!("task_action_{}", a.as_str())),
+            )
+            .chain(
+                crate::requests::rules::ProofMethod::ALL
+                    .iter()
+                    .map(|m| format!("method_{}", m.as_str())),
+            )
+            .chain(["possible", "confirmed", "rejected"].map(|m| format!("match_{m}")));
+        for key in words {
             assert!(sv.contains_key(&key), "no text for {key}");
         }
         for name in ["home.html", "status.html", "queue.html", "plan.html"] {

@@ -2,7 +2,7 @@
 //! The token opens a session kept on the server; the browser holds only the session's secret, in
 //! an HttpOnly, SameSite=Strict cookie, which signing out, eight hours or revoking the token ends.
 //! Every form carries a token derived from it (a second guard against cross-site posts).
-use super::{Frame, Lang, message, render, see_other, state, words};
+use super::{Frame, Lang, message, message_in, render, see_other, state, words};
 use crate::audit::Actor;
 use crate::auth::Role;
 use crate::consent::rules::TaskStatus;
@@ -61,13 +61,29 @@ async fn officer(req: &Request) -> Option<Officer> {
     })
 }
 
+/// A page for the signed-in officer that only says what went wrong, with the way back.
+fn officer_message(
+    status: StatusCode,
+    lang: Lang,
+    o: &Officer,
+    text: String,
+    back: Option<String>,
+) -> Response {
+    message_in(
+        status,
+        frame(lang, lang.text("error_title", &[]), "/officer", o, None),
+        text,
+        back,
+    )
+}
+
 /// A request, plan or action that is not there, with the way back.
-fn missing(lang: Lang, back: String) -> Response {
-    message(
+fn missing(lang: Lang, o: &Officer, back: String) -> Response {
+    officer_message(
         StatusCode::NOT_FOUND,
         lang,
-        "/officer",
-        lang.text("not_found", &[]),
+        o,
+        lang.text("officer_not_found", &[]),
         Some(back),
     )
 }
@@ -86,14 +102,16 @@ async fn signed_in(
         return Err(to_login(lang));
     };
     // Compared in constant time: it is a secret of the session's.
+    // A form whose token is not the session's was opened in an earlier session (or made
+    // elsewhere): the officer is told to open the page again, not that the key is wrong.
     if let Some(sent) = form_csrf
         && !crate::secret::same_secret(sent.as_bytes(), o.csrf.as_bytes())
     {
-        return Err(message(
+        return Err(officer_message(
             StatusCode::FORBIDDEN,
             lang,
-            "/officer",
-            lang.text("login_wrong", &[]),
+            &o,
+            lang.text("form_expired", &[]),
             Some(format!("/officer?lang={}", lang.code())),
         ));
     }
@@ -344,10 +362,10 @@ async fn queue_page(
         Ok(rows) => rows,
         Err(e) => {
             tracing::error!(error = %e, "the queue could not be read");
-            return message(
+            return officer_message(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 lang,
-                "/officer",
+                o,
                 lang.text("internal", &[]),
                 None,
             );
@@ -424,7 +442,7 @@ async fn request_page(
     let v = match view(st, id, true).await {
         Ok(v) => v,
         Err(_) => {
-            return missing(lang, format!("/officer?lang={}", lang.code()));
+            return missing(lang, o, format!("/officer?lang={}", lang.code()));
         }
     };
     let open = Status::parse(&v.status).is_some_and(Status::is_open);
@@ -783,7 +801,7 @@ pub async fn act(
             },
         ),
         _ => {
-            return missing(lang, format!("/officer?lang={}", lang.code()));
+            return missing(lang, &o, format!("/officer?lang={}", lang.code()));
         }
     };
     match result {
@@ -837,7 +855,11 @@ async fn plan_page(
     let v = match erasure::view(&st.db, id).await {
         Ok(v) => v,
         Err(_) => {
-            return missing(lang, format!("/officer/requests/{id}?lang={}", lang.code()));
+            return missing(
+                lang,
+                o,
+                format!("/officer/requests/{id}?lang={}", lang.code()),
+            );
         }
     };
     let reference = entities::request::Entity::find_by_id(id)

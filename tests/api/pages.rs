@@ -961,3 +961,123 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    the_pages_show_words_not_stored_keys,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let client = no_redirects();
+        // Platforms by their names, in the page's language.
+        let home = page_of(client.get(app.url("/")).send().await.unwrap(), 200).await;
+        for name in [">LinkedIn<", ">YouTube<", ">Annan<", ">X<"] {
+            assert!(home.contains(name), "{name}: {home}");
+        }
+        assert!(
+            !home.contains(">Linkedin<") && !home.contains(">Other<"),
+            "{home}"
+        );
+        let en = page_of(client.get(app.url("/?lang=en")).send().await.unwrap(), 200).await;
+        assert!(en.contains(">Other<"), "{en}");
+        // A form without a request type says so; errors are prefixed in the page's language.
+        let r = client
+            .post(app.url("/requests?lang=en"))
+            .form(&[("email", "anna@example.se"), ("account0", "501")])
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 400).await;
+        assert!(
+            page.contains(
+                "<span class=\"visually-hidden\">Error: </span>Choose what you are asking for."
+            ),
+            "{page}"
+        );
+        assert!(!page.contains("Fel: "), "{page}");
+
+        // The officer's pages: an erasure planned for Bo (502), who replied on the Page.
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
+        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
+        assert_eq!(r.status(), 200);
+        let s: serde_json::Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &serde_json::json!({"type": "erasure", "email": "bo@example.se",
+                "identities": [{"platform": "facebook", "value": "502"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        let at = format!("/officer/requests/{id}");
+        for (action, fields) in [
+            ("verify-identity", vec![("method", "e_id")]),
+            ("assign", vec![("assignee", "dpo")]),
+            ("plan", vec![]),
+        ] {
+            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
+            assert_eq!(r.status(), 303, "{action}");
+        }
+        let page = officer_page(&client, &app, &session, &format!("{at}?lang=en")).await;
+        assert!(page.contains("<dt>Registration number</dt>"), "{page}");
+        assert!(!page.contains("Diarienummer"), "{page}");
+        let plan = officer_page(&client, &app, &session, &format!("{at}/plan")).await;
+        assert!(plan.contains("Allmän handling"), "{plan}");
+        assert!(plan.contains("<span class=\"sub\">Post "), "{plan}");
+        for key in ["public_document", "<code>", ">record ", "profile_details"] {
+            assert!(!plan.contains(key), "{key}: {plan}");
+        }
+        // Approving opens take-downs, which are told in words.
+        let plan_form = post_form(
+            &app,
+            &session,
+            &format!("{at}/approve"),
+            &[("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(plan_form.status(), 303);
+        let tasks = officer_page(&client, &app, &session, "/officer/tasks").await;
+        assert!(tasks.contains("<td>Radering<br>"), "{tasks}");
+        assert!(
+            tasks.contains("Ta bort:") || tasks.contains("Dölj:"),
+            "{tasks}"
+        );
+        assert!(
+            !tasks.contains("erasure") && !tasks.contains("remove:"),
+            "{tasks}"
+        );
+
+        // A request that is not there: the officer's words, with the officer's navigation.
+        let r = client
+            .get(app.url("/officer/requests/999999"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 404).await;
+        assert!(
+            page.contains("Ärendet, planen eller posten finns inte."),
+            "{page}"
+        );
+        assert!(!page.contains("Länken gäller inte"), "{page}");
+        assert!(page.contains("Logga ut"), "{page}");
+        // A form from an earlier session has expired; the key was never wrong.
+        let r = client
+            .post(app.url(&format!("{at}/notes")))
+            .header("cookie", &session)
+            .form(&[("text", "x"), ("csrf", "from-an-old-session")])
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 403).await;
+        assert!(page.contains("Formuläret har gått ut."), "{page}");
+        assert!(!page.contains("Nyckeln stämmer inte"), "{page}");
+        assert!(page.contains("Logga ut"), "{page}");
+    }
+);
