@@ -189,6 +189,10 @@ try {
   assert.match(await citizen.textContent('h1'), /DSR-\d{4}-\d{6}/);
   assert.match(await citizen.textContent('main'), /Spara länken/);
   await check(citizen, 'status-new');
+  // The link to keep says nothing of what just happened: opened again, the thanks are not repeated.
+  assert.doesNotMatch(statusUrl, /submitted|done=/);
+  await citizen.goto(statusUrl);
+  assert.equal(await citizen.locator('.flash').count(), 0, 'a saved link repeats the flash');
 
   // A wrong code is told next to the field; the mailed one confirms the address.
   const code = await codeFor('anna@example.se');

@@ -1,6 +1,6 @@
 //! The citizen's pages: what one may ask for and the form (`/`), and the request's status page with
 //! the code, the account phrase, the outcome and the download (`/requests/{id}?token=…`).
-use super::{Frame, Lang, message, render, see_other, state};
+use super::{Frame, Lang, message, render, state};
 use crate::archive::api::PlatformName;
 use crate::audit::Actor;
 use crate::http::AppError;
@@ -44,8 +44,6 @@ pub struct LangQuery {
 pub struct TokenQuery {
     lang: Option<String>,
     token: Option<String>,
-    submitted: Option<String>,
-    done: Option<String>,
 }
 
 #[derive(Deserialize, Default, serde::Serialize)]
@@ -201,11 +199,7 @@ pub async fn submit(
     let st = state(req);
     match st.intakes.submit(new, &citizen()).await {
         Ok(s) => match s.status_token {
-            Some(token) => see_other(&format!(
-                "/requests/{}?token={token}&lang={}&submitted=1",
-                s.request.id,
-                lang.code()
-            )),
+            Some(token) => back_to(req, s.request.id, &token, lang, "submitted"),
             // Added to an open request of the same person (or sent twice by a double tap): its
             // link was mailed before, and a mail says it was added. Nothing went wrong.
             None => render(
@@ -362,17 +356,14 @@ pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery
         },
         (given, _) => Lang::of(given),
     };
-    let flash = q.done.as_deref().and_then(|d| match d {
+    let word = super::flash_word(req);
+    let flash = word.as_deref().and_then(|d| match d {
         "verified" => Some(lang.text("verified_done", &[])),
         "code" => Some(lang.text("code_sent", &[])),
         "cancelled" => Some(lang.text("cancelled_done", &[])),
+        // Just submitted: say that it arrived and that the link is the way back.
+        "submitted" => Some(lang.text("submitted_note", &[])),
         _ => None,
-    });
-    // Just submitted: say that it arrived and that the link is the way back.
-    let flash = flash.or_else(|| {
-        q.submitted
-            .is_some()
-            .then(|| lang.text("submitted_note", &[]))
     });
     // The links in later mails carry no token: the page asks for the one the receipt carried,
     // and says nothing of whether a request `id` exists.
@@ -390,7 +381,7 @@ pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery
             json!({"id": id}),
         );
     };
-    status_page(
+    let mut page = status_page(
         req,
         id,
         token.trim(),
@@ -401,14 +392,21 @@ pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery
             ..Said::default()
         },
     )
-    .await
+    .await;
+    if word.is_some() {
+        super::clear_flash(&mut page, &format!("/requests/{id}"));
+    }
+    page
 }
 
-fn back_to(id: i64, token: &str, lang: Lang, done: &str) -> Response {
-    see_other(&format!(
-        "/requests/{id}?token={token}&lang={}&done={done}",
-        lang.code()
-    ))
+/// Back to the status page, which says once that `done` was done.
+fn back_to(req: &Request, id: i64, token: &str, lang: Lang, done: &str) -> Response {
+    super::see_other_saying(
+        &format!("/requests/{id}?token={token}&lang={}", lang.code()),
+        &format!("/requests/{id}"),
+        done,
+        state(req).settings.public_url.starts_with("https://"),
+    )
 }
 
 /// What a failed citizen action (`doing`, a text key) shows: on the status page, next to the code
@@ -509,7 +507,7 @@ pub async fn verify(
     )
     .await
     {
-        Ok(_) => back_to(id, &f.token, lang, "verified"),
+        Ok(_) => back_to(req, id, &f.token, lang, "verified"),
         Err(e) => failed(req, id, &f.token, lang, "doing_verify", e).await,
     }
 }
@@ -536,7 +534,7 @@ pub async fn resend(
     )
     .await
     {
-        Ok(_) => back_to(id, &f.token, lang, "code"),
+        Ok(_) => back_to(req, id, &f.token, lang, "code"),
         Err(e) => failed(req, id, &f.token, lang, "doing_code", e).await,
     }
 }
@@ -553,7 +551,7 @@ pub async fn cancel(
         return not_found(lang);
     }
     match requests::cancel(&state(req).db, id, &citizen()).await {
-        Ok(_) => back_to(id, &f.token, lang, "cancelled"),
+        Ok(_) => back_to(req, id, &f.token, lang, "cancelled"),
         Err(e) => failed(req, id, &f.token, lang, "doing_cancel", e).await,
     }
 }

@@ -215,6 +215,50 @@ pub fn see_other(to: &str) -> Response {
         .finish()
 }
 
+/// The value of the cookie `name` the browser sent.
+pub fn cookie(req: &poem::Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+const FLASH: &str = "insyn_flash";
+
+/// Redirects to `to`, and has the page there say once that `what` was done (a word the page
+/// knows: `submitted`, `verified`, …). The word goes in a short-lived cookie for the pages under
+/// `scope`, not in the address: the status page asks the citizen to keep its link, and a saved
+/// link that carried the word would say it again every time. The cookie holds only the word,
+/// never a token.
+pub fn see_other_saying(to: &str, scope: &str, what: &str, secure: bool) -> Response {
+    let mut r = see_other(to);
+    let secure = if secure { "; Secure" } else { "" };
+    if let Ok(v) = poem::http::HeaderValue::from_str(&format!(
+        "{FLASH}={what}; Path={scope}; Max-Age=120; HttpOnly; SameSite=Strict{secure}"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The word [`see_other_saying`] left for this page, if the browser brings one.
+pub fn flash_word(req: &poem::Request) -> Option<String> {
+    cookie(req, FLASH).filter(|w| !w.is_empty())
+}
+
+/// Clears the word [`see_other_saying`] left for the pages under `scope`, once it is shown.
+pub fn clear_flash(r: &mut Response, scope: &str) {
+    if let Ok(v) = poem::http::HeaderValue::from_str(&format!(
+        "{FLASH}=; Path={scope}; Max-Age=0; HttpOnly; SameSite=Strict"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
 #[poem::handler]
 fn stylesheet() -> Response {
     Response::builder()

@@ -32,14 +32,7 @@ fn csrf_of(secret: &str) -> String {
 }
 
 fn cookie(req: &Request) -> Option<String> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())
+    super::cookie(req, COOKIE)
 }
 
 async fn officer(req: &Request) -> Option<Officer> {
@@ -147,11 +140,22 @@ fn frame<'a>(
 #[derive(Deserialize, Default)]
 pub struct LangQuery {
     lang: Option<String>,
-    done: Option<String>,
 }
 
-fn flash(lang: Lang, done: Option<&str>) -> Option<String> {
-    done.map(|_| lang.text("done", &[]))
+/// Where the officer's flash cookie is sent: every officer page.
+const SCOPE: &str = "/officer";
+
+/// "Klart." once an action just done, which [`done`] left for the page.
+fn flash(req: &Request, lang: Lang) -> Option<String> {
+    super::flash_word(req).map(|_| lang.text("done", &[]))
+}
+
+/// The page `r`, clearing the flash it has just shown.
+fn shown(mut r: Response, flashed: bool) -> Response {
+    if flashed {
+        super::clear_flash(&mut r, SCOPE);
+    }
+    r
 }
 
 #[handler]
@@ -478,16 +482,19 @@ pub async fn show_request(
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, None);
-    request_page(
+    let said = flash(req, lang);
+    let flashed = said.is_some();
+    let page = request_page(
         req,
         id,
         lang,
         &o,
         StatusCode::OK,
-        flash(lang, q.done.as_deref()),
+        said,
         json!({"errors": {}, "values": {}}),
     )
-    .await
+    .await;
+    shown(page, flashed)
 }
 
 /// Every field the action forms send; each action reads its own.
@@ -525,8 +532,13 @@ impl ActionForm {
     }
 }
 
-fn done(path: &str, lang: Lang) -> Response {
-    see_other(&format!("{path}?lang={}&done=1", lang.code()))
+fn done(req: &Request, path: &str, lang: Lang) -> Response {
+    super::see_other_saying(
+        &format!("{path}?lang={}", lang.code()),
+        SCOPE,
+        "done",
+        state(req).settings.public_url.starts_with("https://"),
+    )
 }
 
 /// Gives each history entry an `actor_name` the officer can read: the token's name for a staff
@@ -805,7 +817,7 @@ pub async fn act(
         }
     };
     match result {
-        Ok(()) => done(&format!("/officer/requests/{id}"), lang),
+        Ok(()) => done(req, &format!("/officer/requests/{id}"), lang),
         Err(e) => {
             // The form's own fields keep what was typed; the reason fields share a name.
             let values = match field {
@@ -837,7 +849,7 @@ pub async fn decide_match(
     let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let confirm = what == "confirm";
     match requests::decide_match(&state(req).db, id, m, confirm, &o.actor).await {
-        Ok(_) => done(&format!("/officer/requests/{id}"), lang),
+        Ok(_) => done(req, &format!("/officer/requests/{id}"), lang),
         Err(e) => refused(req, id, lang, &o, ("accounts", "doing_match"), e, json!({})).await,
     }
 }
@@ -889,16 +901,10 @@ async fn plan_page(
 pub async fn show_plan(req: &Request, Path(id): Path<i64>, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, None);
-    plan_page(
-        req,
-        id,
-        lang,
-        &o,
-        StatusCode::OK,
-        flash(lang, q.done.as_deref()),
-        Map::new(),
-    )
-    .await
+    let said = flash(req, lang);
+    let flashed = said.is_some();
+    let page = plan_page(req, id, lang, &o, StatusCode::OK, said, Map::new()).await;
+    shown(page, flashed)
 }
 
 fn erasure_error(lang: Lang, e: ErasureError) -> RequestError {
@@ -946,7 +952,7 @@ pub async fn approve(
     let ctx = st.erasure_context();
     let today = ctx.requests.today(chrono::Utc::now());
     match erasure::approve(&st.db, &ctx, id, today, &o.actor).await {
-        Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
+        Ok(_) => done(req, &format!("/officer/requests/{id}/plan"), lang),
         Err(e) => {
             let now = status_now(&st.db, id).await;
             let (status, text) = told(
@@ -996,7 +1002,7 @@ pub async fn exclusion(
     )
     .await
     {
-        Ok(_) => done(&format!("/officer/requests/{id}/plan"), lang),
+        Ok(_) => done(req, &format!("/officer/requests/{id}/plan"), lang),
         Err(e) => {
             let now = status_now(&state(req).db, id).await;
             let (status, text) = told(
@@ -1046,15 +1052,10 @@ async fn tasks_page(
 pub async fn show_tasks(req: &Request, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, None);
-    tasks_page(
-        req,
-        lang,
-        &o,
-        StatusCode::OK,
-        flash(lang, q.done.as_deref()),
-        Map::new(),
-    )
-    .await
+    let said = flash(req, lang);
+    let flashed = said.is_some();
+    let page = tasks_page(req, lang, &o, StatusCode::OK, said, Map::new()).await;
+    shown(page, flashed)
 }
 
 #[handler]
@@ -1081,7 +1082,7 @@ pub async fn close_task(
         return tasks_page(req, lang, &o, StatusCode::BAD_REQUEST, None, errors).await;
     }
     match crate::consent::store::close_task(&state(req).db, id, status, note, &o.actor).await {
-        Ok(_) => done("/officer/tasks", lang),
+        Ok(_) => done(req, "/officer/tasks", lang),
         Err(e) => {
             let (status, text) = match e {
                 crate::consent::store::ConsentError::Db(e) => internal(lang, &e),

@@ -1081,3 +1081,132 @@ both_backends!(
         assert!(page.contains("Logga ut"), "{page}");
     }
 );
+
+/// The `Set-Cookie` headers of `r` that set `name`.
+fn set_cookies(r: &reqwest::Response, name: &str) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|c| c.starts_with(&format!("{name}=")))
+        .collect()
+}
+
+both_backends!(
+    a_saved_link_does_not_say_again_what_was_just_done,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let client = no_redirects();
+        let r = client
+            .post(app.url("/requests"))
+            .form(&[
+                ("type", "access"),
+                ("email", "anna@example.se"),
+                ("platform0", "facebook"),
+                ("account0", "501"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        // The address is the link to keep: it says nothing of what just happened.
+        assert!(!to.contains("submitted") && !to.contains("done"), "{to}");
+        let id = to
+            .trim_start_matches("/requests/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let token = to
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        // The page there says it once, told by a cookie for that page alone that holds no token.
+        let set = set_cookies(&r, "insyn_flash");
+        assert_eq!(set.len(), 1, "{set:?}");
+        let flash = &set[0];
+        assert!(flash.starts_with("insyn_flash=submitted;"), "{flash}");
+        for part in [
+            format!("Path=/requests/{id};"),
+            "HttpOnly".into(),
+            "SameSite=Strict".into(),
+            "Max-Age=".into(),
+        ] {
+            assert!(flash.contains(&part), "{part}: {flash}");
+        }
+        assert!(!flash.contains(token));
+        let r = client
+            .get(app.url(&to))
+            .header("cookie", "insyn_flash=submitted")
+            .send()
+            .await
+            .unwrap();
+        let cleared = set_cookies(&r, "insyn_flash");
+        assert_eq!(cleared.len(), 1, "{cleared:?}");
+        assert!(
+            cleared[0].contains("Max-Age=0")
+                && cleared[0].contains(&format!("Path=/requests/{id}"))
+        );
+        let page = page_of(r, 200).await;
+        assert!(page.contains("Tack! Din begäran är mottagen."), "{page}");
+        // Opened again from the saved link: no thanks again, nor from a link saved before.
+        for again in [to.clone(), format!("{to}&submitted=1&done=verified")] {
+            let page = page_of(client.get(app.url(&again)).send().await.unwrap(), 200).await;
+            assert!(
+                !page.contains("Tack!") && !page.contains("class=\"flash\""),
+                "{page}"
+            );
+        }
+        // A new code's word comes the same way (the minute between codes is let pass).
+        {
+            use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+            let r = entities::request::Entity::find_by_id(id.parse::<i64>().unwrap())
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let mut a: entities::request::ActiveModel = r.into();
+            a.code_sent_at = Set(None);
+            a.update(&app.db).await.unwrap();
+        }
+        let r = client
+            .post(app.url(&format!("/requests/{id}/code")))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert!(!r.headers()["location"].to_str().unwrap().contains("done"));
+        assert!(set_cookies(&r, "insyn_flash")[0].starts_with("insyn_flash=code;"));
+
+        // The officer's "Klart." comes the same way.
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        let r = post_form(
+            &app,
+            &session,
+            &format!("/officer/requests/{id}/notes"),
+            &[("text", "Ringt.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(to, format!("/officer/requests/{id}?lang=sv"));
+        let set = set_cookies(&r, "insyn_flash");
+        assert!(
+            set[0].starts_with("insyn_flash=done;") && set[0].contains("Path=/officer;"),
+            "{set:?}"
+        );
+        let shown = officer_page(&client, &app, &format!("{session}; insyn_flash=done"), &to).await;
+        assert!(
+            shown.contains("<p class=\"flash\" role=\"status\">Klart.</p>"),
+            "{shown}"
+        );
+        let again = officer_page(&client, &app, &session, &to).await;
+        assert!(!again.contains("class=\"flash\""), "{again}");
+    }
+);
