@@ -1,6 +1,6 @@
 //! The citizen's pages: what one may ask for and the form (`/`), and the request's status page with
 //! the code, the account phrase, the outcome and the download (`/requests/{id}?token=…`).
-use super::{Frame, Lang, message, render, state};
+use super::{Frame, Lang, message, render, see_other, state};
 use crate::archive::api::PlatformName;
 use crate::audit::Actor;
 use crate::http::AppError;
@@ -104,12 +104,13 @@ pub fn home(Query(q): Query<LangQuery>) -> Response {
 }
 
 fn rate_limited(lang: Lang, path: &str, wait: u64) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
     let mut r = message(
         StatusCode::TOO_MANY_REQUESTS,
         lang,
         path,
         lang.text("rate_limited", &[("seconds", wait.to_string())]),
-        None,
+        Some(format!("{path}{sep}lang={}", lang.code())),
     );
     if let Ok(v) = poem::http::HeaderValue::from_str(&wait.to_string()) {
         r.headers_mut().insert(poem::http::header::RETRY_AFTER, v);
@@ -117,7 +118,8 @@ fn rate_limited(lang: Lang, path: &str, wait: u64) -> Response {
     r
 }
 
-/// The page to answer instead, when the address has used up its budget.
+/// The page to answer instead, when the address has used up its budget; `path` is the page the
+/// citizen came from, which it links back to.
 fn limited(req: &Request, lang: Lang, path: &str) -> Option<Response> {
     let st = state(req);
     st.limiter
@@ -242,6 +244,26 @@ fn not_found(lang: Lang) -> Response {
     )
 }
 
+/// The status page of request `id` opened with `token`.
+fn status_path(id: i64, token: &str) -> String {
+    format!("/requests/{id}?token={}", super::url_encode(token.trim()))
+}
+
+/// The key in what was typed into the key page's field, if it was a whole link from a mail
+/// (`https://…/requests/12?token=dsr_…&lang=sv`) rather than the key alone; and the request the
+/// link names.
+fn pasted_link(typed: &str) -> Option<(Option<i64>, String)> {
+    let (before, after) = typed.trim().split_once("token=")?;
+    let token: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let id = before
+        .rsplit_once("/requests/")
+        .and_then(|(_, rest)| rest.split(['?', '/', '&', '#']).next()?.parse().ok());
+    Some((id, token))
+}
+
 /// The request behind the token, if the token is this request's.
 async fn owned(req: &Request, id: i64, token: &str) -> Option<entities::request::Model> {
     let st = state(req);
@@ -347,6 +369,15 @@ async fn status_page(
 
 #[handler]
 pub async fn show(req: &Request, Path(id): Path<i64>, Query(q): Query<TokenQuery>) -> Response {
+    // The key page's field takes a whole link pasted from a mail as well as the key: the page
+    // goes to the link's own address, so that the address bar holds the link to keep.
+    if let Some((linked, token)) = q.token.as_deref().and_then(pasted_link) {
+        let mut to = status_path(linked.unwrap_or(id), &token);
+        if let Some(lang) = q.lang.as_deref() {
+            to.push_str(&format!("&lang={}", Lang::of(Some(lang)).code()));
+        }
+        return see_other(&to);
+    }
     // A link without `lang` (a mail's) shows the page in the request's own language, as its
     // outcome is written.
     let lang = match (q.lang.as_deref(), q.token.as_deref()) {
@@ -476,7 +507,7 @@ pub async fn verify(
     Form(f): Form<TokenForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    if let Some(r) = limited(req, lang, "/") {
+    if let Some(r) = limited(req, lang, &status_path(id, &f.token)) {
         return r;
     }
     if owned(req, id, &f.token).await.is_none() {
@@ -520,7 +551,7 @@ pub async fn resend(
     Form(f): Form<TokenForm>,
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
-    if let Some(r) = limited(req, lang, "/") {
+    if let Some(r) = limited(req, lang, &status_path(id, &f.token)) {
         return r;
     }
     if owned(req, id, &f.token).await.is_none() {

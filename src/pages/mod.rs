@@ -215,6 +215,11 @@ pub fn see_other(to: &str) -> Response {
         .finish()
 }
 
+/// `s` as a part of a URL's query.
+pub fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// The value of the cookie `name` the browser sent.
 pub fn cookie(req: &poem::Request, name: &str) -> Option<String> {
     req.headers()

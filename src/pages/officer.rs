@@ -388,7 +388,7 @@ async fn queue_page(
             ("overdue", &q.overdue),
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                url.push_str(&format!("&{k}={}", url_encode(v)));
+                url.push_str(&format!("&{k}={}", super::url_encode(v)));
             }
         }
         url
@@ -427,10 +427,6 @@ async fn queue_page(
         frame(lang, lang.text("queue_title", &[]), "/officer", o, None),
         data,
     )
-}
-
-fn url_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 async fn request_page(

@@ -427,6 +427,84 @@ both_backends!(
             page.contains(&format!("Försök igen om {wait} sekunder")),
             "{page}"
         );
+        // The way back is to where the citizen was: the form, or the request's page.
+        let page = unescaped(&page);
+        assert!(
+            page.contains("<a href=\"/?lang=sv\">Tillbaka</a>"),
+            "{page}"
+        );
+        let r = client
+            .post(app.url("/requests/7/verify?lang=en"))
+            .form(&[("token", "dsr_abc"), ("code", "12345678")])
+            .send()
+            .await
+            .unwrap();
+        let page = unescaped(&page_of(r, 429).await);
+        assert!(
+            page.contains("<a href=\"/requests/7?token=dsr_abc&lang=en\">Back</a>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("href=\"/requests/7?token=dsr_abc&lang=sv\""),
+            "{page}"
+        );
+    }
+);
+
+both_backends!(
+    the_key_page_takes_a_whole_link_pasted_from_the_mail,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let client = no_redirects();
+        let (id, token) = submitted(&app, "anna@example.se", "sv").await;
+        let key = page_of(
+            client
+                .get(app.url(&format!("/requests/{id}")))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert!(key.contains("Klistra in hela länken"), "{key}");
+        // The receipt's link, pasted whole (with the mail's base and a language of its own).
+        let link = format!("{}/requests/{id}?token={token}&lang=sv", app.base);
+        let r = client
+            .get(app.url(&format!("/requests/{id}")))
+            .query(&[("lang", "en"), ("token", &format!(" {link} "))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(to, format!("/requests/{id}?token={token}&lang=en"));
+        let page = page_of(client.get(app.url(&to)).send().await.unwrap(), 200).await;
+        assert!(page.contains("Confirm your email address"), "{page}");
+        // A link to another of the person's requests, pasted on this one's key page, opens that one.
+        let (other, other_token) = submitted(&app, "anna.b@example.se", "en").await;
+        assert_ne!(other, id);
+        let r = client
+            .get(app.url(&format!("/requests/{id}")))
+            .query(&[(
+                "token",
+                format!("{}/requests/{other}?token={other_token}", app.base),
+            )])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            r.headers()["location"],
+            format!("/requests/{other}?token={other_token}").as_str()
+        );
+        // The key alone still opens it.
+        let r = client
+            .get(app.url(&format!("/requests/{id}")))
+            .query(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
     }
 );
 
@@ -638,6 +716,11 @@ both_backends!(
         assert!(page.contains("<th scope=\"col\">Who</th>"), "{page}");
     }
 );
+
+/// `page` with the escapes the templates put in attributes undone.
+fn unescaped(page: &str) -> String {
+    page.replace("&#x2f;", "/").replace("&amp;", "&")
+}
 
 /// The text of the response, which must have `status`.
 async fn page_of(r: reqwest::Response, status: u16) -> String {
