@@ -271,6 +271,11 @@ try {
   await officer.locator('form[action*="/exclude"]').last().locator('input[name=reason]').fill('Redan borttagen av Meta.');
   await officer.locator('form[action*="/exclude"]').last().locator('button').click();
   assert.match(await officer.textContent('.totals'), /Undantagen: 1/);
+  // Approving erases for good: not without the box ticked.
+  await officer.click('form[action*="/approve"] button');
+  assert.ok(await officer.isVisible('#confirm-approve-error'), 'approved without the box');
+  await check(officer, 'officer-plan-unconfirmed');
+  await officer.check('#confirm-approve');
   await officer.click('form[action*="/approve"] button');
   assert.match(await officer.textContent('main'), /verkställd/);
   // Each item's outcome in the page's words, not its key.

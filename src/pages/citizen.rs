@@ -64,6 +64,8 @@ pub struct SubmitForm {
 pub struct TokenForm {
     token: String,
     code: String,
+    /// `yes` when the box saying the citizen means to withdraw is ticked.
+    confirm: String,
 }
 
 fn citizen() -> Actor {
@@ -580,6 +582,19 @@ pub async fn cancel(
     let lang = Lang::of(q.lang.as_deref());
     if owned(req, id, &f.token).await.is_none() {
         return not_found(lang);
+    }
+    // A withdrawal cannot be taken back: one tap on the button is not enough.
+    if f.confirm != "yes" {
+        let mut errors = Map::new();
+        errors.insert(
+            "confirm-cancel".into(),
+            json!(lang.text("cancel_confirm_required", &[])),
+        );
+        let said = Said {
+            errors,
+            ..Said::default()
+        };
+        return status_page(req, id, &f.token, lang, StatusCode::BAD_REQUEST, said).await;
     }
     match requests::cancel(&state(req).db, id, &citizen()).await {
         Ok(_) => back_to(req, id, &f.token, lang, "cancelled"),

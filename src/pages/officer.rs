@@ -832,6 +832,8 @@ pub async fn act(
 pub struct CsrfForm {
     csrf: String,
     reason: String,
+    /// `yes` when the box confirming an approval is ticked.
+    confirm: String,
 }
 
 #[handler]
@@ -944,6 +946,15 @@ pub async fn approve(
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, Some(&f.csrf));
+    // Approving erases for good: it takes a ticked box, not one tap.
+    if f.confirm != "yes" {
+        let mut errors = Map::new();
+        errors.insert(
+            "confirm-approve".into(),
+            json!(lang.text("approve_confirm_required", &[])),
+        );
+        return plan_page(req, id, lang, &o, StatusCode::BAD_REQUEST, None, errors).await;
+    }
     let st = state(req);
     let ctx = st.erasure_context();
     let today = ctx.requests.today(chrono::Utc::now());
@@ -958,7 +969,7 @@ pub async fn approve(
                 erasure_error(lang, e),
             );
             let mut errors = Map::new();
-            errors.insert("actions".into(), json!(text));
+            errors.insert("approve".into(), json!(text));
             plan_page(req, id, lang, &o, status, None, errors).await
         }
     }

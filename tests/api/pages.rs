@@ -1293,3 +1293,96 @@ both_backends!(
         assert!(!again.contains("class=\"flash\""), "{again}");
     }
 );
+
+both_backends!(
+    withdrawing_a_request_and_approving_an_erasure_each_take_a_ticked_box,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let client = no_redirects();
+        let (id, token) = submitted(&app, "anna@example.se", "sv").await;
+        let status = || async {
+            crate::archive::get(&app, &app.admin, &format!("/api/v1/requests/{id}")).await["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let cancel = |confirm: &'static str| {
+            client
+                .post(app.url(&format!("/requests/{id}/cancel")))
+                .form(&[("token", token.as_str()), ("confirm", confirm)])
+                .send()
+        };
+        let page = page_of(cancel("").await.unwrap(), 400).await;
+        assert!(page.contains("id=\"confirm-cancel-error\""), "{page}");
+        assert!(
+            page.contains("Kryssa i rutan om du vill återkalla begäran."),
+            "{page}"
+        );
+        assert_eq!(status().await, "awaiting_verification");
+        assert_eq!(cancel("yes").await.unwrap().status(), 303);
+        assert_eq!(status().await, "cancelled");
+
+        // The erasure plan: computing it again and approving it are apart, and approving needs the box.
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
+        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
+        assert_eq!(r.status(), 200);
+        let s: serde_json::Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &serde_json::json!({"type": "erasure", "email": "bo@example.se",
+                "identities": [{"platform": "facebook", "value": "502"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        let at = format!("/officer/requests/{id}");
+        for (action, fields) in [
+            ("verify-identity", vec![("method", "e_id")]),
+            ("assign", vec![("assignee", "dpo")]),
+            ("plan", vec![]),
+        ] {
+            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
+            assert_eq!(r.status(), 303, "{action}");
+        }
+        let plan = officer_page(&client, &app, &session, &format!("{at}/plan")).await;
+        let recompute = plan.find(&format!("action=\"{at}/plan?lang=sv\"")).unwrap();
+        let approve = plan
+            .find(&format!("action=\"{at}/approve?lang=sv\""))
+            .unwrap();
+        let between = &plan[recompute..approve];
+        assert!(
+            between.contains("<h2 id=\"approve\">Godkänn planen</h2>"),
+            "{plan}"
+        );
+        let page = page_of(
+            post_form(&app, &session, &format!("{at}/approve"), &[]).await,
+            400,
+        )
+        .await;
+        assert!(page.contains("id=\"confirm-approve-error\""), "{page}");
+        assert_eq!(
+            crate::archive::get(&app, &officer, &format!("/api/v1/requests/{id}")).await["status"],
+            "awaiting_approval"
+        );
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/approve"),
+            &[("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            crate::archive::get(&app, &officer, &format!("/api/v1/requests/{id}")).await["status"],
+            "completed"
+        );
+    }
+);
