@@ -845,7 +845,18 @@ pub async fn decide_match(
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, Some(&f.csrf));
-    let confirm = what == "confirm";
+    // A word the page never sends decides nothing: it is not taken for a rejection.
+    let confirm = match what.as_str() {
+        "confirm" => true,
+        "reject" => false,
+        _ => {
+            return missing(
+                lang,
+                &o,
+                format!("/officer/requests/{id}?lang={}", lang.code()),
+            );
+        }
+    };
     match requests::decide_match(&state(req).db, id, m, confirm, &o.actor).await {
         Ok(_) => done(req, &format!("/officer/requests/{id}"), lang),
         Err(e) => refused(req, id, lang, &o, ("accounts", "doing_match"), e, json!({})).await,
@@ -986,7 +997,7 @@ pub async fn exclusion(
     let o = officer_or_answer!(req, lang, Some(&f.csrf));
     let reason = match what.as_str() {
         "include" => None,
-        _ => {
+        "exclude" => {
             let r = f.reason.trim();
             if r.is_empty() {
                 let mut errors = Map::new();
@@ -997,6 +1008,14 @@ pub async fn exclusion(
                 return plan_page(req, id, lang, &o, StatusCode::BAD_REQUEST, None, errors).await;
             }
             Some(r.to_owned())
+        }
+        // A word the page never sends changes nothing: it is not taken for leaving the item out.
+        _ => {
+            return missing(
+                lang,
+                &o,
+                format!("/officer/requests/{id}/plan?lang={}", lang.code()),
+            );
         }
     };
     match erasure::exclude(
@@ -1034,9 +1053,15 @@ async fn tasks_page(
     errors: Map<String, Value>,
 ) -> Response {
     let st = state(req);
-    let tasks = crate::consent::store::list_tasks(&st.db, Some(TaskStatus::Open), None, 500)
-        .await
-        .unwrap_or_default();
+    // A failed read is told as a failure: an empty list would say there is nothing to take down.
+    let tasks =
+        match crate::consent::store::list_tasks(&st.db, Some(TaskStatus::Open), None, 500).await {
+            Ok(tasks) => tasks,
+            Err(e) => {
+                let (status, text) = internal(lang, &e);
+                return officer_message(status, lang, o, text, None);
+            }
+        };
     let tasks: Vec<Value> = tasks
         .iter()
         .map(|t| json!({"id": t.id, "reason": t.reason, "action": t.action, "link": t.link, "created_at": t.created_at.to_rfc3339()}))
@@ -1074,13 +1099,17 @@ pub async fn close_task(
 ) -> Response {
     let lang = Lang::of(q.lang.as_deref());
     let o = officer_or_answer!(req, lang, Some(&f.csrf));
-    let status = if f.status == "not_possible" {
-        TaskStatus::NotPossible
-    } else {
-        TaskStatus::Done
+    let mut errors = Map::new();
+    // Only the two choices the form offers close a task; anything else is not taken for "done".
+    let status = match f.status.as_str() {
+        "done" => TaskStatus::Done,
+        "not_possible" => TaskStatus::NotPossible,
+        _ => {
+            errors.insert(format!("status-{id}"), json!(lang.text("choose_one", &[])));
+            return tasks_page(req, lang, &o, StatusCode::BAD_REQUEST, None, errors).await;
+        }
     };
     let note = Some(f.note.trim().to_owned()).filter(|n| !n.is_empty());
-    let mut errors = Map::new();
     if status == TaskStatus::NotPossible && note.is_none() {
         errors.insert(
             format!("note-{id}"),

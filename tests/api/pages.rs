@@ -1386,3 +1386,116 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    an_unknown_word_in_an_action_decides_nothing,
+    |b: Backend| async move {
+        use sea_orm::ConnectionTrait;
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let session = sign_in(&app, &officer).await;
+        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
+        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
+        assert_eq!(r.status(), 200);
+        let s: serde_json::Value = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(
+                &serde_json::json!({"type": "erasure", "email": "bo@example.se",
+                "identities": [{"platform": "facebook", "value": "502"}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        let at = format!("/officer/requests/{id}");
+        for (action, fields) in [
+            ("verify-identity", vec![("method", "e_id")]),
+            ("assign", vec![("assignee", "dpo")]),
+            ("plan", vec![]),
+        ] {
+            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
+            assert_eq!(r.status(), 303, "{action}");
+        }
+        let plan =
+            crate::archive::get(&app, &officer, &format!("/api/v1/requests/{id}/plan")).await;
+        let item = plan["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["decision"] == "erase")
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/plan/items/{item}/whatever"),
+            &[("reason", "Nej.")],
+        )
+        .await;
+        page_of(r, 404).await;
+        let plan =
+            crate::archive::get(&app, &officer, &format!("/api/v1/requests/{id}/plan")).await;
+        assert_eq!(plan["totals"]["excluded"], 0, "{plan}");
+        // A possible match's word, likewise: none is there, and the word is looked at first.
+        let r = post_form(&app, &session, &format!("{at}/matches/1/maybe"), &[]).await;
+        page_of(r, 404).await;
+
+        // A take-down closed with a status the form does not offer stays open.
+        let r = post_form(
+            &app,
+            &session,
+            &format!("{at}/approve"),
+            &[("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let tasks =
+            crate::archive::get(&app, &archivist, "/api/v1/unpublish-tasks?status=open").await;
+        let task = tasks["tasks"][0]["id"]
+            .as_i64()
+            .expect("a take-down is open");
+        let r = post_form(
+            &app,
+            &session,
+            &format!("/officer/tasks/{task}/close"),
+            &[("status", "whatever"), ("note", "")],
+        )
+        .await;
+        let page = page_of(r, 400).await;
+        assert!(
+            page.contains(&format!("id=\"status-{task}-error\"")),
+            "{page}"
+        );
+        let open =
+            crate::archive::get(&app, &archivist, "/api/v1/unpublish-tasks?status=open").await;
+        assert!(
+            open["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["id"] == task),
+            "{open}"
+        );
+
+        // The list cannot be read: told as a failure, not as nothing to take down.
+        app.db
+            .execute_unprepared("ALTER TABLE unpublish_task RENAME TO unpublish_task_away")
+            .await
+            .unwrap();
+        let r = no_redirects()
+            .get(app.url("/officer/tasks"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let page = page_of(r, 500).await;
+        assert!(!page.contains("Inget att ta bort."), "{page}");
+        assert!(page.contains("Något gick fel hos oss."), "{page}");
+    }
+);
