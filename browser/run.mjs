@@ -1,8 +1,11 @@
-// insyn's pages in a real headless Chromium, driven by Playwright: a citizen submits a request,
-// reads the code from the real SMTP server's mailbox, verifies, and downloads the package; an
-// officer works requests through the queue, computes, amends and approves an erasure plan, and
-// closes a take-down. axe-core runs on every page: any serious or critical violation fails.
-// Screenshots of every page at 1280 and 375 px go to $SHOTS.
+// insyn's pages in a real headless Chromium, driven by Playwright: a citizen submits a request
+// (and the same one again), asks for a new code too soon, opens the request from the key page with
+// a whole pasted link, reads the code from the real SMTP server's mailbox, verifies, and downloads
+// the package; an officer works requests through the queue (a refused action told in Swedish, a
+// note read back in the history), computes, amends and approves an erasure plan, and closes a
+// take-down; a citizen withdraws a request, ticking the box. axe-core runs on every page: any
+// serious or critical violation fails.
+// Screenshots of every page at 1280, 375 and 320 px go to $SHOTS.
 //
 // Environment: BASE (the service), MAILDIR (aiosmtpd's maildir), OFFICER and ADMIN (API tokens),
 // SHOTS (a directory), CHROMIUM (default /usr/bin/chromium).
@@ -48,14 +51,14 @@ async function check(page, name) {
   }
   const lang = await page.getAttribute('html', 'lang');
   assert.ok(lang === 'sv' || lang === 'en', `${name}: <html lang> is ${lang}`);
-  for (const width of [1280, 375]) {
+  for (const width of [1280, 375, 320]) {
     await page.setViewportSize({ width, height: 900 });
     await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true });
-    // Nothing wider than the screen at 375 px (WCAG 1.4.10 reflow), but for tables in their
-    // own scrolling region.
-    if (width === 375) {
+    // Nothing wider than the screen at 375 or 320 px (WCAG 1.4.10 reflow: 320 CSS px), but for
+    // tables in their own scrolling region.
+    if (width < 1280) {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      if (overflow > 1) failures.push(`${name}: the page is ${overflow}px wider than a 375px screen`);
+      if (overflow > 1) failures.push(`${name}: the page is ${overflow}px wider than a ${width}px screen`);
     }
   }
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -118,6 +121,15 @@ print(body.get_content() if body else '')
     if (rcpt.includes(to)) out.push({ subject, text: rest.join('\n') });
   }
   return out;
+}
+
+/** The reference of the request whose status page is `url`, read through the API's view. */
+async function citizenReference(url) {
+  const u = new URL(url);
+  const id = u.pathname.split('/').pop();
+  const r = await fetch(`${BASE}/api/v1/requests/${id}`, { headers: { authorization: `Bearer ${u.searchParams.get('token')}` } });
+  if (!r.ok) throw new Error(`the request behind ${u.pathname}: ${r.status}`);
+  return (await r.json()).reference;
 }
 
 async function waitFor(fn, what, ms = 20000) {
@@ -194,6 +206,36 @@ try {
   await citizen.goto(statusUrl);
   assert.equal(await citizen.locator('.flash').count(), 0, 'a saved link repeats the flash');
 
+  // The same request again (a double tap, or a second try): a receipt, not an error.
+  await citizen.goto(BASE + '/');
+  await citizen.check('#type-access');
+  await citizen.fill('#email', 'anna@example.se');
+  await citizen.selectOption('#platform0', 'facebook');
+  await citizen.fill('#account0', '501');
+  await citizen.click('button[type=submit]');
+  assert.match(await citizen.textContent('h1'), /redan mottagen/);
+  assert.match(await citizen.textContent('main'), new RegExp((await citizenReference(statusUrl))));
+  assert.equal(await citizen.locator('[role=alert]').count(), 0, 'a duplicate is no error');
+  await check(citizen, 'duplicate');
+
+  // A new code at once is too soon: told at the top of the page, in Swedish.
+  await citizen.goto(statusUrl);
+  await citizen.click('form[action*="/code"] button');
+  assert.match(await citizen.textContent('[role=alert]'), /Vänta \d+ sekunder innan du ber om en ny kod/);
+  await check(citizen, 'status-code-too-soon');
+
+  // The link without its key (as later mails have it) asks for the key; a whole link pasted in
+  // its field opens the request, at the link's own clean address.
+  const bare = statusUrl.split('?')[0];
+  await citizen.goto(bare);
+  assert.match(await citizen.textContent('h1'), /Öppna ditt ärende/);
+  await check(citizen, 'key');
+  await citizen.fill('#token', ` ${statusUrl} `);
+  await citizen.click('form[action^="/requests/"] button');
+  await citizen.waitForURL(/\/requests\/\d+\?token=dsr_/);
+  assert.equal(new URL(citizen.url()).searchParams.get('token'), new URL(statusUrl).searchParams.get('token'));
+  assert.match(await citizen.textContent('h1'), /DSR-\d{4}-\d{6}/);
+
   // A wrong code is told next to the field; the mailed one confirms the address.
   const code = await codeFor('anna@example.se');
   await citizen.fill('#code', code === '00000000' ? '11111111' : '00000000');
@@ -226,6 +268,22 @@ try {
   assert.ok(await officer.isVisible('#assignee-error'));
   await officer.selectOption('#method', 'e_id');
   await officer.click('form[action*="/verify-identity"] button');
+  // Completing before anyone has taken it on: refused, and said in Swedish.
+  await officer.fill('#summary', 'Här är allt vi har om dig.');
+  await officer.click('form[action*="/complete"] button');
+  const refusal = await officer.textContent('#summary-error');
+  assert.match(refusal, /Det går inte att slutföra ärendet nu\. Ärendets status är ”Bekräftad, väntar på handläggning”/);
+  assert.doesNotMatch(refusal, /cannot|request that is/);
+  await check(officer, 'officer-request-refused');
+  // A note, read back in the history with who wrote it.
+  await officer.fill('#note-text', 'Ringde Anna och bekräftade adressen.');
+  await officer.click('form[action*="/notes"] button');
+  const noted = officer.locator('section[aria-labelledby=history] tr', { hasText: 'Ringde Anna och bekräftade adressen.' });
+  assert.equal(await noted.count(), 1, 'the note is not in the history');
+  assert.match(await noted.textContent(), /Anteckning/);
+  assert.match(await noted.textContent(), /browser-officer/);
+  assert.match(await officer.textContent('section[aria-labelledby=history] thead'), /Vem/);
+  await check(officer, 'officer-request-noted');
   await officer.fill('#assignee', 'dpo');
   await officer.click('form[action*="/assign"] button');
   await officer.fill('#summary', 'Här är allt vi har om dig.');
@@ -310,6 +368,24 @@ try {
   assert.ok(await officer.locator('.error').first().isVisible(), 'not possible needs a note');
   await officer.locator('form[action*="/close"]').first().locator('button').click();
   assert.match(await officer.textContent('.flash'), /Klart/);
+
+  // ---- A citizen withdraws a request: only with the box ticked ----
+  await citizen.goto(BASE + '/');
+  await citizen.check('#type-objection');
+  await citizen.fill('#email', 'cecilia@example.se');
+  await citizen.fill('#account0', 'https://www.facebook.com/cecilia.c');
+  await citizen.click('button[type=submit]');
+  await citizen.waitForURL(/\/requests\/\d+\?token=/);
+  await citizen.click('form[action*="/cancel"] button');
+  assert.ok(await citizen.isVisible('#confirm-cancel-error'), 'withdrawn without the box');
+  assert.equal(await citizen.getAttribute('#confirm-cancel', 'aria-invalid'), 'true');
+  await check(citizen, 'status-cancel-unconfirmed');
+  await citizen.check('#confirm-cancel');
+  await citizen.click('form[action*="/cancel"] button');
+  assert.match(await citizen.textContent('.flash'), /återkallad/);
+  assert.match(await citizen.textContent('dl'), /Återkallad/);
+  assert.equal(await citizen.locator('form[action*="/cancel"]').count(), 0);
+  await check(citizen, 'status-cancelled');
 
   // ---- Errors a citizen can meet ----
   await citizen.goto(BASE + '/requests/1?token=dsr_not-a-token');
