@@ -403,6 +403,25 @@ pub fn invalid(lang: Lang, reason: &str) -> String {
 mod reasons {
     use super::*;
 
+    /// The Swedish texts match the store's English by a part of it: should the store reword a
+    /// reason, this fails rather than the page quietly falling back to English.
+    #[test]
+    fn every_reason_told_in_swedish_is_one_the_store_gives() {
+        let store = [
+            include_str!("../requests/store/officer.rs"),
+            include_str!("../requests/store/proof.rs"),
+            include_str!("../requests/store/rights.rs"),
+            include_str!("../erasure/store.rs"),
+        ]
+        .concat();
+        for (part, _) in REASONS {
+            assert!(store.contains(part), "no store reason holds {part:?}");
+        }
+        for part in ["at most two months in all; ", " is not one of the person's"] {
+            assert!(store.contains(part), "no store reason holds {part:?}");
+        }
+    }
+
     #[test]
     fn a_swedish_page_tells_the_stores_reasons_in_swedish() {
         let said = illegal(
