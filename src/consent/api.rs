@@ -142,7 +142,8 @@ pub struct UnpublishTaskView {
     pub reason: String,
     /// `hide` or `remove`.
     pub action: String,
-    /// Where to find the item on the platform.
+    /// Where to find the item on the platform. Empty, and `identity_id` absent, once the task is
+    /// closed and its record erased: the task then keeps no trace of whom and what it took down.
     pub link: String,
     /// What opened the task (`consent_event:7`, `moderation:3`).
     pub source: Option<String>,

@@ -5,4 +5,4 @@ pub mod api;
 pub mod rules;
 pub mod store;
 
-pub use store::{Archived, open_task, record_given, withdraw_in};
+pub use store::{Archived, forget_closed_tasks_of, open_task, record_given, withdraw_in};

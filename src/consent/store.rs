@@ -370,7 +370,30 @@ pub async fn list_tasks(
     q.limit(limit).all(db).await
 }
 
-/// Closes an open task as done, or as not possible with the reason why.
+/// Forgets what closed tasks took down, once their records are erased: the link (which names the
+/// item on the platform) and the person. An open task keeps both until it is closed: the team
+/// needs them to take the item down.
+pub async fn forget_closed_tasks_of<C: ConnectionTrait>(
+    txn: &C,
+    record_ids: &[i64],
+) -> Result<(), DbErr> {
+    for chunk in record_ids.chunks(500) {
+        unpublish_task::Entity::update_many()
+            .col_expr(unpublish_task::Column::Link, "".into())
+            .col_expr(
+                unpublish_task::Column::IdentityId,
+                Option::<i64>::None.into(),
+            )
+            .filter(unpublish_task::Column::RecordId.is_in(chunk.to_vec()))
+            .filter(unpublish_task::Column::Status.ne(TaskStatus::Open.as_str()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Closes an open task as done, or as not possible with the reason why. A task whose record was
+/// erased meanwhile forgets, as it closes, what it took down (see [`forget_closed_tasks_of`]).
 pub async fn close_task(
     db: &DatabaseConnection,
     id: i64,
@@ -388,7 +411,19 @@ pub async fn close_task(
     if task.status != TaskStatus::Open.as_str() {
         return Err(ConsentError::Closed(task.status));
     }
+    let erased = match task.record_id {
+        Some(r) => crate::archive::store::held_records()
+            .filter(record::Column::Id.eq(r))
+            .one(&txn)
+            .await?
+            .is_none(),
+        None => true,
+    };
     let mut a: unpublish_task::ActiveModel = task.into();
+    if erased {
+        a.link = Set(String::new());
+        a.identity_id = Set(None);
+    }
     a.status = Set(status.as_str().to_owned());
     a.note = Set(note);
     a.closed_at = Set(Some(now()));

@@ -1109,6 +1109,8 @@ async fn execute(
             .await?
             .rows_affected;
     }
+    // Before the records go: a deleted record's tasks lose their link to it.
+    crate::consent::forget_closed_tasks_of(txn, &erase).await?;
     crate::archive::store::remove(txn, &erase).await?;
     done.records = erase.clone();
     lap("records erased");

@@ -1197,3 +1197,108 @@ both_backends!(
         assert!(kept["sentence"].as_str().unwrap().contains("Polisanmälan"));
     }
 );
+
+both_backends!(
+    a_closed_task_forgets_what_it_took_down_once_the_record_is_erased,
+    |b: Backend| async move {
+        use crate::consent::{PAGE as THREAD_PAGE, identity, record_id, thread};
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let ch = channel(&app, &archivist, "facebook", THREAD_PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        // Reactions may go at once: Cecilia's one reaction will be erased.
+        let r = app
+            .post_json(
+                "/api/v1/disposal-decisions",
+                &archivist,
+                &json!({"reference": "KS 2024-0456", "title": "Reaktioner", "decided_on": "2024-05-01",
+                        "rules": [{"kind": "reaction", "keep": "P0D"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let cecilia = identity(&app, &officer, "503").await;
+        let reaction = record_id(&app, &archivist, ch, "1_10/reaction/503").await;
+        assert_eq!(
+            get(&app, &archivist, &format!("/api/v1/records/{reaction}")).await["author_identity_id"],
+            cecilia
+        );
+        // Her consent withdrawn, its task done by the team.
+        let w: Value = app
+            .post_json(
+                "/api/v1/consents/withdraw",
+                &officer,
+                &json!({"identity_id": cecilia}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let withdrawn = w["unpublish_tasks"][0]["id"].as_i64().unwrap();
+        let r = app
+            .post_json(
+                &format!("/api/v1/unpublish-tasks/{withdrawn}/close"),
+                &archivist,
+                &json!({"status": "done"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let task = |id: i64| {
+            let (app, archivist) = (&app, archivist.clone());
+            async move {
+                get(app, &archivist, "/api/v1/unpublish-tasks?limit=1000").await["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["id"] == id)
+                    .cloned()
+                    .unwrap()
+            }
+        };
+        assert!(
+            task(withdrawn).await["link"]
+                .as_str()
+                .unwrap()
+                .contains("1_10")
+        );
+
+        let (id, _) = crate::packages::started(
+            &app,
+            &officer,
+            json!({"type": "erasure", "email": "cecilia@example.se", "language": "sv",
+                "identities": [{"platform": "facebook", "value": "503"}]}),
+        )
+        .await;
+        act(&app, &officer, id, "plan").await;
+        act(&app, &officer, id, "approve").await;
+        // The closed task keeps no trace of her or of the item.
+        let closed = task(withdrawn).await;
+        assert_eq!(closed["link"], "", "{closed}");
+        assert!(closed.get("identity_id").is_none(), "{closed}");
+        assert!(
+            closed.get("record_id").is_none(),
+            "the record is gone: {closed}"
+        );
+        // The erasure's own task to take the reaction down keeps its link until it is done (the
+        // record itself is gone), and forgets it as it closes.
+        let open = get(&app, &archivist, "/api/v1/unpublish-tasks?status=open").await;
+        let own: Vec<&Value> = open["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["reason"] == "erasure" && t.get("record_id").is_none())
+            .collect();
+        assert_eq!(own.len(), 1, "{open}");
+        assert!(own[0]["link"].as_str().unwrap().contains("1_10"));
+        let r = app
+            .post_json(
+                &format!("/api/v1/unpublish-tasks/{}/close", own[0]["id"]),
+                &archivist,
+                &json!({"status": "done"}),
+            )
+            .await;
+        let closed: Value = r.json().await.unwrap();
+        assert_eq!(closed["link"], "", "{closed}");
+        assert!(closed.get("identity_id").is_none(), "{closed}");
+    }
+);
