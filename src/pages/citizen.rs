@@ -476,7 +476,13 @@ async fn failed(
             let now = owned(req, id, token).await.map(|r| r.status);
             (
                 StatusCode::CONFLICT,
-                super::words::illegal(lang, doing, now.as_deref(), &why),
+                super::words::illegal(
+                    lang,
+                    super::words::Voice::Citizen,
+                    doing,
+                    now.as_deref(),
+                    &why,
+                ),
             )
         }
         RequestError::NotFound(_) | RequestError::NoMatch(..) => return not_found(lang),

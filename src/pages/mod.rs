@@ -280,22 +280,30 @@ fn stylesheet() -> Response {
 fn named(name: &'static str, ep: poem::RouteMethod) -> impl poem::Endpoint<Output = Response> {
     use poem::EndpointExt;
     ep.map_to_response()
-        .after(|answer: poem::Result<Response>| async move {
+        .after(move |answer: poem::Result<Response>| async move {
             match answer {
                 Err(e)
                     if e.status().is_client_error()
                         && e.status() != StatusCode::METHOD_NOT_ALLOWED =>
                 {
-                    let (status, key) = match e.status() {
-                        StatusCode::NOT_FOUND => (StatusCode::NOT_FOUND, "not_found"),
-                        status => (status, "bad_address"),
+                    // An officer's page is answered in the officer's words, and leads back to the
+                    // queue, not to the citizens' home page.
+                    let staff = OFFICER_PAGES.contains(&name);
+                    let (status, key) = match (e.status(), staff) {
+                        (StatusCode::NOT_FOUND, false) => (StatusCode::NOT_FOUND, "not_found"),
+                        (StatusCode::NOT_FOUND, true) => {
+                            (StatusCode::NOT_FOUND, "officer_not_found")
+                        }
+                        (status, false) => (status, "bad_address"),
+                        (status, true) => (status, "officer_bad_address"),
                     };
+                    let home = if staff { "/officer" } else { "/" };
                     Ok(message(
                         status,
                         Lang::Sv,
-                        "/",
+                        home,
                         Lang::Sv.text(key, &[]),
-                        Some("/".into()),
+                        Some(home.into()),
                     ))
                 }
                 other => other,
@@ -306,6 +314,22 @@ fn named(name: &'static str, ep: poem::RouteMethod) -> impl poem::Endpoint<Outpu
             r
         })
 }
+
+/// The officers' pages, by their route names.
+const OFFICER_PAGES: &[&str] = &[
+    "page_queue",
+    "page_login",
+    "page_logout",
+    "page_find",
+    "page_tasks",
+    "page_close_task",
+    "page_request",
+    "page_plan",
+    "page_approve",
+    "page_plan_item",
+    "page_match",
+    "page_request_action",
+];
 
 /// Adds the pages to the router, beside the API.
 pub fn mount(route: Route) -> Route {

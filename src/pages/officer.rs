@@ -613,7 +613,7 @@ fn told(lang: Lang, doing: &str, status: Option<&str>, e: RequestError) -> (Stat
         RequestError::Db(e) => internal(lang, &e),
         RequestError::Illegal(why) => (
             StatusCode::CONFLICT,
-            words::illegal(lang, doing, status, &why),
+            words::illegal(lang, words::Voice::Staff, doing, status, &why),
         ),
         other => (
             StatusCode::CONFLICT,

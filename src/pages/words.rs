@@ -356,11 +356,29 @@ fn known(lang: Lang, reason: &str) -> Option<String> {
         .map(|(_, key)| lang.text(key, &[]))
 }
 
+/// Whom a page speaks to: the person the request is about, or the municipality's staff (to whom a
+/// status is told about the person, not to them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Voice {
+    Citizen,
+    Staff,
+}
+
+impl Voice {
+    /// The text key of a status in this voice.
+    pub fn status_key(self, status: &str) -> String {
+        match self {
+            Voice::Citizen => format!("status_{status}"),
+            Voice::Staff => format!("staff_status_{status}"),
+        }
+    }
+}
+
 /// What the page says of an action the request's state does not allow (`RequestError::Illegal`).
 /// English pages keep the store's reason, which is English. A Swedish page says a reason it knows
 /// in Swedish, and otherwise what could not be done (`doing`: `doing_assign`, …) and the request's
-/// status now, in words.
-pub fn illegal(lang: Lang, doing: &str, status: Option<&str>, why: &str) -> String {
+/// status now, in words, in the page's `voice`.
+pub fn illegal(lang: Lang, voice: Voice, doing: &str, status: Option<&str>, why: &str) -> String {
     if lang == Lang::En {
         return lang.text("not_allowed", &[("reason", why.to_owned())]);
     }
@@ -373,7 +391,7 @@ pub fn illegal(lang: Lang, doing: &str, status: Option<&str>, why: &str) -> Stri
             "not_possible_now",
             &[
                 ("doing", doing),
-                ("status", lang.text(&format!("status_{s}"), &[])),
+                ("status", lang.text(&voice.status_key(s), &[])),
             ],
         ),
         None => lang.text("not_possible", &[("doing", doing)]),
@@ -426,6 +444,7 @@ mod reasons {
     fn a_swedish_page_tells_the_stores_reasons_in_swedish() {
         let said = illegal(
             Lang::Sv,
+            Voice::Citizen,
             "doing_complete",
             Some("verified"),
             "a request that is verified cannot be completed",
@@ -437,6 +456,7 @@ mod reasons {
         assert_eq!(
             illegal(
                 Lang::Sv,
+                Voice::Citizen,
                 "doing_plan",
                 Some("verified"),
                 "a request that is verified cannot be planned; assign it first"
@@ -460,6 +480,7 @@ mod reasons {
         assert_eq!(
             illegal(
                 Lang::En,
+                Voice::Citizen,
                 "doing_complete",
                 Some("verified"),
                 "no more codes can be sent"

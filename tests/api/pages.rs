@@ -262,6 +262,12 @@ both_backends!(
             .unwrap();
         let id = s["id"].as_i64().unwrap();
         let page = officer_page(&client, &app, &session, &format!("/officer/requests/{id}")).await;
+        // The status is told to the officer about the person, not to the person.
+        assert!(
+            page.contains("Väntar på att den sökande bekräftar sin e-postadress")
+                && !page.contains("du bekräftar"),
+            "{page}"
+        );
         // The history's times are Stockholm's, not UTC's (an hour or two apart).
         let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm);
         assert!(
@@ -1497,5 +1503,31 @@ both_backends!(
         let page = page_of(r, 500).await;
         assert!(!page.contains("Inget att ta bort."), "{page}");
         assert!(page.contains("Något gick fel hos oss."), "{page}");
+    }
+);
+
+both_backends!(
+    an_address_a_page_cannot_read_leads_back_where_its_reader_came_from,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let client = no_redirects();
+        // A citizen's page leads back to the home page; an officer's to the queue.
+        for (path, words, home) in [
+            ("/requests/abc", "Börja om från startsidan", "href=\"/\""),
+            (
+                "/officer/requests/abc",
+                "Börja om från ärendelistan",
+                "href=\"/officer\"",
+            ),
+        ] {
+            let r = client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(r.status(), 400, "{path}");
+            let page = r.text().await.unwrap().replace("&#x2f;", "/");
+            let back = format!("{home}>Tillbaka</a>");
+            assert!(
+                page.contains(words) && page.contains(&back),
+                "{path}: {page}"
+            );
+        }
     }
 );
