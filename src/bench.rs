@@ -391,6 +391,19 @@ impl Scratch {
     pub fn path(&self) -> String {
         self.0.to_string_lossy().into_owned()
     }
+
+    /// `settings` for a bench that serves from this directory. The benches run one after
+    /// another on one throwaway archive (the erasure's requests, then the package's), each from a
+    /// scratch directory of its own: they share a fixed secret, unless one is configured, rather
+    /// than each make a key the next one has not got.
+    pub fn settings(&self, mut settings: crate::config::Settings) -> crate::config::Settings {
+        settings.data_dir = self.path();
+        settings.smtp_url = None;
+        if settings.secret_key.is_none() {
+            settings.secret_key = Some("insyn-bench-secret-of-thirty-two-characters".into());
+        }
+        settings
+    }
 }
 
 impl Drop for Scratch {

@@ -196,11 +196,9 @@ async fn raw_floor(db: &DatabaseConnection, identity_id: i64, floor: Floor) -> a
     Ok(ms)
 }
 
-pub async fn run(mut settings: crate::config::Settings, n: u64) -> anyhow::Result<Report> {
+pub async fn run(settings: crate::config::Settings, n: u64) -> anyhow::Result<Report> {
     let dir = crate::bench::Scratch::new()?;
-    settings.data_dir = dir.path();
-    settings.smtp_url = None;
-    let state = crate::app::prepare(settings).await?;
+    let state = crate::app::prepare(dir.settings(settings)).await?;
     let db = state.db.clone();
     let ctx = state.erasure_context();
     let actor = Actor::cli();

@@ -97,15 +97,9 @@ async fn request_for(
     Ok((id, token.or(submitted.status_token).unwrap_or_default()))
 }
 
-pub async fn run(
-    mut settings: crate::config::Settings,
-    big: u64,
-    runs: u32,
-) -> anyhow::Result<Report> {
+pub async fn run(settings: crate::config::Settings, big: u64, runs: u32) -> anyhow::Result<Report> {
     let dir = crate::bench::Scratch::new()?;
-    settings.data_dir = dir.path();
-    settings.smtp_url = None;
-    let state = crate::app::prepare(settings).await?;
+    let state = crate::app::prepare(dir.settings(settings)).await?;
     let db = state.db.clone();
     let ctx = state.request_context();
     let storage = state.package_storage();

@@ -216,11 +216,18 @@ fn the_intake_benchmark_reports_beside_hello_world() {
 }
 
 #[test]
-fn the_package_benchmark_builds_downloads_and_measures_memory() {
+fn the_erasure_and_package_benchmarks_run_one_after_the_other_on_one_archive() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
     let (ok, _, err) = insyn(&db, &["bench", "import", "--records", "300"]);
     assert!(ok, "{err}");
+    let (ok, out, err) = insyn(&db, &["bench", "erasure", "--identities", "1"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("raw anonymising UPDATE of the same rows"),
+        "{out}"
+    );
+    // The erasure's requests were keyed with the benches' secret; the package bench opens them.
     let (ok, out, err) = insyn(&db, &["bench", "package", "--big", "100"]);
     assert!(ok, "{err}");
     assert!(
