@@ -1008,16 +1008,7 @@ both_backends!(
             "from": {"id": "9", "name": "N"}, "created_time": "2026-11-01T10:00:00+0000"});
         problem(import(&app, &archivist, ch, &crafted).await, 400).await;
         // A disposal run passes over the tombstone.
-        let done: Value = app
-            .client
-            .post(app.url("/api/v1/disposals?dry_run=true"))
-            .bearer_auth(&archivist)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let done = crate::retention::dispose(&app, &archivist, crate::retention::DryRun::Yes).await;
         assert_eq!(done["disposed"], 0, "{done}");
     }
 );
@@ -1170,16 +1161,7 @@ both_backends!(
         let answer = ids_by_platform_id(&app, &officer).await["m_mid.answer"];
 
         // The disposal run passes it over, and the erasure plan keeps it under the hold.
-        let run: Value = app
-            .client
-            .post(app.url("/api/v1/disposals?dry_run=true"))
-            .bearer_auth(&archivist)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let run = crate::retention::dispose(&app, &archivist, crate::retention::DryRun::Yes).await;
         assert_eq!(run["disposed"], 0, "{run}");
         let (id, _) = crate::packages::started(
             &app,

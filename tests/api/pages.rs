@@ -1084,35 +1084,7 @@ both_backends!(
         assert!(!page.contains("Fel: "), "{page}");
 
         // The officer's pages: an erasure planned for Bo (502), who replied on the Page.
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let session = sign_in(&app, &officer).await;
-        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
-        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
-        assert_eq!(r.status(), 200);
-        let s: serde_json::Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(
-                &serde_json::json!({"type": "erasure", "email": "bo@example.se",
-                "identities": [{"platform": "facebook", "value": "502"}]}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = s["id"].as_i64().unwrap();
-        let at = format!("/officer/requests/{id}");
-        for (action, fields) in [
-            ("verify-identity", vec![("method", "e_id")]),
-            ("assign", vec![("assignee", "dpo")]),
-            ("plan", vec![]),
-        ] {
-            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
-            assert_eq!(r.status(), 303, "{action}");
-        }
+        let Planned { session, at, .. } = planned_erasure(&app).await;
         let page = officer_page(&client, &app, &session, &format!("{at}?lang=en")).await;
         assert!(page.contains("<dt>Registration number</dt>"), "{page}");
         assert!(!page.contains("Diarienummer"), "{page}");
@@ -1329,35 +1301,13 @@ both_backends!(
         assert_eq!(status().await, "cancelled");
 
         // The erasure plan: computing it again and approving it are apart, and approving needs the box.
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let session = sign_in(&app, &officer).await;
-        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
-        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
-        assert_eq!(r.status(), 200);
-        let s: serde_json::Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(
-                &serde_json::json!({"type": "erasure", "email": "bo@example.se",
-                "identities": [{"platform": "facebook", "value": "502"}]}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = s["id"].as_i64().unwrap();
-        let at = format!("/officer/requests/{id}");
-        for (action, fields) in [
-            ("verify-identity", vec![("method", "e_id")]),
-            ("assign", vec![("assignee", "dpo")]),
-            ("plan", vec![]),
-        ] {
-            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
-            assert_eq!(r.status(), 303, "{action}");
-        }
+        let Planned {
+            session,
+            at,
+            id,
+            officer,
+            ..
+        } = planned_erasure(&app).await;
         let plan = officer_page(&client, &app, &session, &format!("{at}/plan")).await;
         let recompute = plan.find(&format!("action=\"{at}/plan?lang=sv\"")).unwrap();
         let approve = plan
@@ -1398,35 +1348,13 @@ both_backends!(
     |b: Backend| async move {
         use sea_orm::ConnectionTrait;
         let app = spawn_app(b).await;
-        let (_, archivist) = app.token("archivist").await;
-        let (_, officer) = app.token("officer").await;
-        let session = sign_in(&app, &officer).await;
-        let ch = crate::archive::channel(&app, &archivist, "facebook", crate::consent::PAGE).await;
-        let r = crate::archive::import(&app, &archivist, ch, &crate::consent::thread()).await;
-        assert_eq!(r.status(), 200);
-        let s: serde_json::Value = app
-            .client
-            .post(app.url("/api/v1/requests"))
-            .json(
-                &serde_json::json!({"type": "erasure", "email": "bo@example.se",
-                "identities": [{"platform": "facebook", "value": "502"}]}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = s["id"].as_i64().unwrap();
-        let at = format!("/officer/requests/{id}");
-        for (action, fields) in [
-            ("verify-identity", vec![("method", "e_id")]),
-            ("assign", vec![("assignee", "dpo")]),
-            ("plan", vec![]),
-        ] {
-            let r = post_form(&app, &session, &format!("{at}/{action}"), &fields).await;
-            assert_eq!(r.status(), 303, "{action}");
-        }
+        let Planned {
+            session,
+            at,
+            id,
+            officer,
+            archivist,
+        } = planned_erasure(&app).await;
         let plan =
             crate::archive::get(&app, &officer, &format!("/api/v1/requests/{id}/plan")).await;
         let item = plan["items"]
@@ -1531,3 +1459,54 @@ both_backends!(
         }
     }
 );
+
+/// Bo's erasure over the consent tests' thread, verified, assigned and planned through the
+/// officer's pages.
+struct Planned {
+    /// The officer's session cookie.
+    session: String,
+    /// The request's officer page.
+    at: String,
+    id: i64,
+    officer: String,
+    archivist: String,
+}
+
+async fn planned_erasure(app: &crate::helpers::TestApp) -> Planned {
+    let (_, archivist) = app.token("archivist").await;
+    let (_, officer) = app.token("officer").await;
+    let session = sign_in(app, &officer).await;
+    let ch = crate::archive::channel(app, &archivist, "facebook", crate::consent::PAGE).await;
+    let r = crate::archive::import(app, &archivist, ch, &crate::consent::thread()).await;
+    assert_eq!(r.status(), 200);
+    let s: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/requests"))
+        .json(
+            &serde_json::json!({"type": "erasure", "email": "bo@example.se",
+            "identities": [{"platform": "facebook", "value": "502"}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = s["id"].as_i64().unwrap();
+    let at = format!("/officer/requests/{id}");
+    for (action, fields) in [
+        ("verify-identity", vec![("method", "e_id")]),
+        ("assign", vec![("assignee", "dpo")]),
+        ("plan", vec![]),
+    ] {
+        let r = post_form(app, &session, &format!("{at}/{action}"), &fields).await;
+        assert_eq!(r.status(), 303, "{action}");
+    }
+    Planned {
+        session,
+        at,
+        id,
+        officer,
+        archivist,
+    }
+}

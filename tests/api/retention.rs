@@ -5,6 +5,27 @@ use crate::consent::{PAGE, identity, record_id, thread};
 use crate::helpers::{Backend, problem, spawn_app};
 use serde_json::{Value, json};
 
+/// Whether a disposal run only lists what it would dispose of.
+#[derive(Clone, Copy)]
+pub(crate) enum DryRun {
+    Yes,
+    No,
+}
+
+/// A disposal run as `token`'s holder starts it, and its answer.
+pub(crate) async fn dispose(app: &crate::helpers::TestApp, token: &str, dry: DryRun) -> Value {
+    let dry_run = matches!(dry, DryRun::Yes);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/disposals?dry_run={dry_run}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
 both_backends!(
     disposal_follows_decisions_and_spares_holds_and_registrations,
     |b: Backend| async move {
@@ -176,16 +197,7 @@ both_backends!(
             )
             .await;
         assert_eq!(r.status(), 201);
-        let dry: Value = app
-            .client
-            .post(app.url("/api/v1/disposals?dry_run=true"))
-            .bearer_auth(&officer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let dry = dispose(&app, &officer, DryRun::Yes).await;
         assert_eq!(dry["disposed"], 1, "{dry}");
         assert_eq!(dry["by_decision"][0]["decision"], "KS 2024-0999");
         assert_eq!(dry["by_decision"][0]["record_ids"][0], own_reply);
@@ -199,16 +211,7 @@ both_backends!(
             .await
             .unwrap();
         problem(r, 403).await;
-        let done: Value = app
-            .client
-            .post(app.url("/api/v1/disposals?dry_run=false"))
-            .bearer_auth(&archivist)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let done = dispose(&app, &archivist, DryRun::No).await;
         assert_eq!(done["executed"], true);
         assert_eq!(done["disposed"], 1);
         let r = app
@@ -301,16 +304,7 @@ both_backends!(
             )
             .await;
         assert_eq!(r.status(), 201);
-        let done: Value = app
-            .client
-            .post(app.url("/api/v1/disposals?dry_run=false"))
-            .bearer_auth(&archivist)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let done = dispose(&app, &archivist, DryRun::No).await;
         assert_eq!(done["disposed"], 3, "{done}");
         let ledger = get(
             &app,
@@ -360,18 +354,7 @@ both_backends!(
         let before = get(&app, &archivist, &format!("/api/v1/records/{bo_reply}")).await;
         assert_eq!(before["parent_id"], comment);
 
-        let dispose = || async {
-            app.client
-                .post(app.url("/api/v1/disposals?dry_run=false"))
-                .bearer_auth(&archivist)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        };
-        let done = dispose().await;
+        let done = dispose(&app, &archivist, DryRun::No).await;
         assert_eq!(done["disposed"], 1, "{done}");
         assert_eq!(done["by_decision"][0]["record_ids"], json!([comment]));
         // The comment is gone from every read; the held reply is as it was, its link included.
@@ -393,7 +376,7 @@ both_backends!(
         .await;
         assert_eq!(verify["intact"], true);
         // What is left of the comment is not disposed of again.
-        assert_eq!(dispose().await["disposed"], 0);
+        assert_eq!(dispose(&app, &archivist, DryRun::No).await["disposed"], 0);
     }
 );
 
@@ -413,16 +396,7 @@ both_backends!(
             )
             .await;
         assert_eq!(r.status(), 201);
-        let dry: Value = app
-            .client
-            .post(app.url("/api/v1/disposals?dry_run=true"))
-            .bearer_auth(&archivist)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let dry = dispose(&app, &archivist, DryRun::Yes).await;
         assert_eq!(dry["disposed"], 0, "{dry}");
         let reaction =
             get(&app, &archivist, "/api/v1/records?kind=reaction").await["records"][0]["id"]
