@@ -91,16 +91,9 @@ async fn world(app: &TestApp) -> World {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let r = app
-        .post_json(
-            "/api/v1/disposal-decisions",
-            &archivist,
-            &json!({"reference": "KS 2024-0456", "title": "Gallring av sociala medier",
+    crate::retention::decide(app, &archivist, json!({"reference": "KS 2024-0456", "title": "Gallring av sociala medier",
                 "decided_on": "2024-05-01",
-                "rules": [{"kind": "reaction", "keep": "P0D"}, {"kind": "comment", "keep": "P20Y"}]}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+                "rules": [{"kind": "reaction", "keep": "P0D"}, {"kind": "comment", "keep": "P20Y"}]})).await;
     let ids = ids_by_platform_id(app, &officer).await;
     let r = app
         .post_json(
@@ -891,15 +884,13 @@ both_backends!(
         let ch = channel(&app, &archivist, "facebook", PAGE).await;
         assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
         // Anna's comment may go at once; the Page's reply to it and Bo's are kept.
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2024-0456", "title": "Kommentarer", "decided_on": "2024-05-01",
+        crate::retention::decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2024-0456", "title": "Kommentarer", "decided_on": "2024-05-01",
                     "rules": [{"kind": "comment", "keep": "P0D"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let comment = record_id(&app, &officer, ch, "1_10").await;
         let replies = [
             record_id(&app, &officer, ch, "1_11").await,
@@ -1047,16 +1038,14 @@ both_backends!(
             );
         }
         // What the person sent may go at once; what the municipality sent is under no decision.
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2024-0456", "title": "Gallring av meddelanden",
+        crate::retention::decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2024-0456", "title": "Gallring av meddelanden",
                     "decided_on": "2024-05-01",
                     "rules": [{"kind": "message", "direction": "received", "keep": "P0D"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let person = identity_id(&app, &officer, "messenger", MESSENGER_PERSON).await;
         let ids = ids_by_platform_id(&app, &officer).await;
         let (theirs, answer) = (
@@ -1138,16 +1127,14 @@ both_backends!(
             import(&app, &archivist, messenger, &answer).await.status(),
             200
         );
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2024-0457", "title": "Gallring av svar",
+        crate::retention::decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2024-0457", "title": "Gallring av svar",
                     "decided_on": "2024-05-01",
                     "rules": [{"kind": "message", "direction": "drawn_up", "keep": "P0D"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let person = identity_id(&app, &officer, "messenger", MESSENGER_PERSON).await;
         let r = app
             .post_json(
@@ -1190,15 +1177,13 @@ both_backends!(
         let ch = channel(&app, &archivist, "facebook", THREAD_PAGE).await;
         assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
         // Reactions may go at once: Cecilia's one reaction will be erased.
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2024-0456", "title": "Reaktioner", "decided_on": "2024-05-01",
+        crate::retention::decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2024-0456", "title": "Reaktioner", "decided_on": "2024-05-01",
                         "rules": [{"kind": "reaction", "keep": "P0D"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let cecilia = identity(&app, &officer, "503").await;
         let reaction = record_id(&app, &archivist, ch, "1_10/reaction/503").await;
         assert_eq!(

@@ -5,6 +5,14 @@ use crate::consent::{PAGE, identity, record_id, thread};
 use crate::helpers::{Backend, problem, spawn_app};
 use serde_json::{Value, json};
 
+/// Makes a disposal decision as `token`'s holder.
+pub(crate) async fn decide(app: &crate::helpers::TestApp, token: &str, decision: Value) {
+    let r = app
+        .post_json("/api/v1/disposal-decisions", token, &decision)
+        .await;
+    assert_eq!(r.status(), 201, "{decision}");
+}
+
 /// Whether a disposal run only lists what it would dispose of.
 #[derive(Clone, Copy)]
 pub(crate) enum DryRun {
@@ -188,15 +196,13 @@ both_backends!(
         assert_eq!(dry["disposed"], 0, "{dry}");
 
         // A hold that has ended no longer keeps Anna's comment; a new decision covers the Page's reply.
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2024-0999", "title": "Egna svar", "decided_on": "2024-06-01",
+        decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2024-0999", "title": "Egna svar", "decided_on": "2024-06-01",
                         "rules": [{"kind": "reply", "direction": "drawn_up", "keep": "P6M"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let dry = dispose(&app, &officer, DryRun::Yes).await;
         assert_eq!(dry["disposed"], 1, "{dry}");
         assert_eq!(dry["by_decision"][0]["decision"], "KS 2024-0999");
@@ -295,15 +301,13 @@ both_backends!(
         )
         .await;
         assert_eq!(ledger["events"].as_array().unwrap().len(), 1, "{ledger}");
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2024-0456", "title": "Reaktioner", "decided_on": "2024-05-01",
+        decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2024-0456", "title": "Reaktioner", "decided_on": "2024-05-01",
                         "rules": [{"kind": "reaction", "keep": "P0D"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let done = dispose(&app, &archivist, DryRun::No).await;
         assert_eq!(done["disposed"], 3, "{done}");
         let ledger = get(
@@ -342,15 +346,13 @@ both_backends!(
             )
             .await;
         assert_eq!(r.status(), 201);
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2024-0456", "title": "Kommentarer", "decided_on": "2024-05-01",
+        decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2024-0456", "title": "Kommentarer", "decided_on": "2024-05-01",
                         "rules": [{"kind": "comment", "keep": "P0D"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let before = get(&app, &archivist, &format!("/api/v1/records/{bo_reply}")).await;
         assert_eq!(before["parent_id"], comment);
 
@@ -387,15 +389,13 @@ both_backends!(
         let (_, archivist) = app.token("archivist").await;
         let ch = channel(&app, &archivist, "facebook", PAGE).await;
         assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
-        let r = app
-            .post_json(
-                "/api/v1/disposal-decisions",
-                &archivist,
-                &json!({"reference": "KS 2099-0001", "title": "Reaktioner", "decided_on": "2099-01-01",
+        decide(
+            &app,
+            &archivist,
+            json!({"reference": "KS 2099-0001", "title": "Reaktioner", "decided_on": "2099-01-01",
                         "rules": [{"kind": "reaction", "keep": "P0D"}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        )
+        .await;
         let dry = dispose(&app, &archivist, DryRun::Yes).await;
         assert_eq!(dry["disposed"], 0, "{dry}");
         let reaction =
