@@ -87,22 +87,35 @@ pub fn client_of(
     forwarded_for: Option<&str>,
     trusted: &[IpAddr],
 ) -> Option<IpAddr> {
-    let peer = peer?;
-    if !trusted.contains(&peer) {
+    // A listener on `[::]` sees an IPv4 peer as IPv4-mapped IPv6: compared as what it is.
+    let peer = peer?.to_canonical();
+    let trusts = |a: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *a);
+    if !trusts(&peer) {
         return Some(peer);
     }
     let Some(chain) = forwarded_for else {
         return Some(peer);
     };
     for hop in chain.rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(addr) if trusted.contains(&addr) => continue,
-            Ok(addr) => return Some(addr),
+        match hop_address(hop.trim()) {
+            Some(addr) if trusts(&addr) => continue,
+            Some(addr) => return Some(addr),
             // A hop that is not an address cannot be counted; the proxy that passed it on can.
-            Err(_) => return Some(peer),
+            None => return Some(peer),
         }
     }
     Some(peer)
+}
+
+/// A hop of `X-Forwarded-For` as an address: bare, or with a port as some gateways write it
+/// (`203.0.113.5:4711`, `[2001:db8::1]:443`).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    if let Ok(a) = hop.parse::<IpAddr>() {
+        return Some(a.to_canonical());
+    }
+    hop.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|s| s.ip().to_canonical())
 }
 
 /// [`client_of`] for a poem request.
@@ -186,6 +199,19 @@ mod tests {
             Some(ip("198.51.100.7"))
         );
         assert_eq!(client_of(Some(proxy), None, &trusted), Some(proxy));
+        // The proxy as a listener on [::] sees it, and hops written with ports.
+        assert_eq!(
+            client_of(
+                Some(ip("::ffff:10.0.0.9")),
+                Some("198.51.100.7:4711"),
+                &trusted
+            ),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            client_of(Some(proxy), Some("[2001:db8::1]:443"), &trusted),
+            Some(ip("2001:db8::1"))
+        );
         assert_eq!(
             client_of(Some(proxy), Some("nonsense"), &trusted),
             Some(proxy)

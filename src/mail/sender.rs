@@ -58,26 +58,35 @@ impl Sender {
         }
     }
 
-    fn message(&self, row: &entities::outbox::Model) -> Result<Message, String> {
+    /// The message to send, or why not: [`store::Attempt::Undeliverable`] when the mail can never
+    /// be sent as it is (its recipient is no address), [`store::Attempt::Failed`] when this
+    /// server cannot send it now. A secret that does not open with this server's key is the
+    /// latter: an instance started with another key (a mistyped setting, another host's key file)
+    /// must leave the mail for one that has the right key, not destroy its secret.
+    fn message(&self, row: &entities::outbox::Model) -> Result<Message, store::Attempt> {
+        let to = row.recipient.parse().map_err(|_| {
+            store::Attempt::Undeliverable("the recipient is not an address".to_owned())
+        })?;
         let (text, html) = match &row.secret_sealed {
             None => (row.body_text.clone(), row.body_html.clone()),
             Some(sealed) => {
                 let secret = self
                     .secret
                     .open_mail_secret(row.id, &row.recipient, sealed)
-                    .ok_or("the mail's secret does not open with this server's secret")?;
+                    .ok_or_else(|| {
+                        store::Attempt::Failed(
+                            "the mail's secret does not open with this server's secret".to_owned(),
+                        )
+                    })?;
                 fill_secret(&row.body_text, &row.body_html, &secret)
             }
         };
         Message::builder()
             .from(self.from.clone())
-            .to(row
-                .recipient
-                .parse()
-                .map_err(|_| "the recipient is not an address".to_owned())?)
+            .to(to)
             .subject(row.subject.clone())
             .multipart(MultiPart::alternative_plain_html(text, html))
-            .map_err(|e| format!("message could not be built: {e}"))
+            .map_err(|e| store::Attempt::Undeliverable(format!("message could not be built: {e}")))
     }
 
     /// Sends one outbox row unless it was already sent (or can never be). An SMTP error, of
@@ -91,8 +100,8 @@ impl Sender {
         if row.status != store::QUEUED {
             return Ok(());
         }
-        // A mail that cannot be built (a recipient that is no address, a secret sealed with
-        // another server's key) never will be: the outbox row says why, and it is not tried again.
+        // A mail whose recipient is no address never will be sent: the outbox row says why, and
+        // it is not tried again.
         let attempt = match self.message(&row) {
             Ok(message) => match self.transport.send(message).await {
                 Ok(_) => store::Attempt::Sent,
@@ -107,7 +116,7 @@ impl Sender {
                     }
                 )),
             },
-            Err(e) => store::Attempt::Undeliverable(e),
+            Err(why) => why,
         };
         let outcome = match &attempt {
             store::Attempt::Sent => {

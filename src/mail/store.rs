@@ -7,8 +7,8 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, Enti
 
 pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
-/// A mail that can never be sent as it is (its recipient is no address, or its secret was sealed
-/// with another server's key): kept, with the reason, and not tried again.
+/// A mail that can never be sent as it is (its recipient is no address): kept, with the reason,
+/// and not tried again.
 pub const UNDELIVERABLE: &str = "undeliverable";
 pub const JOB_KIND: &str = "mail.send";
 

@@ -303,21 +303,16 @@ pub async fn dispose(
     execute: bool,
     actor: &Actor,
 ) -> Result<DisposalRun, DbErr> {
-    let txn = db.begin().await?;
-    // Holds and imports wait for the run, so that what it read is what it deletes.
-    if execute {
-        crate::db::lock_archive(&txn).await?;
-    }
-    let (decisions, holds) = load(&txn).await?;
-    let reference: BTreeMap<i64, String> = decisions
-        .iter()
-        .map(|d| (d.id, d.reference.clone()))
-        .collect();
+    // The scan reads the whole archive and holds no lock: imports, erasures and holds go on
+    // while it runs. Only what it found is read again, under the archive's lock, before anything
+    // is deleted.
+    let (decisions, holds) = load(db).await?;
     let mut run = DisposalRun {
         executed: execute,
         today: Some(today),
         ..Default::default()
     };
+    let mut found: Vec<i64> = vec![];
     if !decisions.is_empty() {
         let mut last = 0i64;
         loop {
@@ -326,20 +321,45 @@ pub async fn dispose(
                 .filter(record::Column::Id.gt(last))
                 .order_by_asc(record::Column::Id)
                 .limit(5000)
-                .all(&txn)
+                .all(db)
                 .await?;
             let Some(tail) = page.last() else { break };
             last = tail.id;
             for r in &page {
                 run.checked += 1;
-                if let Disposal::Dispose { decision_id } =
+                if let Disposal::Dispose { .. } =
                     disposal_of(&facts(r, tz), &decisions, &holds, today)
                 {
-                    run.by_decision
-                        .entry(reference[&decision_id].clone())
-                        .or_default()
-                        .push(r.id);
+                    found.push(r.id);
                 }
+            }
+        }
+    }
+    let txn = db.begin().await?;
+    // A hold, a registration or an erasure that came while the scan ran is seen now: holds and
+    // imports wait for the run from here to its commit.
+    if execute {
+        crate::db::lock_archive(&txn).await?;
+    }
+    let (decisions, holds) = load(&txn).await?;
+    let reference: BTreeMap<i64, String> = decisions
+        .iter()
+        .map(|d| (d.id, d.reference.clone()))
+        .collect();
+    for chunk in found.chunks(500) {
+        for r in crate::archive::store::held_records()
+            .filter(record::Column::Id.is_in(chunk.to_vec()))
+            .order_by_asc(record::Column::Id)
+            .all(&txn)
+            .await?
+        {
+            if let Disposal::Dispose { decision_id } =
+                disposal_of(&facts(&r, tz), &decisions, &holds, today)
+            {
+                run.by_decision
+                    .entry(reference[&decision_id].clone())
+                    .or_default()
+                    .push(r.id);
             }
         }
     }
@@ -357,8 +377,10 @@ pub async fn dispose(
             }
         }
         // A record that a kept one answers (a registered reply, a reply under a hold) stays as a
-        // tombstone: disposing of the parent must not change the kept reply.
+        // tombstone: disposing of the parent must not change the kept reply. Closed unpublish
+        // tasks forget what they took down, as after an erasure.
         let all: Vec<i64> = run.by_decision.values().flatten().copied().collect();
+        crate::consent::forget_closed_tasks_of(&txn, &all).await?;
         crate::archive::store::remove(&txn, &all).await?;
         audit::append(
             &txn,

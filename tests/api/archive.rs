@@ -858,5 +858,21 @@ both_backends!(
             (&0.into(), &4.into())
         );
         assert_eq!(platform_ids(other).await, ["999000111_2"]);
+
+        // The Page that had no channel gets one: what its entries brought before stays where it
+        // was archived, and is found there again (an edit becomes its version, not a copy).
+        let late = channel(&app, &archivist, "facebook", "424242").await;
+        let mut edited = delivery.clone();
+        edited["entry"][3]["changes"][0]["value"]["message"] = "Ändrat".into();
+        edited["entry"][3]["changes"][0]["value"]["verb"] = "edited".into();
+        let r = import(&app, &archivist, posted, &edited).await;
+        let counts: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            (&counts["created"], &counts["new_versions"]),
+            (&0.into(), &1.into()),
+            "{counts}"
+        );
+        assert!(platform_ids(late).await.is_empty());
+        assert!(platform_ids(posted).await.contains(&"424242_4".to_owned()));
     }
 );

@@ -264,3 +264,58 @@ both_backends!(
         assert!(rows.iter().all(|r| r.secret_sealed.is_none()));
     }
 );
+
+both_backends!(
+    a_mail_whose_secret_does_not_open_here_waits_for_an_instance_that_can,
+    |b: Backend| async move {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let smtp = SmtpServer::start().await;
+        let url = smtp.url();
+        let app = spawn_app_with(b, move |s| s.smtp_url = Some(url)).await;
+        // A code mail sealed by another instance's key (a mistyped setting, another host's file).
+        let at = insyn::audit::now();
+        let row = entities::outbox::ActiveModel {
+            recipient: Set("cia@example.se".into()),
+            subject: Set("Din kod".into()),
+            body_text: Set("Din kod är: {{secret}}".into()),
+            body_html: Set("<p>Din kod är: {{secret}}</p>".into()),
+            status: Set("queued".into()),
+            attempts: Set(0),
+            next_attempt_at: Set(at),
+            last_error: Set(None),
+            created_at: Set(at),
+            sent_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        let other = insyn::secret::ServerSecret::new(b"another-instance-secret-of-32-chars");
+        let sealed = other.seal_mail_secret(row.id, "cia@example.se", "12345678");
+        let mut a = row.clone().into_active_model();
+        a.secret_sealed = Set(Some(sealed.clone()));
+        a.update(&app.db).await.unwrap();
+        insyn::jobs::store::enqueue(
+            &app.db,
+            insyn::mail::store::JOB_KIND,
+            &insyn::mail::store::payload(&[row.id]),
+        )
+        .await
+        .unwrap();
+        let mut seen = None;
+        for _ in 0..50 {
+            let r = outbox(&app).await.remove(0);
+            if r.attempts > 0 {
+                seen = Some(r);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Not sent, not given up on, and its secret kept for an instance that can open it.
+        let r = seen.expect("the mail was never tried");
+        assert_eq!(r.status, "queued");
+        assert_eq!(r.secret_sealed.as_deref(), Some(sealed.as_str()));
+        assert!(r.last_error.unwrap().contains("does not open"));
+        assert!(smtp.messages().is_empty());
+    }
+);

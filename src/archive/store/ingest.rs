@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use entities::{channel, identity, record, record_version, suppression};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, QueryFilter, Set, Statement, TransactionTrait, Value,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Set, Statement, TransactionTrait,
+    Value,
 };
 use std::collections::HashMap;
 
@@ -77,7 +78,10 @@ pub async fn import(
     };
     // An archive that never erased anything pays one look-up per import, not one per batch.
     let suppressing = suppression::Entity::find().one(&txn).await?.is_some();
-    for (target, mut observations) in by_channel(&txn, channel, observations).await? {
+    // Appended last, as one: the audit chain's lock is then held for the least time, and never
+    // while the import goes on to lock a request's row (a phrase proving an account).
+    let mut entries = vec![];
+    for (target, mut observations) in by_channel(&txn, key, channel, observations).await? {
         let routed = target.id != channel_id;
         let mut part = Counts::default();
         for o in &mut observations {
@@ -111,21 +115,20 @@ pub async fn import(
         } else {
             details["skipped"] = counts.skipped.len().into();
         }
-        audit::append(
-            &txn,
-            actor,
+        entries.push((
+            actor.clone(),
             NewEntry {
                 action: "archive.import",
                 target: format!("channel:{}", target.id),
                 details,
             },
-        )
-        .await?;
+        ));
         counts.created += part.created;
         counts.new_versions += part.new_versions;
         counts.unchanged += part.unchanged;
         counts.suppressed += part.suppressed;
     }
+    audit::append_many(&txn, entries).await?;
     txn.commit().await?;
     if counts.created > 0 && db.get_database_backend() == DbBackend::Postgres {
         refresh_statistics(db, counts.created).await;
@@ -135,9 +138,12 @@ pub async fn import(
 
 /// The observations by the channel each belongs to, the channel posted to first (and always
 /// there, for its audit entry), the rest in the order their first item came, each in payload
-/// order.
+/// order. An item the channel posted to holds already, or erased, stays with it whatever its entry
+/// names: archived there before its entry's account had a channel of its own (or before entries
+/// were routed at all), it must be found there again, as a version or as suppressed.
 async fn by_channel(
     txn: &DatabaseTransaction,
+    key: &SuppressionKey,
     posted: channel::Model,
     observations: Vec<Observation>,
 ) -> Result<Vec<(channel::Model, Vec<Observation>)>, DbErr> {
@@ -154,9 +160,54 @@ async fn by_channel(
     } else {
         HashMap::new()
     };
+    let movable = |o: &Observation| o.page.as_ref().is_some_and(|p| others.contains_key(p));
+    // The names under which the posted channel may hold the items that would move.
+    let mut names: Vec<String> = observations
+        .iter()
+        .filter(|o| movable(o))
+        .flat_map(|o| {
+            [
+                o.platform_id.clone(),
+                object_key(&o.platform_id).into_owned(),
+            ]
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut stays: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for chunk in names.chunks(ROWS_PER_STATEMENT) {
+        stays.extend(
+            record::Entity::find()
+                .select_only()
+                .column(record::Column::PlatformId)
+                .filter(record::Column::ChannelId.eq(posted.id))
+                .filter(record::Column::PlatformId.is_in(chunk.to_vec()))
+                .into_tuple::<String>()
+                .all(txn)
+                .await?,
+        );
+    }
+    let hash = |name: &str| key.record(posted.id, name);
+    let hashes: Vec<String> = names.iter().map(|n| hash(n)).collect();
+    for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
+        let found: std::collections::HashSet<String> = suppression::Entity::find()
+            .filter(suppression::Column::KeyHash.is_in(chunk.to_vec()))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|s| s.key_hash)
+            .collect();
+        stays.extend(names.iter().filter(|n| found.contains(&hash(n))).cloned());
+    }
     let mut groups = vec![(posted, Vec::with_capacity(observations.len()))];
     for o in observations {
-        let target = o.page.as_ref().and_then(|p| others.get(p));
+        let held_here =
+            stays.contains(&o.platform_id) || stays.contains(object_key(&o.platform_id).as_ref());
+        let target = o
+            .page
+            .as_ref()
+            .and_then(|p| others.get(p))
+            .filter(|_| !held_here);
         let at = match target {
             None => 0,
             Some(c) => match groups.iter().position(|(g, _)| g.id == c.id) {
