@@ -364,18 +364,27 @@ async fn main() -> anyhow::Result<()> {
 /// signal that comes while the service starts is not the default's immediate death.
 fn stopped() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    let interrupt = tokio::signal::ctrl_c();
-    async move {
-        #[cfg(unix)]
-        if let Ok(mut term) = term {
-            tokio::select! {
-                _ = interrupt => {}
-                _ = term.recv() => {}
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            return;
         }
-        let _ = interrupt.await;
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

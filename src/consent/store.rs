@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A record just archived, as the ledger needs to see it.
 pub struct Archived<'a> {
@@ -24,39 +24,44 @@ pub struct Archived<'a> {
 /// Writes a `given` event for each archived interaction of a member of the public. Called in the
 /// import's transaction, for records it created. An interaction from before the person withdrew
 /// their consent on the channel, archived only now (a late delivery, an archive export), is
-/// covered by that withdrawal: it gets its unpublish task as if it had been there then.
+/// covered by that withdrawal: it gets its unpublish task as if it had been there then. One whose
+/// time the platform did not give (a Graph reaction) is taken as covered too, and its entry is
+/// dated at the withdrawal: nothing shows it came after, and the ledger must not read it as
+/// consent given anew.
 pub async fn record_given<C: ConnectionTrait>(
     txn: &C,
     channel_id: i64,
     archived: &[Archived<'_>],
     policy_version: &str,
 ) -> Result<u64, DbErr> {
-    let n = write_given(txn, channel_id, archived, policy_version).await?;
-    take_down_withdrawn(txn, channel_id, archived).await?;
+    let withdrawn = withdrawals(txn, channel_id, archived).await?;
+    let n = write_given(txn, channel_id, archived, policy_version, &withdrawn).await?;
+    take_down_withdrawn(txn, archived, &withdrawn).await?;
     Ok(n)
 }
 
-/// The unpublish tasks of interactions archived after a withdrawal that covers them.
-async fn take_down_withdrawn<C: ConnectionTrait>(
+/// An archived record's interaction and who made it, if it is one that gives consent.
+fn interacting(a: &Archived<'_>) -> Option<(Interaction, i64)> {
+    Some((
+        interaction_of(a.kind, a.direction, a.author_identity_id.is_some())?,
+        a.author_identity_id?,
+    ))
+}
+
+/// Each interacting person's latest withdrawal on the channel: its time and its entry's id.
+async fn withdrawals<C: ConnectionTrait>(
     txn: &C,
     channel_id: i64,
     archived: &[Archived<'_>],
-) -> Result<(), DbErr> {
-    let published: Vec<(&Archived, DateTime<Utc>, i64)> = archived
+) -> Result<HashMap<i64, (DateTime<Utc>, i64)>, DbErr> {
+    let mut people: Vec<i64> = archived
         .iter()
-        .filter(|a| Interaction::PUBLISHED.iter().any(|i| i.as_str() == a.kind))
-        .filter(|a| interaction_of(a.kind, a.direction, a.author_identity_id.is_some()).is_some())
-        .filter_map(|a| Some((a, a.platform_time?, a.author_identity_id?)))
+        .filter_map(interacting)
+        .map(|(_, p)| p)
         .collect();
-    if published.is_empty() {
-        return Ok(());
-    }
-    let mut people: Vec<i64> = published.iter().map(|(_, _, p)| *p).collect();
     people.sort_unstable();
     people.dedup();
-    // Each person's latest withdrawal on the channel.
-    let mut latest: std::collections::HashMap<i64, (DateTime<Utc>, i64)> =
-        std::collections::HashMap::new();
+    let mut latest: HashMap<i64, (DateTime<Utc>, i64)> = HashMap::new();
     for chunk in people.chunks(500) {
         for w in consent_event::Entity::find()
             .filter(consent_event::Column::IdentityId.is_in(chunk.to_vec()))
@@ -71,12 +76,28 @@ async fn take_down_withdrawn<C: ConnectionTrait>(
             }
         }
     }
-    for (a, made, person) in published {
-        let Some((withdrawn, event)) = latest.get(&person) else {
+    Ok(latest)
+}
+
+/// Whether a withdrawal covers an interaction made at `made` (unknown: `None`): made before it.
+fn covered(made: Option<DateTime<Utc>>, withdrawn: DateTime<Utc>) -> bool {
+    made.is_none_or(|m| m < withdrawn)
+}
+
+/// The unpublish tasks of interactions archived after a withdrawal that covers them.
+async fn take_down_withdrawn<C: ConnectionTrait>(
+    txn: &C,
+    archived: &[Archived<'_>],
+    withdrawn: &HashMap<i64, (DateTime<Utc>, i64)>,
+) -> Result<(), DbErr> {
+    for a in archived {
+        let Some((interaction, person)) = interacting(a) else {
             continue;
         };
-        // Made after the withdrawal, it is consent given anew.
-        if made >= *withdrawn {
+        let Some((at, event)) = withdrawn.get(&person) else {
+            continue;
+        };
+        if !Interaction::PUBLISHED.contains(&interaction) || !covered(a.platform_time, *at) {
             continue;
         }
         let Some(r) = record::Entity::find_by_id(a.record_id).one(txn).await? else {
@@ -102,20 +123,26 @@ async fn write_given<C: ConnectionTrait>(
     channel_id: i64,
     archived: &[Archived<'_>],
     policy_version: &str,
+    withdrawn: &HashMap<i64, (DateTime<Utc>, i64)>,
 ) -> Result<u64, DbErr> {
     let at = now();
     let rows: Vec<consent_event::ActiveModel> = archived
         .iter()
         .filter_map(|a| {
-            let interaction = interaction_of(a.kind, a.direction, a.author_identity_id.is_some())?;
+            let (interaction, person) = interacting(a)?;
+            // No time of its own: dated at a withdrawal that covers it, else when it arrived.
+            let when = a
+                .platform_time
+                .or_else(|| withdrawn.get(&person).map(|(w, _)| *w))
+                .unwrap_or(at);
             Some(consent_event::ActiveModel {
-                identity_id: Set(a.author_identity_id?),
+                identity_id: Set(person),
                 channel_id: Set(channel_id),
                 record_id: Set(Some(a.record_id)),
                 event: Set(ConsentEvent::Given.as_str().to_owned()),
                 interaction: Set(Some(interaction.as_str().to_owned())),
                 purpose: Set(Purpose::PublicationOnChannel.as_str().to_owned()),
-                at: Set(a.platform_time.unwrap_or(at)),
+                at: Set(when),
                 recorded_at: Set(at),
                 policy_version: Set(policy_version.to_owned()),
                 actor: Set(None),
@@ -148,6 +175,8 @@ pub async fn history(
     consent_event::Entity::find()
         .filter(consent_event::Column::IdentityId.eq(identity_id))
         .order_by_asc(consent_event::Column::At)
+        // At one instant a withdrawal comes after what it withdraws ("given" < "withdrawn").
+        .order_by_asc(consent_event::Column::Event)
         .order_by_asc(consent_event::Column::Id)
         .all(db)
         .await
@@ -402,6 +431,9 @@ pub async fn close_task(
     actor: &Actor,
 ) -> Result<unpublish_task::Model, ConsentError> {
     let txn = db.begin().await?;
+    // In turn with erasures and disposals, which forget what closed tasks took down: a close
+    // that read its record as held must not commit after the record was erased.
+    crate::db::lock_archive(&txn).await?;
     // Under the row's lock on PostgreSQL: of two closes at once, the second sees the first's.
     let mut q = unpublish_task::Entity::find_by_id(id);
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {

@@ -27,6 +27,8 @@ pub struct Runner {
     recurring: Vec<(&'static str, NextRun)>,
     /// Kinds that are never given up on: their work must not be lost to an outage, however long.
     persistent: Vec<&'static str>,
+    /// Set when the service stops: the batch in hand ends after the job that is running.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     batch: u64,
     lease: Duration,
 }
@@ -42,6 +44,7 @@ impl Runner {
             handlers: HashMap::new(),
             recurring: vec![],
             persistent: vec![],
+            stopping: Arc::default(),
             batch: 10,
             lease: Duration::from_secs(300),
         }
@@ -101,7 +104,14 @@ impl Runner {
         let kinds: Vec<&str> = self.handlers.keys().copied().collect();
         let jobs = store::claim(&self.db, &self.worker, &kinds, self.batch, self.lease).await?;
         let n = jobs.len();
-        for job in jobs {
+        for (k, job) in jobs.iter().enumerate() {
+            // Stopping: the jobs not started go back to the queue now, rather than wait for their
+            // lease to run out before another instance (or the next start) may take them.
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                let left: Vec<i64> = jobs[k..].iter().map(|j| j.id).collect();
+                store::release(&self.db, &left, &self.worker).await?;
+                return Ok(k);
+            }
             // The batch was claimed under one lease: each job's own starts when it does, and a
             // job whose lease ran out while the ones before it ran belongs to whoever took it.
             if !store::extend_lease(&self.db, job.id, &self.worker, self.lease).await? {
@@ -151,25 +161,36 @@ impl Runner {
                 }
                 Err(e) => {
                     tracing::warn!(job_id = job.id, kind = %job.kind, attempts = job.attempts, "job failed");
-                    store::fail(&self.db, &job, &self.worker, &e, last_attempt).await?;
+                    store::fail(&self.db, job, &self.worker, &e, last_attempt).await?;
                 }
             }
         }
         Ok(n)
     }
 
-    /// Runs until `shutdown` resolves, polling when there is nothing to do.
+    /// Runs until `shutdown` resolves, polling when there is nothing to do. When it resolves
+    /// during a batch, the job running is finished and the batch's others go back to the queue.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut checked: Option<std::time::Instant> = None;
-        loop {
+        let mut stopped = false;
+        while !stopped {
             if checked.is_none_or(|at| at.elapsed() >= RECURRING_CHECK) {
                 if let Err(e) = self.ensure_recurring().await {
                     tracing::warn!(error = %e, "could not check the recurring jobs; retrying later");
                 }
                 checked = Some(std::time::Instant::now());
             }
-            let r = self.run_once().await;
+            let batch = self.run_once();
+            tokio::pin!(batch);
+            let r = tokio::select! {
+                r = &mut batch => r,
+                _ = &mut shutdown => {
+                    stopped = true;
+                    self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+                    batch.await
+                }
+            };
             let idle = match r {
                 Ok(0) => true,
                 Ok(_) => false,
@@ -178,8 +199,9 @@ impl Runner {
                     true
                 }
             };
-            // Between batches too, so that a long queue does not hold up stopping: what is not
-            // claimed yet waits in the table for the next start.
+            if stopped {
+                break;
+            }
             let pause = if idle {
                 Duration::from_millis(500)
             } else {
@@ -187,7 +209,7 @@ impl Runner {
             };
             tokio::select! {
                 biased;
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => stopped = true,
                 _ = tokio::time::sleep(pause) => {}
             }
         }

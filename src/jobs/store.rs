@@ -224,3 +224,30 @@ pub async fn revive(db: &DatabaseConnection, kinds: &[&str]) -> Result<u64, DbEr
     }
     Ok(r.rows_affected)
 }
+
+/// Puts jobs `worker` claimed and did not start back in the queue, as if never claimed.
+pub async fn release(db: &DatabaseConnection, ids: &[i64], worker: &str) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::Status, QUEUED.into())
+        .col_expr(
+            job::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(
+                sea_orm::sea_query::Expr::col(job::Column::Attempts),
+                1,
+            ),
+        )
+        .col_expr(job::Column::LockedBy, Option::<String>::None.into())
+        .col_expr(
+            job::Column::LockedUntil,
+            Option::<chrono::DateTime<chrono::Utc>>::None.into(),
+        )
+        .filter(job::Column::Id.is_in(ids.to_vec()))
+        .filter(job::Column::LockedBy.eq(worker))
+        .filter(job::Column::Status.eq(RUNNING))
+        .exec(db)
+        .await?;
+    Ok(())
+}

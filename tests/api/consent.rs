@@ -366,5 +366,26 @@ both_backends!(
         .await;
         assert_eq!(r.status(), 200);
         assert_eq!(open().await.len(), before + 1);
+
+        // A reaction the platform gives no time for (a Graph listing) is taken as covered, and
+        // the ledger does not read it as consent given anew.
+        let later = json!({"id": format!("{PAGE}_2"), "from": {"id": PAGE, "name": "Kommunen"},
+            "message": "Nu stänger badet", "created_time": "2024-09-01T10:00:00+0000",
+            "reactions": {"data": [{"id": "501", "name": "Anna Andersson", "type": "LIKE"}]}});
+        assert_eq!(import(&app, &archivist, ch, &later).await.status(), 200);
+        let reaction = record_id(&app, &archivist, ch, &format!("{PAGE}_2/reaction/501")).await;
+        assert!(open().await.contains(&reaction));
+        let ledger = get(&app, &officer, &format!("/api/v1/consents?identity={anna}")).await;
+        let events = ledger["events"].as_array().unwrap();
+        let at =
+            |pick: &dyn Fn(&Value) -> bool| events.iter().find(|e| pick(e)).unwrap()["at"].clone();
+        // Dated at the withdrawal, and listed before it.
+        let withdrawn = at(&|e| e["event"] == "withdrawn");
+        assert_eq!(at(&|e| e["record_id"] == reaction), withdrawn, "{ledger}");
+        let place = |pick: &dyn Fn(&Value) -> bool| events.iter().position(pick).unwrap();
+        assert!(
+            place(&|e| e["record_id"] == reaction) < place(&|e| e["event"] == "withdrawn"),
+            "{ledger}"
+        );
     }
 );

@@ -309,3 +309,42 @@ both_backends!(a_job_that_panics_fails_alone, |b: Backend| async move {
     assert_eq!(row.last_error.as_deref(), Some("the job panicked"));
     assert_eq!(job_row(&app.db, good.id).await.status, rules::DONE);
 });
+
+both_backends!(
+    stopping_finishes_the_job_running_and_puts_the_rest_of_the_batch_back,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let mut ids = vec![];
+        for _ in 0..3 {
+            ids.push(
+                store::enqueue(&app.db, "test.slow", &serde_json::json!({}))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let runner = Runner::new(app.db.clone()).handle("test.slow", |_| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(())
+        });
+        // The service stops while the first of the batch runs.
+        let started = std::time::Instant::now();
+        runner
+            .run(tokio::time::sleep(Duration::from_millis(100)))
+            .await;
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "it ran the whole batch"
+        );
+        let rows = [
+            job_row(&app.db, ids[0]).await,
+            job_row(&app.db, ids[1]).await,
+            job_row(&app.db, ids[2]).await,
+        ];
+        assert_eq!(rows[0].status, rules::DONE);
+        for r in &rows[1..] {
+            assert_eq!((r.status.as_str(), r.attempts), (rules::QUEUED, 0), "{r:?}");
+            assert!(r.locked_by.is_none());
+        }
+    }
+);
