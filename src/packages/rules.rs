@@ -111,7 +111,7 @@ pub fn article_15(lang: Language) -> Vec<(&'static str, &'static str)> {
             ),
             (
                 "Kategorier av personuppgifter",
-                "Ditt namn och din profil så som plattformen visar dem, det du har skrivit, dina reaktioner, bilagor du har skickat, tidpunkter, och beslut om moderering och registrering.",
+                "Ditt namn och din profil så som plattformen visar dem, det du har skrivit, dina reaktioner, bilagor du har skickat, meddelanden som kommunen har skickat till dig, tidpunkter, och beslut om moderering och registrering.",
             ),
             (
                 "Mottagare",
@@ -127,7 +127,7 @@ pub fn article_15(lang: Language) -> Vec<(&'static str, &'static str)> {
             ),
             (
                 "Varifrån uppgifterna kommer",
-                "Från plattformen: det du själv har skrivit eller gjort på kommunens konton, så som plattformen levererade det.",
+                "Från plattformen: det du själv har skrivit eller gjort på kommunens konton, och de meddelanden kommunen har skickat till dig där, så som plattformen levererade det.",
             ),
             (
                 "Automatiserade beslut",
@@ -141,7 +141,7 @@ pub fn article_15(lang: Language) -> Vec<(&'static str, &'static str)> {
             ),
             (
                 "Categories of personal data",
-                "Your name and profile as the platform shows them, what you wrote, your reactions, attachments you sent, times, and moderation and registration decisions.",
+                "Your name and profile as the platform shows them, what you wrote, your reactions, attachments you sent, messages the municipality sent you, times, and moderation and registration decisions.",
             ),
             (
                 "Recipients",
@@ -157,7 +157,7 @@ pub fn article_15(lang: Language) -> Vec<(&'static str, &'static str)> {
             ),
             (
                 "Where the data comes from",
-                "From the platform: what you yourself wrote or did on the municipality's accounts, as the platform delivered it.",
+                "From the platform: what you yourself wrote or did on the municipality's accounts, and the messages the municipality sent you there, as the platform delivered it.",
             ),
             (
                 "Automated decisions",
@@ -217,9 +217,14 @@ pub fn kind_word(lang: Language, kind: &str) -> &str {
     word(KINDS, lang, kind)
 }
 
-/// A record's state on the platform, as `index.html` names it.
-pub fn visibility_word(lang: Language, visibility: &str) -> &str {
-    word(VISIBILITIES, lang, visibility)
+/// A record's state on the platform, as `index.html` names it; `theirs` when the person wrote
+/// it (a message the municipality sent them and then deleted was not deleted by them).
+pub fn visibility_word(lang: Language, visibility: &str, theirs: bool) -> &str {
+    match (visibility, theirs, lang) {
+        ("deleted_by_author", false, Language::Sv) => "Raderad av kommunen",
+        ("deleted_by_author", false, Language::En) => "Deleted by the municipality",
+        _ => word(VISIBILITIES, lang, visibility),
+    }
 }
 
 /// Why a version was recorded, as `index.html` names it.
@@ -334,7 +339,15 @@ mod tests {
         }
         assert_eq!(kind_word(Language::Sv, "comment"), "Kommentar");
         assert_eq!(change_word(Language::En, "created"), "Archived");
-        assert_eq!(visibility_word(Language::Sv, "unknown"), "unknown");
+        assert_eq!(visibility_word(Language::Sv, "unknown", true), "unknown");
+        assert_eq!(
+            visibility_word(Language::Sv, "deleted_by_author", true),
+            "Raderad av dig"
+        );
+        assert_eq!(
+            visibility_word(Language::En, "deleted_by_author", false),
+            "Deleted by the municipality"
+        );
     }
 
     #[test]

@@ -876,3 +876,66 @@ both_backends!(
         assert!(platform_ids(posted).await.contains(&"424242_4".to_owned()));
     }
 );
+
+both_backends!(
+    a_message_has_a_recipient_only_when_the_municipality_sent_it,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let ch = channel(&app, &archivist, "messenger", "100").await;
+        let message = |id: &str, from: Option<&str>, to: &[&str]| {
+            let mut m = serde_json::json!({"id": id, "message": "Kallelse",
+                "created_time": "2026-11-01T10:00:00+0000",
+                "to": {"data": to.iter().map(|t| serde_json::json!({"id": t})).collect::<Vec<_>>()}});
+            if let Some(f) = from {
+                m["from"] = serde_json::json!({"id": f});
+            }
+            m
+        };
+        for m in [
+            // The Page's own, to one person.
+            message("m_a", Some("100"), &["100", "202"]),
+            // Listed without `from`: naming someone beside the Page, it is the Page's.
+            message("m_b", None, &["100", "203"]),
+            // Someone else's: the people it names are not given it by the municipality.
+            message("m_c", Some("300"), &["201", "100"]),
+        ] {
+            assert_eq!(import(&app, &archivist, ch, &m).await.status(), 200);
+        }
+        let records = get(&app, &archivist, &format!("/api/v1/records?channel={ch}")).await;
+        let by_id = |id: &str| {
+            records["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["platform_id"] == id)
+                .unwrap()
+                .clone()
+        };
+        let someone = |platform_id: &str| {
+            let app = &app;
+            let archivist = archivist.clone();
+            let platform_id = platform_id.to_owned();
+            async move {
+                let id = get(
+                    app,
+                    &archivist,
+                    &format!("/api/v1/identities?q={platform_id}"),
+                )
+                .await[0]["id"]
+                    .clone();
+                assert!(id.is_i64(), "no identity {platform_id}");
+                id
+            }
+        };
+        let a = by_id("m_a");
+        assert_eq!(a["direction"], "drawn_up");
+        assert_eq!(a["recipient_identity_id"], someone("202").await);
+        let b = by_id("m_b");
+        assert_eq!(b["direction"], "drawn_up", "{b}");
+        assert_eq!(b["recipient_identity_id"], someone("203").await);
+        let c = by_id("m_c");
+        assert_eq!(c["direction"], "received");
+        assert!(c.get("recipient_identity_id").is_none(), "{c}");
+    }
+);

@@ -1269,3 +1269,76 @@ both_backends!(
         assert!(closed.get("identity_id").is_none(), "{closed}");
     }
 );
+
+both_backends!(
+    a_recipient_learned_of_a_message_archived_before_is_no_edit,
+    |b: Backend| async move {
+        use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, Set};
+        let app = spawn_app(b).await;
+        let (_, archivist) = app.token("archivist").await;
+        let (_, officer) = app.token("officer").await;
+        let messenger = channel(&app, &archivist, "messenger", MESSENGER_PAGE).await;
+        let answer = page_answer(MESSENGER_PAGE, MESSENGER_PERSON, "mid.answer", "Vi ringer.");
+        assert_eq!(
+            import(&app, &archivist, messenger, &answer).await.status(),
+            200
+        );
+        let id = ids_by_platform_id(&app, &officer).await["m_mid.answer"];
+        let person = identity_id(&app, &officer, "messenger", MESSENGER_PERSON).await;
+
+        // As an archive made before recipients were kept holds it: no recipient in the row or
+        // in the version's content (whose hash is over that content).
+        let v = entities::record_version::Entity::find()
+            .filter(entities::record_version::Column::RecordId.eq(id))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut old = insyn::archive::rules::Content::from_canonical(&v.content).unwrap();
+        assert!(old.recipient_platform_id.is_some());
+        old.recipient_platform_id = None;
+        let (content, hash) = {
+            let c = old.canonical();
+            let h = insyn::archive::rules::fixity_of(&c);
+            (c, h)
+        };
+        let mut a = v.into_active_model();
+        a.content = Set(content);
+        a.hash = Set(hash.clone());
+        a.update(&app.db).await.unwrap();
+        let r = entities::record::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a = r.into_active_model();
+        a.current_hash = Set(hash);
+        a.recipient_identity_id = Set(None);
+        a.update(&app.db).await.unwrap();
+        assert!(
+            get(
+                &app,
+                &officer,
+                &format!("/api/v1/records?recipient={person}")
+            )
+            .await["records"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+
+        // The same delivery again: the row learns whom it went to; no version says it changed.
+        let r = import(&app, &archivist, messenger, &answer).await;
+        let counts: Value = r.json().await.unwrap();
+        assert_eq!(
+            (&counts["unchanged"], &counts["new_versions"]),
+            (&json!(1), &json!(0)),
+            "{counts}"
+        );
+        let rec = get(&app, &officer, &format!("/api/v1/records/{id}")).await;
+        assert_eq!(rec["versions"].as_array().unwrap().len(), 1, "{rec}");
+        assert_eq!(rec["recipient_identity_id"], person);
+        let verify = get(&app, &officer, &format!("/api/v1/records/{id}/verify")).await;
+        assert_eq!(verify["intact"], true);
+    }
+);

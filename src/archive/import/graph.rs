@@ -165,6 +165,7 @@ pub fn object(v: &Value, pointer: &str, parent: Option<(&str, Kind)>, out: &mut 
         parent_platform_id: parent_id,
         author,
         recipient: None,
+        also_to: vec![],
         platform_time: time_of(v, &["created_time", "timestamp"]),
         text: text_of(v, &["message", "text"]),
         reaction_type: None,
@@ -226,6 +227,7 @@ pub fn reactions_in(items: &[Value], pointer: &str, target: &str, out: &mut Pars
                 parent_platform_id: Some(target.to_owned()),
                 author: Some(p),
                 recipient: None,
+                also_to: vec![],
                 platform_time: None,
                 text: None,
                 reaction_type: kind.as_ref().map(|k| k.to_lowercase()),
@@ -250,24 +252,28 @@ fn message(v: &Value, pointer: &str, conversation: Option<&str>, out: &mut Parse
         person(Some(who)).map(|p| super::on_instagram(p, username))
     };
     let author = v.get("from").and_then(someone);
-    // A Page's conversation has two people in it: `to` names the one who is not `from`.
-    let recipient = v
+    // A Page's conversation has two people in it: `to` names the one who is not `from` (and the
+    // Page itself, when `from` is left out; the import knows which that is).
+    let mut to: Vec<_> = v
         .pointer("/to/data")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(someone)
-        .find(|p| {
+        .filter(|p| {
             author
                 .as_ref()
                 .is_none_or(|a| a.platform_id != p.platform_id)
-        });
+        })
+        .collect();
+    let recipient = (!to.is_empty()).then(|| to.remove(0));
     out.observations.push(Observation {
         kind: Kind::Message,
         platform_id: id.clone(),
         parent_platform_id: conversation.map(str::to_owned),
         author,
         recipient,
+        also_to: to,
         platform_time: time_of(v, &["created_time", "timestamp"]),
         text: text_of(v, &["message", "text"]),
         reaction_type: None,

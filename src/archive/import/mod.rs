@@ -38,6 +38,9 @@ pub struct Observation {
     pub author: Option<Person>,
     /// Whom a message was sent to (`recipient`, `to`), as the payload names them.
     pub recipient: Option<Person>,
+    /// The others a Graph message's `to` names besides `recipient`: the import, which knows the
+    /// channel's account, picks the person among them when `recipient` is the account itself.
+    pub also_to: Vec<Person>,
     pub platform_time: Option<DateTime<Utc>>,
     pub text: Option<String>,
     pub reaction_type: Option<String>,

@@ -86,14 +86,7 @@ pub async fn import(
         let mut part = Counts::default();
         for o in &mut observations {
             settle_kind(&target, o);
-            // What is sent to the municipality's own account is the archive's anyway: a
-            // recipient is kept for what the municipality sent to someone.
-            if o.recipient
-                .as_ref()
-                .is_some_and(|p| p.platform_id == target.account_id)
-            {
-                o.recipient = None;
-            }
+            settle_recipient(&target, o);
         }
         for batch in observations.chunks(BATCH) {
             if suppressing {
@@ -343,6 +336,37 @@ fn settle_kind(channel: &channel::Model, o: &mut Observation) {
     }
 }
 
+/// A recipient is kept for what the municipality sent to someone: the person among those the
+/// payload names who is not the municipality's own account. A message that names no author but
+/// someone other than the account as its recipient was sent by the account (a Page's conversation
+/// has two people in it). A message someone else wrote has no recipient of the archive's: what
+/// is sent to the account is the archive's anyway.
+fn settle_recipient(channel: &channel::Model, o: &mut Observation) {
+    let named = o
+        .recipient
+        .take()
+        .into_iter()
+        .chain(std::mem::take(&mut o.also_to));
+    let mut others = named.filter(|p| p.platform_id != channel.account_id);
+    let Some(person) = others.next() else {
+        return;
+    };
+    let by_account = o
+        .author
+        .as_ref()
+        .is_some_and(|a| a.platform_id == channel.account_id);
+    if o.author.is_none() && o.kind == Kind::Message {
+        o.author = Some(Person {
+            platform_id: channel.account_id.clone(),
+            name: None,
+            profile_link: None,
+        });
+        o.recipient = Some(person);
+    } else if by_account {
+        o.recipient = Some(person);
+    }
+}
+
 /// The municipality's own account marks what it drew up. An item that names no author is taken
 /// as received: a visitor's post on the Page carries the Page's id as well as the Page's own do, and
 /// what the municipality drew up is shown unredacted in others' packages. A Page's own `posts`
@@ -462,6 +486,23 @@ async fn apply_batch(
         let recipient_id = identity_of(&o.recipient);
         if let Some(t) = known.get_mut(held(&held_as, &o.platform_id)) {
             let next = next_content(channel, &t.content, o);
+            // Whom a message was sent to, learned now of one archived before recipients were kept,
+            // is not something the platform changed: the record's row learns it, and no version
+            // says the message was edited.
+            let recipient_learned = t.content.recipient_platform_id.is_none()
+                && next.recipient_platform_id.is_some()
+                && Content {
+                    recipient_platform_id: None,
+                    ..next.clone()
+                } == t.content;
+            if recipient_learned {
+                if t.recipient_id.is_none() && recipient_id.is_some() {
+                    t.recipient_id = recipient_id;
+                    t.changed = true;
+                }
+                counts.unchanged += 1;
+                continue;
+            }
             let Some(change) = change_between(&t.content, &next) else {
                 counts.unchanged += 1;
                 continue;

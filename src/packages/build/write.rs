@@ -416,7 +416,11 @@ pub(super) fn html_section(
                 .or(r.reaction_type.as_deref())
                 .unwrap_or("")
         ),
-        Html(visibility_word(lang, &r.visibility)),
+        Html(visibility_word(
+            lang,
+            &r.visibility,
+            item.role == Role::Author
+        )),
     ))?;
     if let Some(number) = &r.registration_number {
         e.put_fmt(format_args!(" · {} {}", t.registration, Html(number)))?;
