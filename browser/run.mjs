@@ -199,7 +199,7 @@ try {
   await citizen.waitForURL(/\/requests\/\d+\?token=/);
   const statusUrl = citizen.url();
   assert.match(await citizen.textContent('h1'), /DSR-\d{4}-\d{6}/);
-  assert.match(await citizen.textContent('main'), /Spara länken/);
+  assert.match(await citizen.textContent('main'), /skriv in den nedan/);
   await check(citizen, 'status-new');
   // The link to keep says nothing of what just happened: opened again, the thanks are not repeated.
   assert.doesNotMatch(statusUrl, /submitted|done=/);
@@ -247,6 +247,14 @@ try {
   await citizen.click('form[action*="/verify"] button');
   assert.match(await citizen.textContent('.flash'), /bekräftad/);
   await check(citizen, 'status-verified');
+  // Confirming the address gives the request a new link, this page's, mailed too; the link
+  // given at submission (which whoever submitted saw) stops working.
+  const confirmedUrl = citizen.url();
+  assert.notEqual(new URL(confirmedUrl).searchParams.get('token'), new URL(statusUrl).searchParams.get('token'));
+  await citizen.goto(statusUrl);
+  assert.match(await citizen.textContent('main'), /Länken gäller inte/);
+  await citizen.goto(confirmedUrl);
+  assert.match(await citizen.textContent('h1'), /DSR-\d{4}-\d{6}/);
 
   // ---- The officer works it through the queue ----
   await officer.goto(BASE + '/officer');
@@ -292,7 +300,7 @@ try {
 
   // ---- The citizen downloads the package ----
   const link = await waitFor(async () => {
-    await citizen.goto(statusUrl);
+    await citizen.goto(confirmedUrl);
     return (await citizen.$('a[download]')) ? true : null;
   }, 'the package to be built');
   assert.ok(link);

@@ -546,7 +546,8 @@ pub async fn verify(
     )
     .await
     {
-        Ok(_) => back_to(req, id, &f.token, lang, "verified"),
+        // The token the form carried stops working: the page goes on under the new one.
+        Ok(confirmed) => back_to(req, id, &confirmed.status_token, lang, "verified"),
         Err(e) => failed(req, id, &f.token, lang, "doing_verify", e).await,
     }
 }

@@ -228,6 +228,11 @@ pub struct RequestView {
     /// officer's summary (access, export), or what was done and what was not and why (the other
     /// rights). Empty otherwise.
     pub answer: Vec<String>,
+    /// Only in the answer to confirming the address by its code: the request's new status
+    /// token, shown once (and its link mailed to the address). The token the code was confirmed
+    /// with stops working: it was shown to whoever submitted, who need not be the address's
+    /// holder.
+    pub status_token: Option<String>,
 }
 
 /// One item of an executed erasure, as the person is told it.
@@ -759,6 +764,7 @@ pub async fn view(state: &AppState, id: i64, staff: bool) -> Result<RequestView,
         message: r.message,
         erasure_outcome,
         answer,
+        status_token: None,
     })
 }
 
@@ -890,6 +896,8 @@ impl RequestsApi {
     ///
     /// Roles: the request's status token. A wrong code is 400 (`code-wrong`, attempts left), an
     /// expired one 410 (`code-expired`), one whose five attempts are used up 409 (`code-exhausted`).
+    /// Once confirmed the request has a new status token, in the answer (and its link mailed to
+    /// the address): the one used here stops working, since whoever submitted saw it.
     #[oai(
         path = "/requests/:id/verify",
         method = "post",
@@ -906,7 +914,7 @@ impl RequestsApi {
     ) -> Result<Json<RequestView>, CaseError> {
         let actor = citizen(&auth, id.0)?;
         limit(&state, req)?;
-        store::verify_code(
+        let confirmed = store::verify_code(
             &state.db,
             &state.request_context(),
             id.0,
@@ -914,7 +922,9 @@ impl RequestsApi {
             &actor,
         )
         .await?;
-        Ok(Json(view(&state, id.0, false).await?))
+        let mut answer = view(&state, id.0, false).await?;
+        answer.status_token = Some(confirmed.status_token);
+        Ok(Json(answer))
     }
 
     /// Send a new code

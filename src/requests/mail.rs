@@ -81,11 +81,59 @@ pub fn receipt(c: &Case) -> Rendered {
     }
 }
 
-/// The status link after the first proof of who the person is (an officer's check, or a message
-/// from their account): it goes to the address alone, and whoever else holds the first link
-/// (someone who filed the request in their name) is shut out.
-pub fn new_link(c: &Case) -> Rendered {
+/// Why a request's status link was replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// The address was confirmed by its code: the link given at submission was shown to whoever
+    /// submitted, and the receipt's went to the address; from now on only the address's holder
+    /// has one.
+    AddressConfirmed,
+    /// The first proof of who the person is (an officer's check, or a message from their account)
+    /// while the address was unconfirmed.
+    PersonConfirmed,
+}
+
+/// The status link after it was replaced (see [`Renewal`]): it goes to the address alone, and
+/// whoever else holds the first link (someone who filed the request in another's name) is shut
+/// out.
+pub fn new_link(c: &Case, why: Renewal) -> Rendered {
     let link = format!("{}?token={SECRET_MARK}", c.status_page);
+    if why == Renewal::AddressConfirmed {
+        let mail = match c.lang {
+            Language::Sv => layout(
+                c.lang,
+                &format!("Ny länk till ditt ärende – {}", c.reference),
+                &[
+                    "Hej!".into(),
+                    format!(
+                        "Du har bekräftat din e-postadress för ärende {}. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Länken i vårt första mejl fungerar inte längre.",
+                        c.reference
+                    ),
+                    format!("Här kan du följa ditt ärende: {link}"),
+                    "Länken är personlig. Dela den inte med någon annan.".into(),
+                    "Om det inte var du som bekräftade adressen, kontakta oss genom att svara på det här mejlet.".into(),
+                ],
+            ),
+            Language::En => layout(
+                c.lang,
+                &format!("A new link to your request – {}", c.reference),
+                &[
+                    "Hello,".into(),
+                    format!(
+                        "You have confirmed your email address for request {}. The request therefore has a new personal link, sent only to this email address. The link in our first email no longer works.",
+                        c.reference
+                    ),
+                    format!("Follow your request here: {link}"),
+                    "The link is personal. Do not share it.".into(),
+                    "If it was not you who confirmed the address, contact us by replying to this email.".into(),
+                ],
+            ),
+        };
+        return Rendered {
+            secret: Some(c.token.to_owned()),
+            ..mail
+        };
+    }
     let mail = match c.lang {
         Language::Sv => layout(
             c.lang,
@@ -383,7 +431,8 @@ mod tests {
             };
             for m in [
                 receipt(&c),
-                new_link(&c),
+                new_link(&c, Renewal::PersonConfirmed),
+                new_link(&c, Renewal::AddressConfirmed),
                 code(lang, c.reference, "12345678", 30),
                 duplicate(lang, c.reference, "verified", due),
                 restriction_lifted(lang, c.reference, 3),

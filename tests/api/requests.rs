@@ -276,9 +276,25 @@ both_backends!(
         assert_eq!(p["errors"][0]["field"], "code");
         let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": code}))).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(r.json::<Value>().await.unwrap()["status"], "verified");
+        let confirmed: Value = r.json().await.unwrap();
+        assert_eq!(confirmed["status"], "verified");
+        // The address is confirmed: whoever confirmed it gets a new token (its link mailed too),
+        // and the one shown at submission stops working.
+        let given = token;
+        let token = confirmed["status_token"].as_str().unwrap().to_owned();
+        assert_ne!(token, given);
+        let r = as_citizen(&app, &given, "GET", &format!("/api/v1/requests/{id}"), None).await;
+        problem(r, 401).await;
         let r = as_citizen(&app, &token, "POST", &verify, Some(json!({"code": code}))).await;
         problem(r, 409).await;
+        let r = as_citizen(&app, &token, "GET", &format!("/api/v1/requests/{id}"), None).await;
+        assert!(
+            r.json::<Value>()
+                .await
+                .unwrap()
+                .get("status_token")
+                .is_none()
+        );
 
         // The officer's queue: earliest due first, with days left.
         let q = get(&app, &officer, "/api/v1/queue?status=verified").await;
@@ -430,6 +446,7 @@ both_backends!(
                 "received",
                 "code_wrong",
                 "email_verified",
+                "status_link_replaced",
                 "assigned",
                 "note",
                 "extended",
@@ -455,6 +472,7 @@ both_backends!(
             [
                 "received",
                 "email_verified",
+                "status_link_replaced",
                 "extended",
                 "identity_verified",
                 "completed"
@@ -1591,7 +1609,8 @@ both_backends!(
             .count();
         assert_eq!(links, 1);
 
-        // An address confirmed by its code is read by whoever submitted: the link stays.
+        // Filed in someone's name with their address, which they confirm through the receipt's
+        // link: whoever confirms the code holds the address, and gets the only working token.
         let (id, given) = submitted(&app, "self@example.se", "7002").await;
         let code = mailed_code(&app, "self@example.se").await;
         let r = as_citizen(
@@ -1603,13 +1622,30 @@ both_backends!(
         )
         .await;
         assert_eq!(r.status(), 200);
+        let theirs = r.json::<Value>().await.unwrap()["status_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(status(given.clone(), id).await.status(), 401);
+        assert_eq!(status(theirs.clone(), id).await.status(), 200);
+        // The new link is mailed to the address too, in words of its own.
+        let renewed: Vec<String> = outbox_for(&app, "self@example.se")
+            .await
+            .into_iter()
+            .filter(|s| s.starts_with("Ny länk"))
+            .collect();
+        assert_eq!(renewed.len(), 1);
+        assert_eq!(mailed_status_token(&app, "self@example.se").await, theirs);
+        // A later proof of the person, the address confirmed, leaves that link be.
         verify_identity(id).await;
-        assert_eq!(status(given, id).await.status(), 200);
-        assert!(
-            !outbox_for(&app, "self@example.se")
+        assert_eq!(status(theirs, id).await.status(), 200);
+        assert_eq!(
+            outbox_for(&app, "self@example.se")
                 .await
                 .iter()
-                .any(|s| s.starts_with("Ny länk"))
+                .filter(|s| s.starts_with("Ny länk"))
+                .count(),
+            1
         );
     }
 );

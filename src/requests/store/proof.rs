@@ -10,7 +10,7 @@ pub async fn verify_code(
     id: i64,
     code: &str,
     actor: &Actor,
-) -> Result<request::Model, RequestError> {
+) -> Result<Confirmed, RequestError> {
     let txn = db.begin().await?;
     let r = lock(&txn, id).await?;
     if r.email_verified_at.is_some() || status_of(&r) != Status::AwaitingVerification {
@@ -63,6 +63,11 @@ pub async fn verify_code(
         serde_json::json!({}),
     )
     .await?;
+    // The link given at submission was shown to whoever submitted, and mailed to the address in
+    // the receipt: a confirmed code shows the address is read, not by whom. Whoever confirmed it
+    // holds the code, that is the address: they get a new link, and the first stops working.
+    let (r, token) =
+        renew_status_token(&txn, ctx, r, &actor.id, letters::Renewal::AddressConfirmed).await?;
     log(
         &txn,
         actor,
@@ -72,7 +77,16 @@ pub async fn verify_code(
     )
     .await?;
     txn.commit().await?;
-    Ok(r)
+    Ok(Confirmed {
+        request: r,
+        status_token: token,
+    })
+}
+
+/// A request whose address was just confirmed, and its new status token (shown once).
+pub struct Confirmed {
+    pub request: request::Model,
+    pub status_token: String,
 }
 
 /// Mails a new code, at most [`CODES_PER_REQUEST`] over the request's life and one a minute.
@@ -234,22 +248,39 @@ async fn replace_status_token<C: ConnectionTrait>(
     if r.email_verified_at.is_some() || replaced_before {
         return Ok(None);
     }
+    let (r, token) =
+        renew_status_token(txn, ctx, r, actor, letters::Renewal::PersonConfirmed).await?;
+    Ok(Some((r, token)))
+}
+
+/// Gives the request a new status token, mails its link to the address alone, and says so in
+/// the history: the token it had stops working.
+async fn renew_status_token<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Context,
+    r: request::Model,
+    actor: &str,
+    why: letters::Renewal,
+) -> Result<(request::Model, String), DbErr> {
     let token = new_status_token();
     let mut a: request::ActiveModel = r.into();
     a.status_token_hash = Set(hash_secret(&token));
     let r = a.update(txn).await?;
     let page = ctx.status_page(r.id);
-    let mail = letters::new_link(&Case {
-        lang: language_of(&r),
-        reference: &r.reference,
-        request_type: &r.request_type,
-        due: r.extended_due_at.unwrap_or(r.due_at),
-        status_page: &page,
-        token: &token,
-    });
+    let mail = letters::new_link(
+        &Case {
+            lang: language_of(&r),
+            reference: &r.reference,
+            request_type: &r.request_type,
+            due: r.extended_due_at.unwrap_or(r.due_at),
+            status_page: &page,
+            token: &token,
+        },
+        why,
+    );
     crate::mail::store::queue_many(txn, Some(&ctx.secret), &[(&address(&r)?, &mail)]).await?;
     event(txn, r.id, actor, LINK_REPLACED, true, serde_json::json!({})).await?;
-    Ok(Some((r, token)))
+    Ok((r, token))
 }
 
 /// The history's entry for a status token replaced by [`replace_status_token`].
