@@ -50,7 +50,7 @@ impl Intakes {
         // Submissions from one address go to one writer, in order: two batches written at once
         // could otherwise each miss the other's copy of a duplicate.
         let mut hasher = std::hash::DefaultHasher::new();
-        new.email.as_str().to_lowercase().hash(&mut hasher);
+        new.email.as_str().to_ascii_lowercase().hash(&mut hasher);
         let line = &self.lines[hasher.finish() as usize % self.lines.len()];
         let (answer, answered) = oneshot::channel();
         let intake = Intake {

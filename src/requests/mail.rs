@@ -343,7 +343,7 @@ pub fn completion(lang: Language, reference: &str, summary: &str, status_link: &
                 format!("Vi har nu behandlat ditt ärende {reference}."),
                 summary.to_owned(),
                 format!("På statussidan ser du utfallet och, när det finns, din nedladdning (den öppnas med den senaste länken vi har mejlat dig): {status_link}"),
-                "Om du inte är nöjd kan du lämna klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se.".into(),
+                "Om du inte är nöjd kan du lämna klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se, eller vända dig till allmän domstol (dataskyddsförordningen artikel 12.4, 77 och 79).".into(),
             ],
         ),
         Language::En => layout(
@@ -354,7 +354,7 @@ pub fn completion(lang: Language, reference: &str, summary: &str, status_link: &
                 format!("We have now handled your request {reference}."),
                 summary.to_owned(),
                 format!("The status page shows the outcome and, where there is one, your download (it opens with the latest link we emailed you): {status_link}"),
-                "If you are not satisfied you may lodge a complaint with the Swedish Authority for Privacy Protection (IMY), www.imy.se.".into(),
+                "If you are not satisfied you may lodge a complaint with the Swedish Authority for Privacy Protection (IMY), www.imy.se, or go to court (GDPR Articles 12(4), 77 and 79).".into(),
             ],
         ),
     }
@@ -453,6 +453,14 @@ mod tests {
         assert!(!d.text.contains("in_progress"), "{}", d.text);
         let r = refusal(Language::Sv, "DSR-2026-000001", "x");
         assert!(r.text.contains("Integritetsskyddsmyndigheten"));
+        // What completes a request may decline part of it: the remedies are named in full.
+        for lang in [Language::Sv, Language::En] {
+            let done = completion(lang, "DSR-2026-000001", "done", "https://insyn.example");
+            assert!(
+                done.text.contains("IMY")
+                    && (done.text.contains("domstol") || done.text.contains("court"))
+            );
+        }
         let r = receipt(&Case {
             lang: Language::Sv,
             reference: "DSR-2026-000001",

@@ -160,6 +160,15 @@ pub fn phrases_in(text: &str) -> Vec<String> {
 /// profile link (`https://www.facebook.com/anna.andersson`, `…/profile.php?id=123`) or a username.
 pub fn account_key(value: &str) -> String {
     let v = value.trim();
+    // A link copied without its scheme (`www.facebook.com/anna.andersson`) is a link all the same.
+    let with_scheme;
+    let v = match v.split_once('/') {
+        Some((host, _)) if !v.contains("://") && host.contains('.') && !host.contains(' ') => {
+            with_scheme = format!("https://{v}");
+            with_scheme.as_str()
+        }
+        _ => v,
+    };
     if let Ok(u) = url::Url::parse(v) {
         if let Some(id) = u
             .query_pairs()
@@ -264,6 +273,12 @@ mod tests {
             "anna.andersson"
         );
         assert_eq!(account_key("@anna_a"), "anna_a");
+        // A link copied without its scheme is the same link; a name with a dot is no link.
+        assert_eq!(
+            account_key("www.facebook.com/Anna.Andersson"),
+            account_key("https://www.facebook.com/anna.andersson")
+        );
+        assert_eq!(account_key("anna.andersson"), "anna.andersson");
         assert_eq!(account_key(" 98765 "), "98765");
     }
 }

@@ -804,9 +804,10 @@ both_backends!(
     a_batch_takes_each_request_in_links_repeats_and_matches_accounts,
     |b: Backend| async move {
         let (app, archivist, officer, ch) = with_thread(b).await;
-        // Gunnar's comment gives his profile link, as the Graph API does for some authors.
+        // Gunnar's comment gives his profile link, as the Graph API does for some authors (in
+        // capitals, as the platform may write it).
         let gunnar_comment = json!({"id": "1_40", "from": {"id": "601", "name": "Gunnar Gren",
-            "link": "https://www.facebook.com/gunnar.gren"}, "message": "Bra!",
+            "link": "https://www.facebook.com/Gunnar.Gren"}, "message": "Bra!",
             "created_time": "2026-11-01T10:00:00+0000", "parent": {"id": "1_10"}});
         assert_eq!(
             import(&app, &archivist, ch, &gunnar_comment).await.status(),
@@ -847,18 +848,20 @@ both_backends!(
                 // Wildcards are letters here, not patterns that match every name.
                 intake(Access, "eva@example.se", "___"),
                 intake(Access, "frida@example.se", "frida"),
-                // His link, as he copied it from his browser.
+                // His link, as he copied it from his browser; and without its scheme, in small
+                // letters, by another request of his.
                 intake(
                     Access,
                     "gunnar@example.se",
                     "https://www.facebook.com/Gunnar.Gren/",
                 ),
+                intake(Erasure, "gunnar@example.se", "www.facebook.com/gunnar.gren"),
             ],
         )
         .await
         .unwrap();
         let fresh: Vec<bool> = out.iter().map(|s| !s.duplicate).collect();
-        assert_eq!(fresh, [true, true, false, true, true, false, true]);
+        assert_eq!(fresh, [true, true, false, true, true, false, true, true]);
         assert_eq!(out[2].request.id, out[0].request.id);
         assert!(out[2].status_token.is_none() && out[5].status_token.is_none());
         assert_eq!(out[5].request.id, frida["id"].as_i64().unwrap());
@@ -903,6 +906,13 @@ both_backends!(
             &app,
             &officer,
             &format!("/api/v1/requests/{}", out[6].request.id),
+        )
+        .await;
+        assert_eq!(v["identities"][0]["identity_id"], gunnar, "{v}");
+        let v = get(
+            &app,
+            &officer,
+            &format!("/api/v1/requests/{}", out[7].request.id),
         )
         .await;
         assert_eq!(v["identities"][0]["identity_id"], gunnar, "{v}");
@@ -1703,5 +1713,94 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(r.status(), 303);
+    }
+);
+
+both_backends!(
+    an_address_with_a_letter_outside_ascii_is_taken_in,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        // 'İ' lowercases in Unicode to 'i' and a combining dot, which no address may hold.
+        let r = submit(&app, &body("Anna@İzmir.se", "7501")).await;
+        assert_eq!(r.status(), 202);
+        let again = submit(&app, &body("anna@İzmir.se", "7501")).await;
+        assert_eq!(again.json::<Value>().await.unwrap()["duplicate"], true);
+    }
+);
+
+both_backends!(
+    a_phrase_proves_only_an_account_named_on_the_platform_it_came_from,
+    |b: Backend| async move {
+        let (app, archivist, officer, ch) = with_thread(b).await;
+        // The same string names an Instagram account here; the phrase comes on Facebook.
+        let s: Value = submit(
+            &app,
+            &json!({"type": "access", "email": "ig@example.se", "language": "sv",
+                "identities": [{"platform": "instagram", "value": "501"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let id = s["id"].as_i64().unwrap();
+        let token = s["status_token"].as_str().unwrap();
+        let v: Value = as_citizen(&app, token, "GET", &format!("/api/v1/requests/{id}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let phrase = v["account_phrase"].as_str().unwrap();
+        let from_501 = json!({"id": "1_31", "from": {"id": "501", "name": "Anna Andersson"},
+            "message": format!("Kod: {phrase}"), "created_time": "2026-11-01T10:00:00+0000",
+            "parent": {"id": "1_10"}});
+        assert_eq!(import(&app, &archivist, ch, &from_501).await.status(), 200);
+        let v = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        assert!(v["identities"][0]["verified_at"].is_null(), "{v}");
+        assert_eq!(v["status"], "awaiting_verification");
+    }
+);
+
+both_backends!(
+    a_repeat_received_earlier_moves_the_clock_and_its_message_is_kept,
+    |b: Backend| async move {
+        let app = spawn_app(b).await;
+        let (_, officer) = app.token("officer").await;
+        let mut online = body("earlier@example.se", "7601");
+        online["type"] = json!("rectification");
+        online["message"] = json!("Mitt namn är felstavat.");
+        let s: Value = submit(&app, &online).await.json().await.unwrap();
+        let id = s["id"].as_i64().unwrap();
+        // The same request came by letter three days before, and is registered now.
+        let letter_day = chrono::Utc::now() - chrono::Duration::days(3);
+        let mut letter = online.clone();
+        letter["received_at"] = json!(letter_day);
+        letter["message"] = json!("Det ska vara Eriksson, inte Ericsson.");
+        let r: Value = app
+            .post_json("/api/v1/requests", &officer, &letter)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((&r["duplicate"], &r["id"]), (&json!(true), &json!(id)));
+        let day = letter_day
+            .with_timezone(&chrono_tz::Europe::Stockholm)
+            .date_naive();
+        let due = insyn::requests::clock::due_date(day, 1);
+        assert_eq!(r["due_at"], json!(due));
+        let v = get(&app, &officer, &format!("/api/v1/requests/{id}")).await;
+        assert_eq!(v["due_at"], json!(due));
+        let repeat = v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "duplicate_received")
+            .unwrap();
+        assert_eq!(
+            repeat["details"]["message"],
+            "Det ska vara Eriksson, inte Ericsson."
+        );
+        // A repeat received later moves nothing back.
+        let r: Value = submit(&app, &online).await.json().await.unwrap();
+        assert_eq!(r["due_at"], json!(due));
     }
 );

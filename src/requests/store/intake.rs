@@ -73,6 +73,14 @@ enum Fate {
     DuplicateOfNew(usize),
 }
 
+/// A request that a repeat showed was received earlier: its receipt and the due dates that
+/// follow from it.
+struct Moved {
+    received_at: DateTime<Utc>,
+    due: NaiveDate,
+    extended_due: Option<NaiveDate>,
+}
+
 /// The secrets of a new request, made before its row exists.
 struct Fresh {
     intake: usize,
@@ -100,7 +108,7 @@ pub async fn submit_many(
     let at = now();
     let emails: Vec<String> = batch
         .iter()
-        .map(|i| i.new.email.as_str().to_lowercase())
+        .map(|i| i.new.email.as_str().to_ascii_lowercase())
         .collect();
     let wanted: Vec<Vec<(String, String)>> = batch
         .iter()
@@ -149,6 +157,7 @@ pub async fn submit_many(
     let mut events = vec![];
     let mut mails = vec![];
     let mut entries = vec![];
+    let mut moved: HashMap<i64, Moved> = HashMap::new();
     for (fate, intake) in fates.iter().zip(batch) {
         let actor = &intake.actor;
         let r = match fate {
@@ -188,20 +197,46 @@ pub async fn submit_many(
             Fate::Duplicate(o) => &open[*o].0,
             Fate::DuplicateOfNew(n) => &created[*n],
         };
+        // What the repeat brings is kept with the case: its message, and the day it was received
+        // when that is earlier (a letter registered after the same request came online): the
+        // clock runs from the first receipt.
+        let mut details = serde_json::Map::new();
+        if let Some(m) = &intake.new.message {
+            details.insert("message".into(), m.clone().into());
+        }
+        if let Some(at) = intake.new.received_at {
+            details.insert("received_at".into(), serde_json::json!(at));
+            let current = moved.get(&r.id).map_or(r.received_at, |m| m.received_at);
+            if at < current {
+                let day = ctx.today(at);
+                let due = due_date(day, 1);
+                let extended_due = (r.extension_months > 0)
+                    .then(|| due_date(day, 1 + r.extension_months.unsigned_abs()));
+                details.insert("due_at".into(), serde_json::json!(due));
+                moved.insert(
+                    r.id,
+                    Moved {
+                        received_at: at,
+                        due,
+                        extended_due,
+                    },
+                );
+            }
+        }
         events.push(history(
             r.id,
             actor,
             "duplicate_received",
-            serde_json::json!({}),
+            serde_json::Value::Object(details),
         ));
+        let due_now = moved
+            .get(&r.id)
+            .map_or(r.extended_due_at.unwrap_or(r.due_at), |m| {
+                m.extended_due.unwrap_or(m.due)
+            });
         mails.push((
             address(r)?,
-            letters::duplicate(
-                language_of(r),
-                &r.reference,
-                &r.status,
-                r.extended_due_at.unwrap_or(r.due_at),
-            ),
+            letters::duplicate(language_of(r), &r.reference, &r.status, due_now),
         ));
         entries.push((
             actor.clone(),
@@ -209,6 +244,23 @@ pub async fn submit_many(
         ));
     }
     crate::db::insert_rows(&txn, events).await?;
+    for (id, m) in &moved {
+        request::Entity::update_many()
+            .col_expr(request::Column::ReceivedAt, m.received_at.into())
+            .col_expr(request::Column::DueAt, m.due.into())
+            .col_expr(request::Column::ExtendedDueAt, m.extended_due.into())
+            .filter(request::Column::Id.eq(*id))
+            .exec(&txn)
+            .await?;
+    }
+    let moved_to = |mut r: request::Model| {
+        if let Some(m) = moved.get(&r.id) {
+            r.received_at = m.received_at;
+            r.due_at = m.due;
+            r.extended_due_at = m.extended_due;
+        }
+        r
+    };
     let mails: Vec<_> = mails.iter().map(|(to, m)| (to, m)).collect();
     crate::mail::store::queue_many(&txn, Some(&ctx.secret), &mails).await?;
     register(&txn, ctx, batch, &fresh, &mut created).await?;
@@ -221,17 +273,17 @@ pub async fn submit_many(
         .into_iter()
         .map(|fate| match fate {
             Fate::New(n) => Submitted {
-                request: created[n].clone(),
+                request: moved_to(created[n].clone()),
                 status_token: tokens[n].take(),
                 duplicate: false,
             },
             Fate::Duplicate(o) => Submitted {
-                request: open[o].0.clone(),
+                request: moved_to(open[o].0.clone()),
                 status_token: None,
                 duplicate: true,
             },
             Fate::DuplicateOfNew(n) => Submitted {
-                request: created[n].clone(),
+                request: moved_to(created[n].clone()),
                 status_token: None,
                 duplicate: true,
             },
@@ -604,9 +656,9 @@ async fn match_accounts<C: ConnectionTrait>(
                UNION \
                SELECT v.tag, i.id FROM v JOIN identity i \
                  ON i.platform = v.platform AND i.profile_link IS NOT NULL \
-                 AND (i.profile_link LIKE v.link ESCAPE '\\' \
-                   OR i.profile_link LIKE v.link_slash ESCAPE '\\' \
-                   OR i.profile_link LIKE v.link_query ESCAPE '\\')), \
+                 AND (lower(i.profile_link) LIKE v.link ESCAPE '\\' \
+                   OR lower(i.profile_link) LIKE v.link_slash ESCAPE '\\' \
+                   OR lower(i.profile_link) LIKE v.link_query ESCAPE '\\')), \
              named(tag, id) AS ({named}) \
              SELECT tag, by_name, id FROM ( \
                SELECT tag, 0 AS by_name, id, ROW_NUMBER() OVER (PARTITION BY tag ORDER BY id) AS n \

@@ -324,8 +324,11 @@ pub async fn prove_by_message<C: ConnectionTrait>(
             continue;
         };
         let (record_id, author_platform_id, _) = texts[*k];
+        // Only an account named on the platform the message came from: the same string is
+        // another person's id on another platform.
         let named = request_identity::Entity::find()
             .filter(request_identity::Column::RequestId.eq(r.id))
+            .filter(request_identity::Column::Platform.eq(platform))
             .filter(request_identity::Column::VerifiedAt.is_null())
             .all(txn)
             .await?;
