@@ -274,6 +274,35 @@ async fn compute<C: ConnectionTrait>(
         });
     }
 
+    // The person's withdrawals are kept, and said to be: they show that and when publication
+    // stopped. The notes beside them are the officer's; the entries name no erased record.
+    let withdrawals = sea_orm::PaginatorTrait::count(
+        consent_event::Entity::find()
+            .filter(consent_event::Column::IdentityId.is_in(ids.clone()))
+            .filter(
+                consent_event::Column::Event
+                    .eq(crate::consent::rules::ConsentEvent::Withdrawn.as_str()),
+            ),
+        db,
+    )
+    .await?;
+    if withdrawals > 0 {
+        items.push(NewItem {
+            kind: ItemKind::ConsentWithdrawals,
+            target_id: None,
+            label: match lang {
+                Language::Sv => "Återkallade samtycken".into(),
+                Language::En => "Withdrawals of consent".into(),
+            },
+            decision: ItemDecision::Retain,
+            ground: Ground::WithdrawalRecord,
+            params: Params {
+                count: withdrawals as i64,
+                ..Params::default()
+            },
+        });
+    }
+
     // Packages of the person's earlier requests: those that acted on one of these identities as
     // the person's (verified there, or a match confirmed there). Merely naming an account proves
     // nothing: anyone may name anyone's, and that request's package is not this person's.

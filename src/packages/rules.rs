@@ -91,6 +91,14 @@ pub fn redacted(lang: Language) -> &'static str {
     }
 }
 
+/// What a package shows in place of a classified record's text, where another record answers it.
+pub fn withheld(lang: Language) -> &'static str {
+    match lang {
+        Language::Sv => "[undantaget: omfattas av sekretess]",
+        Language::En => "[withheld: classified]",
+    }
+}
+
 /// The context a record is shown with: the municipality's own content is kept; a member of the
 /// public's is another person's, and is redacted.
 pub fn context_text(lang: Language, direction: &str, text: Option<&str>) -> String {

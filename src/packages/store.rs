@@ -158,13 +158,30 @@ pub async fn build_queued(
     };
     let kind = PackageKind::parse(&p.kind).unwrap_or(PackageKind::Access);
     let built = build::build(db, storage, p.id, &req, kind).await?;
+    let path = built.path.clone();
+    let published = publish(db, storage, p, &req, built).await;
+    // Not committed as ready: the file is no package's, and a retry builds another. Left behind,
+    // it would hold the person's records past any expiry or erasure.
+    if !matches!(published, Ok(true))
+        && let Err(e) = tokio::fs::remove_file(&path).await
+    {
+        tracing::warn!(package = package_id, error = %e, "could not remove a package built for nothing");
+    }
+    published.map(|_| ())
+}
+
+/// Marks a built package ready, mails the person and audits it, in one transaction; false when
+/// the package was no longer being built (an erasure took it meanwhile).
+async fn publish(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    p: package::Model,
+    req: &request::Model,
+    built: build::Built,
+) -> Result<bool, BuildError> {
     let txn = db.begin().await?;
     let Some(p) = mark_ready(&txn, p, &built, storage.days).await? else {
-        drop(txn);
-        if let Err(e) = tokio::fs::remove_file(&built.path).await {
-            tracing::warn!(package = package_id, error = %e, "could not remove a package built for nothing");
-        }
-        return Ok(());
+        return Ok(false);
     };
     let expires = p.expires_at.unwrap_or_else(now);
     let lang = if req.language == "en" {
@@ -201,7 +218,7 @@ pub async fn build_queued(
     )
     .await?;
     txn.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Keeps why a build failed (ids and causes, no personal data) for the officer and the
@@ -304,6 +321,7 @@ pub async fn open_download(
 /// Deletes the files of expired packages and marks them expired.
 pub async fn purge(db: &DatabaseConnection, storage: &Storage) -> Result<u64, DbErr> {
     remove_erased_files(db, storage).await?;
+    sweep(db, storage).await?;
     let expired = package::Entity::find()
         .filter(package::Column::Status.eq(PackageStatus::Ready.as_str()))
         .filter(package::Column::ExpiresAt.lt(now()))
@@ -311,8 +329,14 @@ pub async fn purge(db: &DatabaseConnection, storage: &Storage) -> Result<u64, Db
         .await?;
     let mut n = 0;
     for p in expired {
-        if let Some(f) = &p.file_name {
-            let _ = std::fs::remove_file(storage.dir.join(f));
+        // A file that cannot be removed now stays on the list for the next purge, rather than
+        // be marked expired and forgotten with the person's records in it.
+        if let Some(f) = &p.file_name
+            && let Err(e) = std::fs::remove_file(storage.dir.join(f))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(package = p.id, error = %e, "could not remove an expired package");
+            continue;
         }
         let id = p.id;
         let request_id = p.request_id;
@@ -396,4 +420,42 @@ pub async fn build_now(
         .ok_or_else(|| {
             DbErr::RecordNotFound(format!("package {id} is no longer being built")).into()
         })
+}
+
+/// How long a file in the package directory may go unclaimed before the purge takes it: longer
+/// than any build takes to write its parts and commit.
+const UNCLAIMED: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Removes what no package holds: the parts of a build cut short by a crash, and a ZIP whose
+/// package never became ready (or was erased, or expired). Each is a copy of someone's records
+/// that no expiry and no erasure would otherwise reach.
+async fn sweep(db: &DatabaseConnection, storage: &Storage) -> Result<(), DbErr> {
+    let Ok(entries) = std::fs::read_dir(&storage.dir) else {
+        return Ok(());
+    };
+    let held: std::collections::HashSet<String> = package::Entity::find()
+        .filter(package::Column::Status.eq(PackageStatus::Ready.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.file_name)
+        .collect();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > UNCLAIMED);
+        if old && !held.contains(&name) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(file = %name, "removed a package file no package holds"),
+                Err(e) => {
+                    tracing::warn!(file = %name, error = %e, "could not remove a package file no package holds")
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -1236,8 +1236,27 @@ both_backends!(
                 "identities": [{"platform": "facebook", "value": "503"}]}),
         )
         .await;
-        act(&app, &officer, id, "plan").await;
+        let plan = act(&app, &officer, id, "plan").await;
+        // Her withdrawal is kept, and she is told so and why.
+        let kept = plan["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "consent_withdrawals")
+            .unwrap_or_else(|| panic!("no item for her withdrawal: {plan}"));
+        assert_eq!(
+            (&kept["decision"], &kept["ground"], &kept["count"]),
+            (&json!("retain"), &json!("withdrawal_record"), &json!(1))
+        );
+        assert!(kept["sentence"].as_str().unwrap().contains("art. 7.1"));
         act(&app, &officer, id, "approve").await;
+        let ledger = get(
+            &app,
+            &officer,
+            &format!("/api/v1/consents?identity={cecilia}"),
+        )
+        .await;
+        assert_eq!(ledger["events"][0]["event"], "withdrawn", "{ledger}");
         // The closed task keeps no trace of her or of the item.
         let closed = task(withdrawn).await;
         assert_eq!(closed["link"], "", "{closed}");

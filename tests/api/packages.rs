@@ -929,3 +929,155 @@ both_backends!(
         assert_eq!(records[0]["role"], "author");
     }
 );
+
+both_backends!(
+    what_a_classified_record_says_is_not_shown_where_a_reply_answers_it,
+    |b: Backend| async move {
+        let (_store, app, archivist, officer, ch) = package_app(b, PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        // Anna's comment is classified; her own reply to it is not.
+        for (id, parent, text) in [
+            ("1_50", PAGE.to_owned() + "_1", "Hemligt X"),
+            ("1_51", "1_50".to_owned(), "Ok"),
+        ] {
+            let item = json!({"id": id, "from": {"id": "501", "name": "Anna Andersson"},
+                "message": text, "created_time": "2024-03-03T10:00:00+0000",
+                "parent": {"id": parent}});
+            assert_eq!(import(&app, &archivist, ch, &item).await.status(), 200);
+        }
+        let r = moderate(
+            &app,
+            &archivist,
+            ch,
+            "1_50",
+            "classified_information",
+            "hide",
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        let (id, token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "anna@example.se",
+                "identities": [{"platform": "facebook", "value": "501"}]}),
+        )
+        .await;
+        let f = files(&ready(&app, &token, id).await);
+        for (name, bytes) in &f {
+            assert!(
+                !String::from_utf8_lossy(bytes).contains("Hemligt X"),
+                "{name} shows the classified text"
+            );
+        }
+        let data: Value = serde_json::from_slice(&f["data.json"]).unwrap();
+        let reply = data["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["platform_id"] == "1_51")
+            .unwrap();
+        assert_eq!(reply["in_reply_to"], "[undantaget: omfattas av sekretess]");
+    }
+);
+
+both_backends!(
+    a_package_lists_the_persons_requests_not_those_of_an_address_shared_with_others,
+    |b: Backend| async move {
+        let (_store, app, archivist, officer, ch) = package_app(b, PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        // Bo writes from the family's address; Anna asked before from an address of her own.
+        let bo = app
+            .client
+            .post(app.url("/api/v1/requests"))
+            .json(&json!({"type": "objection", "email": "familjen@example.se",
+                "identities": [{"platform": "facebook", "value": "502"}]}))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let (_, _, before) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "anna@example.se",
+                "identities": [{"platform": "facebook", "value": "501"}]}),
+        )
+        .await;
+        let (id, token, this) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "familjen@example.se",
+                "identities": [{"platform": "facebook", "value": "501"}]}),
+        )
+        .await;
+        let data: Value =
+            serde_json::from_slice(&files(&ready(&app, &token, id).await)["data.json"]).unwrap();
+        let listed: Vec<&str> = data["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reference"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            listed,
+            [before.as_str().unwrap(), this.as_str().unwrap()],
+            "not Bo's {}",
+            bo["reference"]
+        );
+    }
+);
+
+both_backends!(
+    the_purge_takes_package_files_no_package_holds,
+    |b: Backend| async move {
+        let (store, app, archivist, officer, ch) = package_app(b, PAGE).await;
+        assert_eq!(import(&app, &archivist, ch, &thread()).await.status(), 200);
+        let (id, token, _) = completed(
+            &app,
+            &officer,
+            json!({"type": "access", "email": "anna@example.se",
+                "identities": [{"platform": "facebook", "value": "501"}]}),
+        )
+        .await;
+        ready(&app, &token, id).await;
+        let dir = store.path().join("packages");
+        // What a build cut short by a crash leaves, and the file of a build that never got to
+        // commit, both a day old; and one written a moment ago, perhaps by a build under way.
+        let day_old = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
+        let mut left = vec![];
+        for name in [
+            "9-abc.partial",
+            "9-abc.csv.part",
+            "10-def.zip",
+            "11-ghi.zip",
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, "Äntligen! (Anna Andersson)").unwrap();
+            if name != "11-ghi.zip" {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(day_old)
+                    .unwrap();
+            }
+            left.push(path);
+        }
+        let storage = insyn::packages::Storage {
+            dir: dir.clone(),
+            days: 30,
+            public_url: String::new(),
+            time_zone: chrono_tz::Europe::Stockholm,
+        };
+        insyn::packages::store::purge(&app.db, &storage)
+            .await
+            .unwrap();
+        for path in &left[..3] {
+            assert!(!path.exists(), "{path:?} is still there");
+        }
+        assert!(left[3].exists(), "a fresh file may be a build under way");
+        // The ready package's file stays, and downloads.
+        assert_eq!(download(&app, &token, id).await.status(), 200);
+    }
+);

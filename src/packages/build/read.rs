@@ -3,7 +3,7 @@
 use super::Part;
 use crate::archive::store::{Fetched, json_page, json_text, read_records, record_columns};
 use crate::mail::rules::Language;
-use crate::packages::rules::context_text;
+use crate::packages::rules::{context_text, withheld};
 use entities::{consent_event, moderation, record, record_version};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -75,6 +75,23 @@ pub(super) struct Parent {
     pub(super) author_identity_id: Option<i64>,
     pub(super) direction: String,
     pub(super) text: Option<String>,
+    /// Classified under the Secrecy Act: its text is withheld here as the record itself is.
+    #[serde(deserialize_with = "flag")]
+    pub(super) classified: bool,
+}
+
+/// A flag as either store gives it in JSON: SQLite's `json_object` writes a boolean as 0 or 1.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Int(i64),
+    }
+    Ok(match <Flag as serde::Deserialize>::deserialize(d)? {
+        Flag::Bool(b) => b,
+        Flag::Int(n) => n != 0,
+    })
 }
 
 /// A page as the database gave it: its records, the parents they answer and the versions of
@@ -222,16 +239,19 @@ impl Source<'_> {
                 .add(record::Column::Id.lte(last))
         });
         let parents = parents
-            .into_tuple::<(i64, Option<i64>, String, Option<String>)>()
+            .into_tuple::<(i64, Option<i64>, String, Option<String>, bool)>()
             .all(self.db)
             .await?
             .into_iter()
-            .map(|(id, author_identity_id, direction, text)| Parent {
-                id,
-                author_identity_id,
-                direction,
-                text,
-            })
+            .map(
+                |(id, author_identity_id, direction, text, classified)| Parent {
+                    id,
+                    author_identity_id,
+                    direction,
+                    text,
+                    classified,
+                },
+            )
             .collect();
         let versions = versions
             .into_tuple::<(
@@ -395,7 +415,10 @@ impl Assembly {
             .map(|r| {
                 let parent = r.parent_id.and_then(|p| parents.get(&p));
                 let in_reply_to = parent.map(|p| {
-                    if p.author_identity_id
+                    if p.classified {
+                        withheld(self.lang).to_owned()
+                    } else if p
+                        .author_identity_id
                         .is_some_and(|a| self.identity_ids.contains(&a))
                     {
                         p.text.clone().unwrap_or_default()
@@ -421,7 +444,7 @@ impl Assembly {
     }
 }
 
-/// The four columns the package shows of the parents `ids` names.
+/// The five columns the package reads of the parents `ids` names.
 pub(super) fn parents_select(
     ids: sea_orm::sea_query::SelectStatement,
 ) -> sea_orm::Select<record::Entity> {
@@ -432,11 +455,18 @@ pub(super) fn parents_select(
             record::Column::AuthorIdentityId,
             record::Column::Direction,
             record::Column::Text,
+            record::Column::Classified,
         ])
         .filter(record::Column::Id.in_subquery(ids))
 }
 
-pub(super) const PARENT_COLUMNS: [&str; 4] = ["id", "author_identity_id", "direction", "text"];
+pub(super) const PARENT_COLUMNS: [&str; 5] = [
+    "id",
+    "author_identity_id",
+    "direction",
+    "text",
+    "classified",
+];
 
 /// What the package shows of a version: its place, when it was seen, its hash, and the two fields
 /// of its canonical content a person reads (taken out by the database; the rest is not read).

@@ -260,6 +260,9 @@ pub async fn complete(
     actor: &Actor,
 ) -> Result<request::Model, RequestError> {
     let txn = db.begin().await?;
+    // In turn with an erasure being approved (which takes the archive's lock, then the request's):
+    // a package queued while it runs would escape it, and be built from what it erases.
+    crate::db::lock_archive(&txn).await?;
     let r = lock(&txn, id).await?;
     // Access and export are answered with a package, built by a job from the verified accounts;
     // the other rights by what is done about them (a plan for erasure, `carry-out` for the rest),
