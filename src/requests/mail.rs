@@ -98,70 +98,55 @@ pub enum Renewal {
 /// out.
 pub fn new_link(c: &Case, why: Renewal) -> Rendered {
     let link = format!("{}?token={SECRET_MARK}", c.status_page);
-    if why == Renewal::AddressConfirmed {
-        let mail = match c.lang {
-            Language::Sv => layout(
-                c.lang,
-                &format!("Ny länk till ditt ärende – {}", c.reference),
-                &[
-                    "Hej!".into(),
-                    format!(
-                        "Du har bekräftat din e-postadress för ärende {}. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Länken i vårt första mejl fungerar inte längre.",
-                        c.reference
-                    ),
-                    format!("Här kan du följa ditt ärende: {link}"),
-                    "Länken är personlig. Dela den inte med någon annan.".into(),
-                    "Om det inte var du som bekräftade adressen, kontakta oss genom att svara på det här mejlet.".into(),
-                ],
+    let r = c.reference;
+    // What happened, and whom to call if it was not them: the rest of the mail is the same.
+    let (what, not_you) = match (c.lang, why) {
+        (Language::Sv, Renewal::AddressConfirmed) => (
+            format!(
+                "Du har bekräftat din e-postadress för ärende {r}. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Länken i vårt första mejl fungerar inte längre."
             ),
-            Language::En => layout(
-                c.lang,
-                &format!("A new link to your request – {}", c.reference),
-                &[
-                    "Hello,".into(),
-                    format!(
-                        "You have confirmed your email address for request {}. The request therefore has a new personal link, sent only to this email address. The link in our first email no longer works.",
-                        c.reference
-                    ),
-                    format!("Follow your request here: {link}"),
-                    "The link is personal. Do not share it.".into(),
-                    "If it was not you who confirmed the address, contact us by replying to this email.".into(),
-                ],
+            "Om det inte var du som bekräftade adressen, kontakta oss genom att svara på det här mejlet.",
+        ),
+        (Language::Sv, Renewal::PersonConfirmed) => (
+            format!(
+                "Det är nu bekräftat att ärende {r} gäller dig: vi har kontrollerat din identitet, eller fått ett meddelande från ditt konto. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Den tidigare länken fungerar inte längre."
             ),
-        };
-        return Rendered {
-            secret: Some(c.token.to_owned()),
-            ..mail
-        };
-    }
+            "Om du inte känner igen ärendet, kontakta oss genom att svara på det här mejlet.",
+        ),
+        (Language::En, Renewal::AddressConfirmed) => (
+            format!(
+                "You have confirmed your email address for request {r}. The request therefore has a new personal link, sent only to this email address. The link in our first email no longer works."
+            ),
+            "If it was not you who confirmed the address, contact us by replying to this email.",
+        ),
+        (Language::En, Renewal::PersonConfirmed) => (
+            format!(
+                "It is now confirmed that request {r} concerns you: we have checked your identity, or received a message from your account. The request therefore has a new personal link, sent only to this email address. The earlier link no longer works."
+            ),
+            "If you do not recognise the request, contact us by replying to this email.",
+        ),
+    };
     let mail = match c.lang {
         Language::Sv => layout(
             c.lang,
-            &format!("Ny länk till ditt ärende – {}", c.reference),
+            &format!("Ny länk till ditt ärende – {r}"),
             &[
                 "Hej!".into(),
-                format!(
-                    "Det är nu bekräftat att ärende {} gäller dig: vi har kontrollerat din identitet, eller fått ett meddelande från ditt konto. Ärendet har därför fått en ny personlig länk, som bara skickas till den här e-postadressen. Den tidigare länken fungerar inte längre.",
-                    c.reference
-                ),
+                what,
                 format!("Här kan du följa ditt ärende: {link}"),
                 "Länken är personlig. Dela den inte med någon annan.".into(),
-                "Om du inte känner igen ärendet, kontakta oss genom att svara på det här mejlet."
-                    .into(),
+                not_you.into(),
             ],
         ),
         Language::En => layout(
             c.lang,
-            &format!("A new link to your request – {}", c.reference),
+            &format!("A new link to your request – {r}"),
             &[
                 "Hello,".into(),
-                format!(
-                    "It is now confirmed that request {} concerns you: we have checked your identity, or received a message from your account. The request therefore has a new personal link, sent only to this email address. The earlier link no longer works.",
-                    c.reference
-                ),
+                what,
                 format!("Follow your request here: {link}"),
                 "The link is personal. Do not share it.".into(),
-                "If you do not recognise the request, contact us by replying to this email.".into(),
+                not_you.into(),
             ],
         ),
     };

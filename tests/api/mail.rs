@@ -14,6 +14,28 @@ async fn queue_test_mail(app: &TestApp, to: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// A mail waiting in the outbox, written there as a transaction of the service's would.
+async fn unsent(app: &TestApp, to: &str, subject: &str, text: &str) -> entities::outbox::Model {
+    use sea_orm::{ActiveModelTrait, Set};
+    let at = insyn::audit::now();
+    entities::outbox::ActiveModel {
+        recipient: Set(to.into()),
+        subject: Set(subject.into()),
+        body_text: Set(text.into()),
+        body_html: Set(format!("<p>{text}</p>")),
+        status: Set("queued".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        last_error: Set(None),
+        created_at: Set(at),
+        sent_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap()
+}
+
 async fn outbox(app: &TestApp) -> Vec<entities::outbox::Model> {
     entities::outbox::Entity::find()
         .order_by_asc(entities::outbox::Column::Id)
@@ -139,31 +161,13 @@ both_backends!(
 both_backends!(
     a_mail_that_can_never_be_sent_holds_back_no_other_of_its_job,
     |b: Backend| async move {
-        use sea_orm::{ActiveModelTrait, Set};
         let smtp = SmtpServer::start().await;
         let url = smtp.url();
         let app = spawn_app_with(b, move |s| s.smtp_url = Some(url)).await;
         // Two mails of one transaction share one job; the first can never be sent.
         let mut ids = vec![];
         for to in ["not an address", "cia@example.se"] {
-            let at = insyn::audit::now();
-            let row = entities::outbox::ActiveModel {
-                recipient: Set(to.into()),
-                subject: Set("Ärende DSR-2026-000001".into()),
-                body_text: Set("Hej".into()),
-                body_html: Set("<p>Hej</p>".into()),
-                status: Set("queued".into()),
-                attempts: Set(0),
-                next_attempt_at: Set(at),
-                last_error: Set(None),
-                created_at: Set(at),
-                sent_at: Set(None),
-                ..Default::default()
-            }
-            .insert(&app.db)
-            .await
-            .unwrap();
-            ids.push(row.id);
+            ids.push(unsent(&app, to, "Ärende DSR-2026-000001", "Hej").await.id);
         }
         insyn::jobs::store::enqueue(
             &app.db,
@@ -273,23 +277,7 @@ both_backends!(
         let url = smtp.url();
         let app = spawn_app_with(b, move |s| s.smtp_url = Some(url)).await;
         // A code mail sealed by another instance's key (a mistyped setting, another host's file).
-        let at = insyn::audit::now();
-        let row = entities::outbox::ActiveModel {
-            recipient: Set("cia@example.se".into()),
-            subject: Set("Din kod".into()),
-            body_text: Set("Din kod är: {{secret}}".into()),
-            body_html: Set("<p>Din kod är: {{secret}}</p>".into()),
-            status: Set("queued".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(at),
-            last_error: Set(None),
-            created_at: Set(at),
-            sent_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&app.db)
-        .await
-        .unwrap();
+        let row = unsent(&app, "cia@example.se", "Din kod", "Din kod är: {{secret}}").await;
         let other = insyn::secret::ServerSecret::new(b"another-instance-secret-of-32-chars");
         let sealed = other.seal_mail_secret(row.id, "cia@example.se", "12345678");
         let mut a = row.clone().into_active_model();
