@@ -269,11 +269,15 @@ impl Settings {
 }
 
 impl Settings {
-    /// The trusted proxies' addresses.
+    /// The trusted proxies' addresses, an IPv4-mapped IPv6 one as the IPv4 it is.
     pub fn proxies(&self) -> Result<Vec<std::net::IpAddr>, String> {
         self.trusted_proxies
             .iter()
-            .map(|p| p.parse().map_err(|_| format!("{p:?} is not an IP address")))
+            .map(|p| {
+                p.parse::<std::net::IpAddr>()
+                    .map(|a| a.to_canonical())
+                    .map_err(|_| format!("{p:?} is not an IP address"))
+            })
             .collect()
     }
 

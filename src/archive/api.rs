@@ -450,6 +450,11 @@ fn sees_classified(who: &crate::http::auth::Principal) -> bool {
     matches!(who.role, Role::Admin | Role::Officer)
 }
 
+/// Whether `who` may see the record `r`.
+fn shown_to(r: &entities::record::Model, who: &crate::http::auth::Principal) -> bool {
+    !(r.classified || r.restricted_by.is_some()) || sees_classified(who)
+}
+
 /// The record `id` as `who` may see it, for another capability's reads about a record: the
 /// archive holds it (a tombstone is not held) and, when it is classified or restricted, `who` is
 /// an officer. Otherwise a 404, as `GET /records/{id}` answers.
@@ -463,7 +468,7 @@ pub async fn visible_record(
         .filter(entities::record::Column::Id.eq(id))
         .one(db)
         .await?
-        .filter(|r| !(r.classified || r.restricted_by.is_some()) || sees_classified(who))
+        .filter(|r| shown_to(r, who))
         .ok_or_else(|| AppError::NotFound(format!("record {id}")))
 }
 
@@ -640,7 +645,7 @@ impl RecordsApi {
         let (r, versions) = store::find_record(&state.db, id.0)
             .await
             .map_err(AppError::from)?
-            .filter(|(r, _)| !(r.classified || r.restricted_by.is_some()) || sees_classified(who))
+            .filter(|(r, _)| shown_to(r, who))
             .ok_or_else(|| AppError::NotFound(format!("record {}", id.0)))?;
         let tz = state.time_zone();
         let retention = crate::retention::store::retention_of_record(
@@ -696,15 +701,7 @@ impl RecordsApi {
         id: Path<i64>,
     ) -> Result<Json<FixityVerdict>, ApiError> {
         let who = auth.0.require(READERS)?;
-        if !sees_classified(who) {
-            let hidden = store::find_record(&state.db, id.0)
-                .await
-                .map_err(AppError::from)?
-                .is_some_and(|(r, _)| r.classified || r.restricted_by.is_some());
-            if hidden {
-                return Err(AppError::NotFound(format!("record {}", id.0)).into());
-            }
-        }
+        visible_record(&state.db, id.0, who).await?;
         let v = store::verify_record(&state.db, id.0)
             .await
             .map_err(AppError::from)?

@@ -90,20 +90,24 @@ async fn take_down_withdrawn<C: ConnectionTrait>(
     archived: &[Archived<'_>],
     withdrawn: &HashMap<i64, (DateTime<Utc>, i64)>,
 ) -> Result<(), DbErr> {
-    for a in archived {
-        let Some((interaction, person)) = interacting(a) else {
-            continue;
-        };
-        let Some((at, event)) = withdrawn.get(&person) else {
-            continue;
-        };
-        if !Interaction::PUBLISHED.contains(&interaction) || !covered(a.platform_time, *at) {
-            continue;
-        }
-        let Some(r) = record::Entity::find_by_id(a.record_id).one(txn).await? else {
-            continue;
-        };
-        if matches!(r.visibility.as_str(), "visible" | "hidden") {
+    let to_take_down: HashMap<i64, (i64, i64)> = archived
+        .iter()
+        .filter_map(|a| {
+            let (interaction, person) = interacting(a)?;
+            let (at, event) = withdrawn.get(&person)?;
+            (Interaction::PUBLISHED.contains(&interaction) && covered(a.platform_time, *at))
+                .then_some((a.record_id, (person, *event)))
+        })
+        .collect();
+    let ids: Vec<i64> = to_take_down.keys().copied().collect();
+    for chunk in ids.chunks(500) {
+        for r in record::Entity::find()
+            .filter(record::Column::Id.is_in(chunk.to_vec()))
+            .filter(record::Column::Visibility.is_in(["visible", "hidden"]))
+            .all(txn)
+            .await?
+        {
+            let (person, event) = to_take_down[&r.id];
             open_task(
                 txn,
                 &r,

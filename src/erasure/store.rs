@@ -14,8 +14,7 @@ use crate::requests::{RequestError, event, language_of, lock, log, move_to, send
 use chrono::NaiveDate;
 use entities::{
     channel, consent_event, erasure_item, erasure_plan, identity, identity_block, legal_hold,
-    moderation, package, record, request, request_identity, request_match, suppression,
-    unpublish_task,
+    moderation, package, record, request, suppression, unpublish_task,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -306,27 +305,8 @@ async fn compute<C: ConnectionTrait>(
     // Packages of the person's earlier requests: those that acted on one of these identities as
     // the person's (verified there, or a match confirmed there). Merely naming an account proves
     // nothing: anyone may name anyone's, and that request's package is not this person's.
-    let mut earlier: Vec<i64> = request_identity::Entity::find()
-        .filter(request_identity::Column::IdentityId.is_in(ids.clone()))
-        .filter(request_identity::Column::VerifiedAt.is_not_null())
-        .filter(request_identity::Column::RequestId.ne(r.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|ri| ri.request_id)
-        .collect();
-    earlier.extend(
-        request_match::Entity::find()
-            .filter(request_match::Column::IdentityId.is_in(ids.clone()))
-            .filter(request_match::Column::State.eq("confirmed"))
-            .filter(request_match::Column::RequestId.ne(r.id))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| m.request_id),
-    );
-    earlier.sort_unstable();
-    earlier.dedup();
+    let mut earlier = crate::requests::acting_on(db, &ids).await?;
+    earlier.retain(|&e| e != r.id);
     if !earlier.is_empty() {
         let packages = package::Entity::find()
             .filter(package::Column::RequestId.is_in(earlier))

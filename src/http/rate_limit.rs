@@ -67,20 +67,18 @@ impl RateLimiter {
 /// What a client is counted by: an IPv4 address (also when written as IPv4-mapped IPv6), or an
 /// IPv6 address's /64.
 fn key(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
     }
 }
 
 /// The client of a call: the connection's peer, unless the peer is one of `trusted` proxies; then
-/// the last address in `X-Forwarded-For` that is not a trusted proxy (the one the nearest
+/// the last address in `X-Forwarded-For` that is not a trusted proxy (`trusted` in canonical form,
+/// as [`crate::config::Settings::proxies`] gives them) (the one the nearest
 /// untrusted hop added: earlier entries are the client's own say, and it may say anything).
 pub fn client_of(
     peer: Option<IpAddr>,
@@ -89,7 +87,7 @@ pub fn client_of(
 ) -> Option<IpAddr> {
     // A listener on `[::]` sees an IPv4 peer as IPv4-mapped IPv6: compared as what it is.
     let peer = peer?.to_canonical();
-    let trusts = |a: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *a);
+    let trusts = |a: &IpAddr| trusted.contains(a);
     if !trusts(&peer) {
         return Some(peer);
     }

@@ -10,7 +10,7 @@ pub mod store;
 pub use intakes::Intakes;
 /// What other capabilities (erasure) use to act on a request's case file.
 pub use store::{RequestError, event, language_of, lock, log, move_to, send, status_of};
-pub use store::{link_accounts, prove_by_message};
+pub use store::{acting_on, link_accounts, prove_by_message};
 
 /// The job that mails the officers their daily digest.
 pub const DIGEST_JOB: &str = "requests.digest";

@@ -293,6 +293,25 @@ impl DisposalRun {
     }
 }
 
+/// Files `r` under the reference of the decision that allows its disposal today, if one does.
+fn file_if_due(
+    r: &record::Model,
+    tz: chrono_tz::Tz,
+    decisions: &[Decision],
+    holds: &[Hold],
+    today: NaiveDate,
+    by_decision: &mut BTreeMap<String, Vec<i64>>,
+) {
+    if let Disposal::Dispose { decision_id } = disposal_of(&facts(r, tz), decisions, holds, today)
+        && let Some(d) = decisions.iter().find(|d| d.id == decision_id)
+    {
+        by_decision
+            .entry(d.reference.clone())
+            .or_default()
+            .push(r.id);
+    }
+}
+
 /// Finds the records whose disposal date has passed, that no hold covers and that are not
 /// registered; with `execute`, deletes them (their versions go with them) in one transaction
 /// and writes the ids per decision to the audit log. Content never reaches the log.
@@ -304,15 +323,14 @@ pub async fn dispose(
     actor: &Actor,
 ) -> Result<DisposalRun, DbErr> {
     // The scan reads the whole archive and holds no lock: imports, erasures and holds go on
-    // while it runs. Only what it found is read again, under the archive's lock, before anything
-    // is deleted.
+    // while it runs. Before anything is deleted, only what it found is read again, under the
+    // archive's lock.
     let (decisions, holds) = load(db).await?;
     let mut run = DisposalRun {
         executed: execute,
         today: Some(today),
         ..Default::default()
     };
-    let mut found: Vec<i64> = vec![];
     if !decisions.is_empty() {
         let mut last = 0i64;
         loop {
@@ -325,26 +343,23 @@ pub async fn dispose(
                 .await?;
             let Some(tail) = page.last() else { break };
             last = tail.id;
+            run.checked += page.len() as u64;
             for r in &page {
-                run.checked += 1;
-                if let Disposal::Dispose { .. } =
-                    disposal_of(&facts(r, tz), &decisions, &holds, today)
-                {
-                    found.push(r.id);
-                }
+                file_if_due(r, tz, &decisions, &holds, today, &mut run.by_decision);
             }
         }
+    }
+    if !execute {
+        return Ok(run);
     }
     let txn = db.begin().await?;
     // A hold, a registration or an erasure that came while the scan ran is seen now: holds and
     // imports wait for the run from here to its commit.
-    if execute {
-        crate::db::lock_archive(&txn).await?;
-    }
+    crate::db::lock_archive(&txn).await?;
     let (decisions, holds) = load(&txn).await?;
-    let reference: BTreeMap<i64, String> = decisions
-        .iter()
-        .map(|d| (d.id, d.reference.clone()))
+    let found: Vec<i64> = std::mem::take(&mut run.by_decision)
+        .into_values()
+        .flatten()
         .collect();
     for chunk in found.chunks(500) {
         for r in crate::archive::store::held_records()
@@ -353,50 +368,39 @@ pub async fn dispose(
             .all(&txn)
             .await?
         {
-            if let Disposal::Dispose { decision_id } =
-                disposal_of(&facts(&r, tz), &decisions, &holds, today)
-            {
-                run.by_decision
-                    .entry(reference[&decision_id].clone())
-                    .or_default()
-                    .push(r.id);
-            }
+            file_if_due(&r, tz, &decisions, &holds, today, &mut run.by_decision);
         }
     }
-    if execute {
-        let mut consent_events = 0;
-        for ids in run.by_decision.values() {
-            for chunk in ids.chunks(500) {
-                // A disposed record's consent entries go with it: kept without it they would name
-                // the person's interaction with nothing, where no erasure plan looks for them.
-                consent_events += entities::consent_event::Entity::delete_many()
-                    .filter(entities::consent_event::Column::RecordId.is_in(chunk.iter().copied()))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected;
-            }
-        }
-        // A record that a kept one answers (a registered reply, a reply under a hold) stays as a
-        // tombstone: disposing of the parent must not change the kept reply. Closed unpublish
-        // tasks forget what they took down, as after an erasure.
-        let all: Vec<i64> = run.by_decision.values().flatten().copied().collect();
-        crate::consent::forget_closed_tasks_of(&txn, &all).await?;
-        crate::archive::store::remove(&txn, &all).await?;
-        audit::append(
-            &txn,
-            actor,
-            NewEntry {
-                action: "archive.dispose",
-                target: format!("disposal:{today}"),
-                details: serde_json::json!({
-                    "checked": run.checked,
-                    "consent_events": consent_events,
-                    "disposed": run.by_decision.iter().map(|(k, v)| (k.clone(), serde_json::json!({"count": v.len(), "records": v}))).collect::<serde_json::Map<_, _>>(),
-                }),
-            },
-        )
-        .await?;
-        txn.commit().await?;
+    let all: Vec<i64> = run.by_decision.values().flatten().copied().collect();
+    let mut consent_events = 0;
+    for chunk in all.chunks(500) {
+        // A disposed record's consent entries go with it: kept without it they would name the
+        // person's interaction with nothing, where no erasure plan looks for them.
+        consent_events += entities::consent_event::Entity::delete_many()
+            .filter(entities::consent_event::Column::RecordId.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
     }
+    // A record that a kept one answers (a registered reply, a reply under a hold) stays as a
+    // tombstone: disposing of the parent must not change the kept reply. Closed unpublish tasks
+    // forget what they took down, as after an erasure.
+    crate::consent::forget_closed_tasks_of(&txn, &all).await?;
+    crate::archive::store::remove(&txn, &all).await?;
+    audit::append(
+        &txn,
+        actor,
+        NewEntry {
+            action: "archive.dispose",
+            target: format!("disposal:{today}"),
+            details: serde_json::json!({
+                "checked": run.checked,
+                "consent_events": consent_events,
+                "disposed": run.by_decision.iter().map(|(k, v)| (k.clone(), serde_json::json!({"count": v.len(), "records": v}))).collect::<serde_json::Map<_, _>>(),
+            }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
     Ok(run)
 }

@@ -180,18 +180,23 @@ async fn by_channel(
                 .await?,
         );
     }
-    let hash = |name: &str| key.record(posted.id, name);
-    let hashes: Vec<String> = names.iter().map(|n| hash(n)).collect();
-    for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
-        let found: std::collections::HashSet<String> = suppression::Entity::find()
-            .filter(suppression::Column::KeyHash.is_in(chunk.to_vec()))
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|s| s.key_hash)
-            .collect();
-        stays.extend(names.iter().filter(|n| found.contains(&hash(n))).cloned());
-    }
+    let hashed: HashMap<&str, [String; 2]> = observations
+        .iter()
+        .filter(|o| movable(o))
+        .map(|o| {
+            (
+                o.platform_id.as_str(),
+                record_hashes(key, posted.id, &o.platform_id),
+            )
+        })
+        .collect();
+    let erased = suppressed_among(txn, hashed.values().flatten().cloned().collect()).await?;
+    stays.extend(
+        hashed
+            .iter()
+            .filter(|(_, h)| h.iter().any(|h| erased.contains(h)))
+            .map(|(id, _)| (*id).to_owned()),
+    );
     let mut groups = vec![(posted, Vec::with_capacity(observations.len()))];
     for o in observations {
         let held_here =
@@ -216,27 +221,20 @@ async fn by_channel(
     Ok(groups)
 }
 
-/// The batch without the items an erasure suppressed, and without the profile details of erased
-/// identities. The hashes of the batch's ids are looked up with one query per chunk.
-async fn suppress(
+/// The suppression list's hashes of an item of `channel_id`: an erasure lists an item by its
+/// object key; one before the key listed it by its id as held.
+fn record_hashes(key: &SuppressionKey, channel_id: i64, platform_id: &str) -> [String; 2] {
+    [
+        key.record(channel_id, platform_id),
+        key.record(channel_id, &object_key(platform_id)),
+    ]
+}
+
+/// Those of `hashes` that are on the suppression list, looked up with one query per chunk.
+async fn suppressed_among(
     txn: &DatabaseTransaction,
-    key: &SuppressionKey,
-    channel: &channel::Model,
-    batch: &[Observation],
-    counts: &mut Counts,
-) -> Result<Vec<Observation>, DbErr> {
-    // An erasure lists an item by its object key; one before the key listed it by its id as held.
-    let record_hashes = |o: &Observation| {
-        let as_held = key.record(channel.id, &o.platform_id);
-        let by_key = key.record(channel.id, &object_key(&o.platform_id));
-        [as_held, by_key]
-    };
-    let person_hash = |p: &Person| key.identity(&channel.platform, &p.platform_id);
-    let mut hashes: Vec<String> = Vec::with_capacity(batch.len() * 3);
-    for o in batch {
-        hashes.extend(record_hashes(o));
-        hashes.extend(o.author.iter().chain(&o.recipient).map(person_hash));
-    }
+    mut hashes: Vec<String>,
+) -> Result<std::collections::HashSet<String>, DbErr> {
     hashes.sort_unstable();
     hashes.dedup();
     let mut found = std::collections::HashSet::new();
@@ -250,6 +248,26 @@ async fn suppress(
                 .map(|s| s.key_hash),
         );
     }
+    Ok(found)
+}
+
+/// The batch without the items an erasure suppressed, and without the profile details of erased
+/// identities. The hashes of the batch's ids are looked up with one query per chunk.
+async fn suppress(
+    txn: &DatabaseTransaction,
+    key: &SuppressionKey,
+    channel: &channel::Model,
+    batch: &[Observation],
+    counts: &mut Counts,
+) -> Result<Vec<Observation>, DbErr> {
+    let record_hashes = |o: &Observation| record_hashes(key, channel.id, &o.platform_id);
+    let person_hash = |p: &Person| key.identity(&channel.platform, &p.platform_id);
+    let mut hashes: Vec<String> = Vec::with_capacity(batch.len() * 3);
+    for o in batch {
+        hashes.extend(record_hashes(o));
+        hashes.extend(o.author.iter().chain(&o.recipient).map(person_hash));
+    }
+    let found = suppressed_among(txn, hashes).await?;
     let mut kept = Vec::with_capacity(batch.len());
     for o in batch {
         if record_hashes(o).iter().any(|h| found.contains(h)) {

@@ -249,36 +249,15 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
 }
 
 /// The person's requests, this one among them: those that acted on one of their accounts as
-/// theirs (verified there, or a match confirmed there). Not those filed from the same address: a
-/// family's shared address is not one person, and the person may have written from another.
+/// theirs. Not those filed from the same address: a family's shared address is not one person,
+/// and the person may have written from another.
 async fn requests_of(
     db: &DatabaseConnection,
     this: i64,
     identity_ids: &[i64],
 ) -> Result<Vec<request::Model>, DbErr> {
-    use entities::{request_identity, request_match};
-    use sea_orm::QuerySelect;
-    let mut ids: Vec<i64> = request_identity::Entity::find()
-        .select_only()
-        .column(request_identity::Column::RequestId)
-        .filter(request_identity::Column::IdentityId.is_in(identity_ids.to_vec()))
-        .filter(request_identity::Column::VerifiedAt.is_not_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    ids.extend(
-        request_match::Entity::find()
-            .select_only()
-            .column(request_match::Column::RequestId)
-            .filter(request_match::Column::IdentityId.is_in(identity_ids.to_vec()))
-            .filter(request_match::Column::State.eq("confirmed"))
-            .into_tuple::<i64>()
-            .all(db)
-            .await?,
-    );
+    let mut ids = crate::requests::acting_on(db, identity_ids).await?;
     ids.push(this);
-    ids.sort_unstable();
-    ids.dedup();
     request::Entity::find()
         .filter(request::Column::Id.is_in(ids))
         .order_by_asc(request::Column::Id)

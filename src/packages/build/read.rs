@@ -75,23 +75,9 @@ pub(super) struct Parent {
     pub(super) author_identity_id: Option<i64>,
     pub(super) direction: String,
     pub(super) text: Option<String>,
-    /// Classified under the Secrecy Act: its text is withheld here as the record itself is.
-    #[serde(deserialize_with = "flag")]
-    pub(super) classified: bool,
-}
-
-/// A flag as either store gives it in JSON: SQLite's `json_object` writes a boolean as 0 or 1.
-fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Int(i64),
-    }
-    Ok(match <Flag as serde::Deserialize>::deserialize(d)? {
-        Flag::Bool(b) => b,
-        Flag::Int(n) => n != 0,
-    })
+    /// Classified under the Secrecy Act, its text withheld here as the record itself is. SQLite
+    /// keeps booleans as 0 and 1.
+    pub(super) classified: i64,
 }
 
 /// A page as the database gave it: its records, the parents they answer and the versions of
@@ -249,7 +235,7 @@ impl Source<'_> {
                     author_identity_id,
                     direction,
                     text,
-                    classified,
+                    classified: i64::from(classified),
                 },
             )
             .collect();
@@ -415,7 +401,7 @@ impl Assembly {
             .map(|r| {
                 let parent = r.parent_id.and_then(|p| parents.get(&p));
                 let in_reply_to = parent.map(|p| {
-                    if p.classified {
+                    if p.classified != 0 {
                         withheld(self.lang).to_owned()
                     } else if p
                         .author_identity_id

@@ -1,5 +1,35 @@
-//! Reads the officer's pages need: a request by its reference, and whether a restriction holds.
+//! Reads about requests that others need: a request by its reference, whether a restriction
+//! holds, and which requests were a person's.
 use super::*;
+
+/// The requests that acted on one of `identity_ids` as the person's (verified there, or a match
+/// confirmed there), sorted. Merely naming an account proves nothing: anyone may name anyone's.
+pub async fn acting_on<C: ConnectionTrait>(
+    db: &C,
+    identity_ids: &[i64],
+) -> Result<Vec<i64>, DbErr> {
+    let mut ids: Vec<i64> = request_identity::Entity::find()
+        .select_only()
+        .column(request_identity::Column::RequestId)
+        .filter(request_identity::Column::IdentityId.is_in(identity_ids.to_vec()))
+        .filter(request_identity::Column::VerifiedAt.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    ids.extend(
+        request_match::Entity::find()
+            .select_only()
+            .column(request_match::Column::RequestId)
+            .filter(request_match::Column::IdentityId.is_in(identity_ids.to_vec()))
+            .filter(request_match::Column::State.eq("confirmed"))
+            .into_tuple::<i64>()
+            .all(db)
+            .await?,
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
 
 /// The request whose reference is `reference` (`DSR-2026-000123`); case and spaces around it do
 /// not matter.

@@ -224,7 +224,7 @@ mod rights;
 
 pub use digest::send_digest;
 pub use intake::{Intake, NewIdentity, NewRequest, Submitted, link_accounts, submit, submit_many};
-pub use lookup::{by_reference, restriction_holds};
+pub use lookup::{acting_on, by_reference, restriction_holds};
 pub use officer::{QueueFilter, assign, cancel, complete, extend, note, queue, refuse};
 pub use proof::{decide_match, prove_by_message, resend_code, verify_code, verify_identity};
 pub use rights::{CarryOut, carry_out, lift_restriction};

@@ -221,9 +221,9 @@ pub async fn verify_identity(
 /// The proof of who the person is (an officer's, or a message from their account) is theirs, but
 /// the status token is whoever submitted's: someone who filed the request in the person's name
 /// would otherwise follow the case, and download its package, on the person's proof. Until the
-/// address is confirmed by its code (which shows the submitter reads it), the first proof replaces
-/// the token with one mailed to the address alone; later proofs leave the mailed one be. Answers
-/// the request and the new token when it was replaced.
+/// address is confirmed by its code (which replaces the token itself, for whoever holds the
+/// address), the first proof replaces the token with one mailed to the address alone; later
+/// proofs leave the mailed one be. Answers the request and the new token when it was replaced.
 async fn replace_status_token<C: ConnectionTrait>(
     txn: &C,
     ctx: &Context,
